@@ -1,0 +1,152 @@
+"""A decoded-image cache: uint8 arrays at the training size, on disk, memory-mapped.
+
+Decoding JPEGs dominates the first epoch; later epochs and later runs read this cache
+instead. The cache is keyed by every source file's path, size and modification time and
+by the target size, so a changed image or a new size builds a new one. Files are written
+to a temporary name and renamed, so a killed build never leaves a torn cache behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rostro.data.images import ImageDecodeError, load_image
+from rostro.data.transforms import resize_square
+
+CACHE_VERSION = 1
+DEFAULT_CACHE_DIR = Path(os.environ.get("ROSTRO_CACHE", Path.home() / ".cache" / "rostro"))
+
+
+@dataclass
+class ImageCache:
+    """Decoded images (``images[i]`` is ``paths[i]`` as ``size`` x ``size`` x 3 uint8)."""
+
+    images: np.ndarray
+    paths: list[str]
+    size: int
+    file: Path
+    errors: dict[int, str] = field(default_factory=dict)
+    hit: bool = False
+    seconds: float = 0.0
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Boolean mask of the images that decoded; failed ones are all zeros."""
+        mask = np.ones(len(self.paths), dtype=bool)
+        mask[list(self.errors)] = False
+        return mask
+
+
+def cache_key(paths: Sequence[str | Path], size: int) -> str:
+    """Hash of the file list, each file's size and mtime, the target size and the cache version."""
+    h = hashlib.sha256(f"rostro-cache-v{CACHE_VERSION}|{size}".encode())
+    for p in paths:
+        try:
+            st = os.stat(p)
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        h.update(f"|{p}|{stamp}".encode())
+    return h.hexdigest()[:24]
+
+
+def _decode_range(args: tuple[str, Sequence[str], int, int]) -> dict[int, str]:
+    """Decode ``paths`` into rows ``start..`` of the memmap at ``file``; return failures."""
+    file, paths, start, size = args
+    out = np.lib.format.open_memmap(file, mode="r+")
+    errors = {}
+    for offset, p in enumerate(paths):
+        try:
+            out[start + offset] = resize_square(load_image(p, draft_size=(size, size)), size)
+        except ImageDecodeError as exc:
+            errors[start + offset] = exc.reason
+    out.flush()
+    del out
+    return errors
+
+
+def build_cache(
+    paths: Sequence[str | Path],
+    size: int,
+    *,
+    cache_dir: str | Path | None = None,
+    on_error: str = "skip",
+    workers: int | None = None,
+    progress: bool = True,
+) -> ImageCache:
+    """Return the cache of ``paths`` at ``size`` px, building it on a miss.
+
+    ``on_error='skip'`` keeps going past unreadable images (reported in ``errors``, their
+    rows left black); ``'raise'`` fails on the first batch that has one, naming the files.
+    """
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+    if size < 8:
+        raise ValueError(f"cache size must be >= 8 px, got {size}")
+    paths = [str(p) for p in paths]
+    t0 = time.perf_counter()
+    root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    key = cache_key(paths, size)
+    file, meta_file = root / f"{key}.npy", root / f"{key}.json"
+    if file.is_file() and meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+        errors = {int(k): v for k, v in meta["errors"].items()}
+        _raise_if(errors, paths, on_error)
+        images = np.load(file, mmap_mode="r")
+        return ImageCache(images, paths, size, file, errors, hit=True, seconds=time.perf_counter() - t0)
+
+    tmp = root / f"{key}.{os.getpid()}.tmp.npy"
+    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3))
+    del arr
+    workers = workers or min(os.cpu_count() or 1, 8)
+    chunk = max(64, min(1024, len(paths) // (workers * 4) + 1))
+    jobs = [(str(tmp), paths[i : i + chunk], i, size) for i in range(0, len(paths), chunk)]
+    errors: dict[int, str] = {}
+    columns = (
+        TextColumn("caching {task.fields[px]}px"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with ExitStack() as stack:
+            bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
+            task = bar.add_task("cache", total=len(paths), px=size)
+            if workers > 1 and len(jobs) > 1:
+                pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+                results = pool.map(_decode_range, jobs)
+            else:
+                results = map(_decode_range, jobs)
+            for job, errs in zip(jobs, results, strict=True):
+                errors.update(errs)
+                bar.advance(task, len(job[1]))
+                _raise_if(errs, paths, on_error)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        meta_tmp = meta_file.with_suffix(".json.tmp")
+        meta_tmp.write_text(json.dumps({"size": size, "count": len(paths), "errors": errors}))
+        os.replace(tmp, file)
+        os.replace(meta_tmp, meta_file)
+    finally:
+        tmp.unlink(missing_ok=True)
+    images = np.load(file, mmap_mode="r")
+    return ImageCache(images, paths, size, file, errors, hit=False, seconds=time.perf_counter() - t0)
+
+
+def _raise_if(errors: dict[int, str], paths: list[str], on_error: str) -> None:
+    if errors and on_error == "raise":
+        i = min(errors)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ImageDecodeError(paths[i], errors[i] + more)

@@ -1,0 +1,132 @@
+"""The one in-memory table of samples every reader returns and every later step reads."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rostro.errors import DataFormatError, MissingImagesError
+from rostro.validation import check_names
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+_SPLIT_ALIASES = {
+    "0": "train", "train": "train", "training": "train",
+    "1": "validation", "val": "validation", "valid": "validation",
+    "validate": "validation", "validation": "validation", "dev": "validation",
+    "2": "test", "test": "test", "testing": "test",
+}  # fmt: skip
+
+
+def normalise_split(value: object) -> str | None:
+    """Map CelebA's 0/1/2 and the usual split names onto train/validation/test (else None)."""
+    return _SPLIT_ALIASES.get(str(value).strip().lower())
+
+
+@dataclass
+class FaceDataset:
+    """A table of face images with binary labels, a split, and optional identity and groups.
+
+    ``frame`` has one row per image with columns ``image_id`` (as named by the source),
+    ``path`` (absolute), ``split`` (train/validation/test), one 0/1 ``int8`` column per
+    name in ``labels``, ``identity`` when known, and the columns named in ``groups``.
+    """
+
+    frame: pd.DataFrame
+    labels: list[str]
+    source: str
+    root: Path
+    groups: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        required = ["image_id", "path", "split", *self.labels, *self.groups]
+        absent = [c for c in required if c not in self.frame.columns]
+        if absent:
+            raise ValueError(f"FaceDataset frame lacks columns {absent}")
+        bad = sorted(set(self.frame["split"].unique()) - set(SPLITS))
+        if bad:
+            raise ValueError(f"FaceDataset split values must be in {SPLITS}, found {bad}")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def has_identity(self) -> bool:
+        return "identity" in self.frame.columns
+
+    def split(self, name: str) -> FaceDataset:
+        """The rows of one split, as a dataset of their own."""
+        if name not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
+        return self.with_frame(self.frame[self.frame["split"] == name])
+
+    def with_frame(self, frame: pd.DataFrame) -> FaceDataset:
+        """The same dataset description over other rows (a subset, a new split)."""
+        return replace(self, frame=frame.reset_index(drop=True))
+
+    def select_labels(self, names: str | list[str]) -> FaceDataset:
+        """Keep only the named label columns (unknown names get a suggestion)."""
+        names = check_names(names, self.labels, what="label", caller="select_labels")
+        drop = [c for c in self.labels if c not in names]
+        return replace(self, frame=self.frame.drop(columns=drop), labels=names)
+
+    def split_sizes(self) -> dict[str, int]:
+        counts = self.frame["split"].value_counts()
+        return {s: int(counts.get(s, 0)) for s in SPLITS}
+
+    def label_matrix(self) -> np.ndarray:
+        """N x len(labels) array of 0/1 labels."""
+        return self.frame[self.labels].to_numpy(dtype=np.int8)
+
+
+def resolve_missing(
+    frame: pd.DataFrame,
+    exists: np.ndarray,
+    *,
+    missing: str,
+    file: str | Path | None,
+    image_dir: str | Path,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Apply the missing-image policy: 'error' raises naming them, 'drop' removes them."""
+    if missing not in ("error", "drop"):
+        raise ValueError(f"missing must be 'error' or 'drop', got {missing!r}")
+    if exists.all():
+        return frame, []
+    absent = frame.loc[~exists, "image_id"].astype(str).tolist()
+    if missing == "error":
+        raise MissingImagesError(absent, file=file, image_dir=image_dir)
+    log.warning("dropped %d listed image(s) absent from %s", len(absent), image_dir)
+    return frame.loc[exists].reset_index(drop=True), absent
+
+
+def binary_column(values: pd.Series, *, file: str | Path, column: str, first_line: int) -> pd.Series:
+    """Label values -1/0/1 (or 0/1, -1/1) as int8 0/1; anything else is a named error."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna() | ~numeric.isin([-1, 0, 1])
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataFormatError(
+            f"column {column!r} must hold -1/0/1 labels, found {values.iloc[pos]!r}",
+            file=file,
+            line=first_line + pos,
+        )
+    return (numeric == 1).astype(np.int8)
+
+
+def check_unique_ids(ids: pd.Series, *, file: str | Path, first_line: int) -> None:
+    """Raise on a repeated image id, naming both lines."""
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        name = ids[dup].iloc[0]
+        lines = (np.flatnonzero((ids == name).to_numpy()) + first_line).tolist()
+        raise DataFormatError(
+            f"duplicate image id {name!r} on lines {lines}; each image may be listed once",
+            file=file,
+            line=lines[1],
+        )

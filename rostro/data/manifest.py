@@ -1,0 +1,123 @@
+"""Read a CSV manifest: one row per image, a path column and any label, group, identity columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rostro.data.dataset import (
+    FaceDataset,
+    binary_column,
+    check_unique_ids,
+    normalise_split,
+    resolve_missing,
+)
+from rostro.data.sampling import split_dataset
+from rostro.errors import DataFormatError
+from rostro.validation import suggest
+
+
+def _column(raw: pd.DataFrame, name: str, path: Path, role: str) -> str:
+    if name not in raw.columns:
+        raise DataFormatError(
+            f"no {role} column {name!r}.{suggest(name, raw.columns)} Columns found: {list(raw.columns)}",
+            file=path,
+        )
+    return name
+
+
+def safe_join(root: Path, relative: str, *, file: Path, line: int) -> Path:
+    """``root / relative``, refusing absolute paths and ``..`` that would leave ``root``."""
+    rel = Path(relative)
+    if rel.is_absolute():
+        raise DataFormatError(
+            f"absolute image path {relative!r} refused; paths are relative to {root}", file=file, line=line
+        )
+    full = (root / rel).resolve()
+    if not full.is_relative_to(root):
+        raise DataFormatError(f"image path {relative!r} leaves the folder {root}", file=file, line=line)
+    return full
+
+
+def read_manifest(
+    csv_path: str | Path,
+    *,
+    path_column: str = "path",
+    labels: list[str] | None = None,
+    groups: list[str] | None = None,
+    identity: str | None = None,
+    split_column: str | None = None,
+    root: str | Path | None = None,
+    missing: str = "error",
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    seed: int = 0,
+) -> FaceDataset:
+    """Read a CSV manifest into a :class:`FaceDataset`.
+
+    Image paths are relative to ``root`` (default: the CSV's folder) and may not leave it.
+    ``labels`` default to every other column whose values are all -1/0/1. ``split_column``
+    holds train/validation/test (or 0/1/2); without one a seeded, identity-disjoint split
+    is made.
+    """
+    path = Path(csv_path)
+    if not path.is_file():
+        raise DataFormatError("manifest not found", file=path)
+    try:
+        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=True, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataFormatError("empty manifest", file=path) from None
+    except pd.errors.ParserError as exc:
+        raise DataFormatError(f"malformed CSV: {exc}", file=path) from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    base = Path(root).resolve() if root is not None else path.parent.resolve()
+    _column(raw, path_column, path, "path")
+    groups = [_column(raw, g, path, "group") for g in (groups or [])]
+    if identity is not None:
+        _column(raw, identity, path, "identity")
+    if split_column is not None:
+        _column(raw, split_column, path, "split")
+    reserved = {path_column, identity, split_column, *groups}
+    if labels is None:
+        labels = [
+            c for c in raw.columns
+            if c not in reserved and raw[c].str.strip().isin(["-1", "0", "1"]).all()
+        ]  # fmt: skip
+        if not labels:
+            raise DataFormatError(
+                f"no label column found (a column of -1/0/1 values); columns: {list(raw.columns)}",
+                file=path,
+            )
+    labels = [_column(raw, c, path, "label") for c in labels]
+    ids = raw[path_column].str.strip()
+    if (ids == "").any():
+        line = int(np.flatnonzero((ids == "").to_numpy())[0]) + 2
+        raise DataFormatError(f"empty {path_column!r}", file=path, line=line)
+    check_unique_ids(ids, file=path, first_line=2)
+    frame = pd.DataFrame({"image_id": ids.to_numpy()})
+    frame["path"] = [str(safe_join(base, r, file=path, line=i + 2)) for i, r in enumerate(ids)]
+    if split_column is not None:
+        split = raw[split_column].map(normalise_split)
+        if split.isna().any():
+            i = int(np.flatnonzero(split.isna().to_numpy())[0])
+            raise DataFormatError(
+                f"split {raw[split_column].iloc[i]!r}; expected train/validation/test or 0/1/2",
+                file=path,
+                line=i + 2,
+            )
+        frame["split"] = split.to_numpy()
+    else:
+        frame["split"] = "train"
+    for c in labels:
+        frame[c] = binary_column(raw[c], file=path, column=c, first_line=2).to_numpy()
+    if identity is not None:
+        frame["identity"] = raw[identity].str.strip().to_numpy()
+    for g in groups:
+        frame[g] = raw[g].str.strip().to_numpy()
+    exists = np.array([Path(p).is_file() for p in frame["path"]], dtype=bool)
+    frame, dropped = resolve_missing(frame, exists, missing=missing, file=path, image_dir=base)
+    ds = FaceDataset(frame=frame, labels=labels, source="manifest", root=base, groups=groups, dropped=dropped)
+    if split_column is None:
+        ds = split_dataset(ds, fractions=fractions, stratify=labels[0], seed=seed)
+    return ds
