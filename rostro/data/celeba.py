@@ -17,6 +17,7 @@ from rostro.data.dataset import (
 from rostro.errors import DataFormatError
 from rostro.validation import check_dir, check_names
 
+_ID_COLUMN_NAMES = {"image_id", "image", "img", "filename", "file", "name", "id"}
 IMAGE_DIRS = ("img_align_celeba", "img_celeba", "img_align_celeba_png")
 
 
@@ -51,7 +52,7 @@ def _parse_attr_txt(path: Path) -> tuple[pd.DataFrame, list[str]]:
             raise DataFormatError("expected a header line of attribute names after the count", file=path)
     header_no, header = numbered[0]
     rows = numbered[1:]
-    if rows and len(rows[0][1]) == len(header):  # a header that names the id column too
+    if header[0].lower() in _ID_COLUMN_NAMES:  # a header that names the id column too
         header = header[1:]
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})

@@ -1,0 +1,3 @@
+from rostro.cli import run
+
+run()

@@ -1,0 +1,84 @@
+"""One dataclass per command, loadable from YAML and saved next to every run."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from rostro.validation import suggest
+
+C = TypeVar("C")
+
+
+def _coerce(value: Any, annotation: Any, name: str) -> Any:
+    """Check a YAML value against a field's type, converting lists to tuples where declared."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, name)
+            except TypeError as exc:
+                errors.append(str(exc))
+        raise TypeError(errors[0])
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"config key {name!r}: expected a list, got {value!r}")
+        inner = args[0] if args else Any
+        return tuple(_coerce(v, inner, name) for v in value)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"config key {name!r}: expected a list, got {value!r}")
+        return [_coerce(v, args[0] if args else Any, name) for v in value]
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float, str, bool) and not (
+        isinstance(value, annotation) and not (annotation is int and isinstance(value, bool))
+    ):
+        raise TypeError(f"config key {name!r}: expected {annotation.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """Build ``cls`` from a mapping; unknown keys and wrong types are rejected by name."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise ValueError(
+                f"unknown {cls.__name__} key {key!r}.{suggest(key, fields)} Known keys: {sorted(fields)}"
+            )
+    try:
+        return cls(**{k: _coerce(v, hints[k], k) for k, v in data.items()})
+    except TypeError as exc:
+        raise ValueError(f"{cls.__name__}: {exc}") from None
+
+
+def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) -> C:
+    """A config from an optional YAML file, then overrides (``None`` means 'not given')."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(
+                f"{path}: expected a mapping of {cls.__name__} keys, got {type(loaded).__name__}"
+            )
+        data.update(loaded or {})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(cls, data)
+
+
+def save_config(config: Any, path: str | Path) -> Path:
+    """Write a config dataclass as YAML (tuples as lists), so the run can be repeated."""
+    path = Path(path)
+    data = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path

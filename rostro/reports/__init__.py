@@ -1,0 +1,1 @@
+"""Reports: HTML pages and PNG plots built from result objects."""

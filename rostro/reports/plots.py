@@ -1,0 +1,61 @@
+"""Matplotlib figures written as PNG files (headless backend, closed after saving)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def bar_chart(
+    values: dict[str, float], path: Path, *, title: str, xlabel: str = "", horizontal: bool = False
+) -> Path:
+    """A bar per key; horizontal bars suit long lists such as 40 attributes."""
+    names, vals = list(values), list(values.values())
+    if horizontal:
+        fig, ax = plt.subplots(figsize=(7, max(2.5, 0.22 * len(names) + 1)))
+        ax.barh(names, vals, color="#4878d0")
+        ax.invert_yaxis()
+        ax.set_xlabel(xlabel)
+    else:
+        fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(names) + 2), 3.5))
+        ax.bar(names, vals, color="#4878d0")
+        ax.set_ylabel(xlabel)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def heatmap(matrix: pd.DataFrame, path: Path, *, title: str, vmin: float = -1, vmax: float = 1) -> Path:
+    """A labelled heatmap with a diverging colour map centred on zero."""
+    n = len(matrix)
+    fig, ax = plt.subplots(figsize=(max(4, 0.28 * n + 3), max(3.5, 0.28 * n + 2)))
+    im = ax.imshow(matrix.to_numpy(dtype=float), cmap="RdBu_r", vmin=vmin, vmax=vmax)
+    ax.set_xticks(range(n), matrix.columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), matrix.index, fontsize=7)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def image_grid(images: list[np.ndarray], captions: list[str], path: Path, *, cols: int = 8) -> Path:
+    """Images in a grid with a caption under each."""
+    rows = max(1, int(np.ceil(len(images) / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 2.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, cap in zip(axes.flat, images, captions, strict=False):
+        ax.imshow(img)
+        ax.set_title(cap, fontsize=6)
+    return _save(fig, path)
