@@ -15,6 +15,7 @@ from rich.table import Table
 from rostro import __version__, api
 from rostro.config import load_config
 from rostro.errors import RostroError
+from rostro.training.config import TrainConfig
 
 app = typer.Typer(
     help="rostro: train, evaluate, audit and serve face-attribute classifiers, offline.",
@@ -105,6 +106,101 @@ def eda(
         table.add_row(a, b, f"{r:+.3f}")
     if table.row_count:
         console.print(table)
+    console.print(f"Report: {html}")
+
+
+@app.command()
+def train(
+    data: Annotated[
+        str | None, typer.Argument(help="Dataset (CelebA folder, folder per class, CSV). Default: synthetic.")
+    ] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Run folder.")] = None,
+    model: Annotated[str | None, typer.Option(help="Registered model: attr_net or small_cnn.")] = None,
+    labels: Annotated[
+        str | None, typer.Option(help="Comma-separated labels to learn (default: all).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    input_size: Annotated[int | None, typer.Option(help="Square input size in pixels.")] = None,
+    imbalance: Annotated[str | None, typer.Option(help="none, pos_weight or balanced (sampling).")] = None,
+    monitor: Annotated[
+        str | None, typer.Option(help="Validation figure for best checkpoint and early stop.")
+    ] = None,
+    patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
+    init_from: Annotated[
+        str | None, typer.Option(help="Run folder to start from (transfer learning).")
+    ] = None,
+    freeze_trunk: Annotated[
+        bool | None, typer.Option("--freeze-trunk", help="Train only the new head.")
+    ] = None,
+    unfreeze_after: Annotated[
+        int | None, typer.Option(help="Epoch from which the last trunk blocks train too.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Folder or id list whose images and identities are left out.")
+    ] = None,
+    resume: Annotated[
+        bool | None, typer.Option("--resume", help="Continue the run in --out from its last epoch.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Train a face-attribute model; the run folder can then be evaluated or used to predict."""
+    try:
+        cfg = load_config(
+            TrainConfig, config, data=data, out=out, model=model,
+            labels=labels.split(",") if labels else None, epochs=epochs, batch_size=batch_size, lr=lr,
+            input_size=input_size, imbalance=imbalance, monitor=monitor, patience=patience,
+            init_from=init_from, freeze_trunk=freeze_trunk, unfreeze_after=unfreeze_after,
+            exclude=exclude or None, resume=resume, threads=threads, seed=seed,
+        )  # fmt: skip
+        result, info, run_dir = api.train(cfg)
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)
+    v = info.validation
+    console.print(
+        f"Best epoch {result.best_epoch} ({info.monitor} {result.best_value:.4f}); "
+        f"{result.images_per_second:,.0f} training images/s."
+    )
+    console.print(
+        f"Validation with tuned thresholds: mean accuracy {v['mean_accuracy']:.4f} "
+        f"(majority {v['mean_majority_baseline']:.4f}), "
+        f"mean balanced accuracy {v['mean_balanced_accuracy']:.4f}"
+    )
+    console.print(f"Run: {run_dir}")
+
+
+@app.command()
+def evaluate(
+    run: Annotated[str, typer.Argument(help="Run folder from `rostro train`.")],
+    split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
+    data: Annotated[str | None, typer.Option(help="Dataset path, when it moved since training.")] = None,
+    out: Annotated[str | None, typer.Option(help="Report folder (default RUN/eval-SPLIT).")] = None,
+) -> None:
+    """Score a trained run on a split: metrics.json and an HTML report with plots."""
+    try:
+        result, html = api.evaluate(api.EvaluateConfig(run=run, split=split, data=data, out=out))
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)
+    table = Table(title=f"{split}: {result.n:,} images, worst attributes first")
+    for col in ("attribute", "accuracy", "majority", "balanced acc.", "F1", "ROC-AUC"):
+        table.add_column(col, justify="left" if col == "attribute" else "right")
+    for name, row in result.table.head(12).iterrows():
+        table.add_row(
+            name,
+            *(
+                f"{row[c]:.4f}"
+                for c in ("accuracy", "majority_baseline", "balanced_accuracy", "f1", "roc_auc")
+            ),
+        )
+    console.print(table)
+    s = result.summary
+    console.print(
+        f"Mean accuracy {s['mean_accuracy']:.4f} (majority {s['mean_majority_baseline']:.4f}); "
+        f"mean balanced accuracy {s['mean_balanced_accuracy']:.4f}"
+    )
     console.print(f"Report: {html}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -119,3 +121,26 @@ def sample_balanced(
         chosen = np.concatenate([rng.choice(pos, take, replace=False), rng.choice(neg, take, replace=False)])
         parts.append(ds.frame.loc[np.sort(chosen)])
     return ds.with_frame(pd.concat(parts) if parts else ds.frame.iloc[:0])
+
+
+def exclude_images(ds: FaceDataset, sources: list[str | Path]) -> FaceDataset:
+    """Drop the images named in ``sources`` (folders of images or text files of ids), and every
+    image of their identities, from all splits.
+
+    Used to keep a trunk blind to another dataset's validation and test faces before a
+    transfer measurement on them.
+    """
+    names: set[str] = set()
+    for src in sources:
+        src = Path(src)
+        if src.is_dir():
+            names.update(p.name for p in src.rglob("*") if p.is_file())
+        elif src.is_file():
+            names.update(Path(line.strip()).name for line in src.read_text().splitlines() if line.strip())
+        else:
+            raise DataFormatError("exclusion list not found", file=src)
+    base = ds.frame["image_id"].map(lambda i: Path(str(i)).name)
+    hit = base.isin(names)
+    if ds.has_identity:
+        hit = ds.frame["identity"].isin(set(ds.frame.loc[hit, "identity"]))
+    return ds.with_frame(ds.frame.loc[~hit])

@@ -59,3 +59,59 @@ def image_grid(images: list[np.ndarray], captions: list[str], path: Path, *, col
         ax.imshow(img)
         ax.set_title(cap, fontsize=6)
     return _save(fig, path)
+
+
+def training_curves(history: pd.DataFrame, path: Path, *, metric: str) -> Path:
+    """Loss (train and validation) and the monitored validation metric per epoch."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    a.plot(history["epoch"], history["train_loss"], "o-", label="train")
+    a.plot(history["epoch"], history["val_loss"], "o-", label="validation")
+    a.set_xlabel("epoch")
+    a.set_ylabel("loss")
+    a.legend()
+    a.set_title("Loss")
+    shown = [
+        c
+        for c in ("val_mean_accuracy", "val_mean_balanced_accuracy", metric)
+        if c in history and c != "val_loss"
+    ]
+    for col in dict.fromkeys(shown):
+        b.plot(history["epoch"], history[col], "o-", label=col.removeprefix("val_"))
+    b.set_xlabel("epoch")
+    b.set_title("Validation")
+    b.legend()
+    return _save(fig, path)
+
+
+def confusion(tn: int, fp: int, fn: int, tp: int, path: Path, *, title: str, labels=("0", "1")) -> Path:
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    m = np.array([[tn, fp], [fn, tp]])
+    ax.imshow(m, cmap="Blues")
+    for (i, j), v in np.ndenumerate(m):
+        ax.text(j, i, f"{v:,}", ha="center", va="center", color="white" if v > m.max() / 2 else "black")
+    ax.set_xticks([0, 1], [f"pred {labels[0]}", f"pred {labels[1]}"])
+    ax.set_yticks([0, 1], [f"true {labels[0]}", f"true {labels[1]}"])
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def curve(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    path: Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    diagonal: bool = False,
+) -> Path:
+    """Several named x/y curves on one axis (ROC, precision-recall)."""
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    for name, (x, y) in curves.items():
+        ax.plot(x, y, label=name)
+    if diagonal:
+        ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

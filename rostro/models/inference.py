@@ -1,0 +1,45 @@
+"""Batched, no-grad inference on uint8 image arrays (cached crops or aligned faces)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from rostro.data.transforms import to_float_tensor
+
+
+@torch.no_grad()
+def predict_proba(
+    model: nn.Module,
+    images: np.ndarray,
+    *,
+    mean: float = 0.5,
+    std: float = 0.5,
+    batch_size: int = 256,
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sigmoid probabilities, N x outputs, for NHWC uint8 ``images`` (or the rows in ``indices``)."""
+    model.eval()
+    idx = np.arange(len(images)) if indices is None else np.asarray(indices)
+    out = []
+    for start in range(0, len(idx), batch_size):
+        rows = idx[start : start + batch_size]
+        x = to_float_tensor(np.ascontiguousarray(images[rows]), mean, std)
+        out.append(torch.sigmoid(model(x.contiguous(memory_format=torch.channels_last))).numpy())
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(out).astype(np.float32)
+
+
+@torch.no_grad()
+def extract_features(
+    model: nn.Module, images: np.ndarray, *, mean: float = 0.5, std: float = 0.5, batch_size: int = 256
+) -> np.ndarray:
+    """The trunk's penultimate features (an embedding of the network's own) for each image."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = to_float_tensor(np.ascontiguousarray(images[start : start + batch_size]), mean, std)
+        out.append(model.features(x.contiguous(memory_format=torch.channels_last)).numpy())
+    return np.concatenate(out).astype(np.float32)

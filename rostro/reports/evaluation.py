@@ -1,0 +1,57 @@
+"""Training and evaluation reports: curves, confusion matrices, per-attribute tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from rostro.evaluation.metrics import EvaluationResult
+from rostro.reports import plots
+from rostro.reports.html import Page
+
+
+def write_training_curves(history: list[dict], run_dir: str | Path, *, monitor: str) -> Path:
+    return plots.training_curves(pd.DataFrame(history), Path(run_dir) / "curves.png", metric=monitor)
+
+
+def write_evaluation_report(result: EvaluationResult, out_dir: str | Path, *, title: str) -> Path:
+    """``metrics.json``, ``report.html`` and the plots for one evaluated split."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(result.to_dict(), indent=2))
+    page = Page(title)
+    s = result.summary
+    page.paragraph(
+        f"{result.n:,} images of the {result.split} split. Mean accuracy {s['mean_accuracy']:.4f} "
+        f"(always predicting the majority: {s['mean_majority_baseline']:.4f}); mean balanced accuracy "
+        f"{s['mean_balanced_accuracy']:.4f}. Thresholds were tuned on the validation split."
+    )
+    table = result.table
+    names = list(table.index)
+    if len(names) == 1:
+        row = table.iloc[0]
+        plots.confusion(
+            int(row.tn), int(row.fp), int(row.fn), int(row.tp), out / "confusion.png", title=names[0]
+        )
+        page.heading("Confusion matrix").image("confusion.png", "confusion matrix")
+    else:
+        acc = {n: float(table.loc[n, "accuracy"]) for n in names}
+        plots.bar_chart(
+            acc, out / "accuracy.png", title="Accuracy per attribute", xlabel="accuracy", horizontal=True
+        )
+        page.heading("Accuracy per attribute").image("accuracy.png", "accuracy per attribute")
+    shown = [n for n in names if n in result.roc][:6]
+    if shown:
+        roc = {n: result.roc[n] for n in shown}
+        pr = {n: result.pr[n] for n in shown}
+        fpr, tpr = "false positive rate", "true positive rate"
+        plots.curve(roc, out / "roc.png", title="ROC", xlabel=fpr, ylabel=tpr, diagonal=True)
+        plots.curve(pr, out / "pr.png", title="Precision-recall", xlabel="recall", ylabel="precision")
+        page.heading("ROC and precision-recall" + (" (worst attributes)" if len(names) > 6 else ""))
+        page.image("roc.png", "ROC curves").image("pr.png", "precision-recall curves")
+    cols = ["accuracy", "majority_baseline", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
+            "prevalence", "threshold"]  # fmt: skip
+    page.heading("Per attribute, worst first").table(table[cols])
+    return page.write(out / "report.html")
