@@ -142,6 +142,7 @@ def fit(
         raise ValueError(
             f"training needs train and validation images; got {len(data.train_idx)} and {len(data.val_idx)}"
         )
+    run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     batches = math.ceil(len(data.train_idx) / cfg.batch_size)

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from rostro.evaluation.metrics import (
+    attribute_table,
+    binary_metrics,
+    evaluate_scores,
+    tune_threshold,
+    tune_thresholds,
+)
+
+
+def test_binary_metrics_match_hand_counts():
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    s = np.array([0.9, 0.8, 0.3, 0.6, 0.2, 0.1, 0.4, 0.05])
+    m = binary_metrics(y, s, threshold=0.5)
+    assert (m["tp"], m["fn"], m["fp"], m["tn"]) == (2, 1, 1, 4)
+    assert m["accuracy"] == pytest.approx(6 / 8)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 4 / 5) / 2)
+    assert m["roc_auc"] == pytest.approx(13 / 15)  # 13 of 15 positive-negative pairs ordered
+    assert m["majority_baseline"] == pytest.approx(5 / 8)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="labels have shape"):
+        binary_metrics([0, 1], [0.5])
+    with pytest.raises(ValueError, match="labels must be 0/1"):
+        binary_metrics([0, 2], [0.5, 0.5])
+    with pytest.raises(ValueError, match="NaN"):
+        binary_metrics([0, 1], [0.5, np.nan])
+
+
+def test_threshold_tuning_finds_the_best_cut():
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.2).astype(int)
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.12), 0, 1)
+    for metric in ("balanced_accuracy", "f1"):
+        t = tune_threshold(y, s, metric)
+        grid = np.unique(s)
+        best = max(binary_metrics(y, s, g)[metric] for g in grid)
+        assert binary_metrics(y, s, t)[metric] == pytest.approx(best)
+    separable = tune_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.7, 0.9]))
+    assert 0.2 < separable < 0.7
+    with pytest.raises(ValueError, match="metric must be one of"):
+        tune_threshold(y, s, "accuracy")
+
+
+def test_attribute_table_sorted_by_error_with_baseline():
+    y = np.array([[1, 0], [0, 0], [1, 1], [0, 0]])
+    s = np.array([[0.9, 0.9], [0.1, 0.1], [0.8, 0.2], [0.2, 0.3]])
+    table = attribute_table(y, s, ["A", "B"], [0.5, 0.5])
+    assert list(table.index) == ["B", "A"]
+    assert table.loc["A", "accuracy"] == 1.0 and table.loc["B", "accuracy"] == 0.5
+    assert table.loc["B", "majority_baseline"] == 0.75
+    th = tune_thresholds(y, s)
+    res = evaluate_scores(y, s, ["A", "B"], th, split="test")
+    assert res.to_dict()["attributes"]["A"]["accuracy"] == 1.0 and set(res.roc) == {"A", "B"}

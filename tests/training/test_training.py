@@ -1,0 +1,150 @@
+"""The training loop on small synthetic data: learning, callbacks, resume, transfer."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rostro.api import EvaluateConfig, evaluate, train
+from rostro.data.synthetic import make_faces, write_celeba
+from rostro.data.transforms import resize_square
+from rostro.errors import RostroError
+from rostro.models import create_model
+from rostro.training.checkpoint import load_checkpoint
+from rostro.training.config import TrainConfig
+from rostro.training.loop import TrainData, fit
+from rostro.training.run import load_run
+
+NAMES = ["Eyeglasses", "Male", "Smiling"]
+
+
+def _arrays(n: int, size: int) -> TrainData:
+    imgs, frame = make_faces(n, size=(64, 78), seed=0)
+    images = np.stack([resize_square(i, size) for i in imgs])
+    test = frame["identity"].astype(int).to_numpy() % 5 == 0
+    return TrainData(
+        images=images,
+        labels=frame[NAMES].to_numpy(np.int8),
+        train_idx=np.flatnonzero(~test),
+        val_idx=np.flatnonzero(test),
+    )
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    return _arrays(480, 48)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return _arrays(160, 32)
+
+
+def _cfg(tmp_path, **kw):
+    base = dict(out=str(tmp_path), epochs=3, batch_size=32, lr=3e-3, progress=False, seed=0, rotation=5.0,
+                zoom=0.1, patience=10)  # fmt: skip
+    return TrainConfig(**{**base, **kw})
+
+
+def test_small_cnn_learns_synthetic_attributes(arrays, tmp_path):
+    torch.manual_seed(0)
+    model = create_model("small_cnn", num_outputs=3, input_size=48)
+    res = fit(model, arrays, _cfg(tmp_path, epochs=10, lr=3e-3), tmp_path, NAMES)
+    last = res.history[-1]
+    assert last["val_mean_accuracy"] > 0.85, res.history
+    assert last["val_mean_accuracy"] > last["val_mean_majority_baseline"] + 0.15
+    assert res.history[0]["train_loss"] > last["train_loss"]
+    assert res.images_per_second > 0 and (tmp_path / "history.csv").is_file()
+
+
+def test_best_checkpoint_and_early_stop(tiny, tmp_path):
+    model = create_model("small_cnn", num_outputs=3, input_size=32)
+    cfg = _cfg(tmp_path, epochs=12, lr=5.0, schedule="constant", patience=2, monitor="val_loss")
+    res = fit(model, tiny, cfg, tmp_path, NAMES)
+    losses = [h["val_loss"] for h in res.history]
+    assert res.stopped_early and len(res.history) < 12
+    assert res.best_epoch == int(np.argmin(losses)) + 1
+    assert len(res.history) == res.best_epoch + 2  # patience epochs after the best, then stop
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert set(best) == set(model.state_dict())
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert history["val_loss"].tolist() == pytest.approx(losses)
+
+
+class Killed(Exception):
+    pass
+
+
+def _tiny_attr_net():
+    return create_model("attr_net", num_outputs=3, input_size=32, widths=(8, 16), depths=(1, 1))
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tiny, tmp_path):
+    whole = _tiny_attr_net()
+    start = {k: v.clone() for k, v in whole.state_dict().items()}
+    ref = fit(whole, tiny, _cfg(tmp_path / "a", epochs=3), tmp_path / "a", NAMES)
+
+    def kill_after_second(history):
+        if len(history) == 2:
+            raise Killed
+
+    broken = _tiny_attr_net()
+    broken.load_state_dict(start)
+    with pytest.raises(Killed):
+        fit(
+            broken,
+            tiny,
+            _cfg(tmp_path / "b", epochs=3),
+            tmp_path / "b",
+            NAMES,
+            on_epoch_end=kill_after_second,
+        )
+    fresh = _tiny_attr_net()
+    res = fit(fresh, tiny, _cfg(tmp_path / "b", epochs=3, resume=True), tmp_path / "b", NAMES)
+    assert res.resumed_from == 2 and len(res.history) == 3
+    for k, v in whole.state_dict().items():
+        assert torch.allclose(v.float(), fresh.state_dict()[k].float(), atol=1e-6), k
+    assert res.history[-1]["val_loss"] == pytest.approx(ref.history[-1]["val_loss"], abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def synthetic_celeba(tmp_path_factory):
+    return write_celeba(tmp_path_factory.mktemp("syn"), 300, size=(64, 78), seed=1)
+
+
+def test_train_evaluate_and_transfer_through_run_folders(synthetic_celeba, tmp_path):
+    common = dict(data=str(synthetic_celeba), input_size=48, epochs=3, progress=False,
+                  cache_dir=str(tmp_path / "cache"), model="small_cnn")  # fmt: skip
+    _, info, run = train(TrainConfig(out=str(tmp_path / "base"), labels=["Male", "Smiling"], **common))
+    assert info.labels == ["Male", "Smiling"] and len(info.thresholds) == 2 and info.input_size == 48
+    assert {"config.yaml", "run.json", "best.pt", "last.pt", "history.csv", "curves.png"} <= {
+        p.name for p in run.iterdir()
+    }
+    with pytest.raises(RostroError, match="already holds a run"):
+        train(TrainConfig(out=str(run), **common))
+    result, html = evaluate(EvaluateConfig(run=str(run), split="test", progress=False))
+    assert html.is_file() and (run / "eval-test" / "metrics.json").is_file()
+    assert result.n > 0 and list(result.thresholds) == ["Male", "Smiling"]
+
+    base_model, _ = load_run(run)
+    transfer = dict(common, labels=["Eyeglasses"], init_from=str(run), freeze_trunk=True)
+    cfg = TrainConfig(out=str(tmp_path / "glasses"), **transfer)
+    _, tinfo, trun = train(cfg)
+    tuned, _ = load_run(trun)
+    assert tinfo.labels == ["Eyeglasses"] and tinfo.model_kwargs["num_outputs"] == 1
+    for (k, v), (_, w) in zip(
+        base_model.trunk.state_dict().items(), tuned.trunk.state_dict().items(), strict=True
+    ):
+        assert torch.equal(v, w), f"frozen trunk tensor {k} changed"
+
+    thaw = TrainConfig(out=str(tmp_path / "thaw"), unfreeze_after=1, unfreeze_blocks=2, **transfer)
+    _, _, thaw_run = train(thaw)
+    thawed, _ = load_run(thaw_run)
+    thawed.load_state_dict(load_checkpoint(thaw_run / "last.pt")["model"])  # the final epoch's weights
+    blocks_before, blocks_after = base_model.trunk_blocks(), thawed.trunk_blocks()
+    assert torch.equal(blocks_before[0][0][0].weight, blocks_after[0][0][0].weight), (
+        "early blocks stay frozen"
+    )
+    changed = [not torch.equal(a.weight, b.weight) for a, b in zip(blocks_before, blocks_after, strict=True)
+               if isinstance(a, torch.nn.Linear)]  # fmt: skip
+    assert any(changed), "the last blocks were unfrozen and trained"
