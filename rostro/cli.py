@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ from rich.table import Table
 
 from rostro import __version__, api
 from rostro.config import load_config
+from rostro.data.images import load_image
 from rostro.errors import RostroError
 from rostro.training.config import TrainConfig
 
@@ -202,6 +205,116 @@ def evaluate(
         f"mean balanced accuracy {s['mean_balanced_accuracy']:.4f}"
     )
     console.print(f"Report: {html}")
+
+
+RunOpt = Annotated[str | None, typer.Option("--model", "-m", help="Run folder (default: the shipped model).")]
+
+
+@app.command()
+def predict(
+    target: Annotated[str, typer.Argument(help="An image, or a folder of images.")],
+    model: RunOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="CSV (one row per image) or JSON (all faces).")
+    ] = None,
+    aligned: Annotated[
+        bool, typer.Option("--aligned", help="Images are CelebA-aligned crops: skip detection.")
+    ] = False,
+    runtime: Annotated[str, typer.Option(help="torch or onnx.")] = "torch",
+    annotate_dir: Annotated[
+        Path | None, typer.Option("--annotate", help="Folder for images with boxes drawn.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 64,
+) -> None:
+    """Attributes of the largest face in each image; unreadable images and missing faces are rows too."""
+    from rostro import predict as P
+
+    try:
+        predictor = P.AttributePredictor(model, runtime=runtime)
+        paths = P.collect_paths(target)
+        results = predictor.predict_paths(paths, aligned=aligned, batch_size=batch_size)
+        frame = P.results_frame(results, predictor.labels)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if out.suffix.lower() == ".json":
+                out.write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=1))
+            else:
+                frame.to_csv(out, index=False)
+        if annotate_dir is not None:
+            annotate_dir.mkdir(parents=True, exist_ok=True)
+            for r in results:
+                if r.faces and not aligned:
+                    P.annotate(load_image(r.path), r, annotate_dir / (Path(r.path).stem + ".png"))
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)
+    found = int(frame["face_found"].sum())
+    no_face = int((frame["error"] == "no face found").sum())
+    unreadable = len(frame) - found - no_face
+    console.print(
+        f"{len(frame):,} images: face found in {found:,}, no face in {no_face:,}, unreadable {unreadable:,}."
+    )
+    if out is None:
+        console.print(frame.to_string(index=False, max_cols=12))
+    else:
+        console.print(f"Wrote {out}")
+
+
+@app.command()
+def analyze(
+    photo: Annotated[
+        str | None, typer.Argument(help="A photo (default: a portrait that matplotlib ships).")
+    ] = None,
+    model: RunOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the annotated image and JSON.")] = Path(
+        "rostro-report/analyze"
+    ),
+) -> None:
+    """Detect every face in one photo and list its attributes with probabilities."""
+    from rostro import predict as P
+
+    try:
+        path = Path(photo) if photo else P.sample_photo()
+        if photo is None:
+            console.print(f"No photo given: using {path.name}, which matplotlib ships.")
+        predictor = P.AttributePredictor(model)
+        img = load_image(path)
+        result = predictor.analyze_image(img, name=str(path))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").write_text(json.dumps(dataclasses.asdict(result), indent=1))
+        P.annotate(img, result, out / (path.stem + ".png"))
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)
+    if not result.faces:
+        console.print(f"{path}: no face found.")
+    for i, face in enumerate(result.faces, 1):
+        table = Table(title=f"Face {i} at {face.box} ({face.detector})")
+        table.add_column("attribute")
+        table.add_column("probability", justify="right")
+        table.add_column("present", justify="center")
+        for name, p in sorted(face.probabilities.items(), key=lambda kv: -kv[1]):
+            table.add_row(name, f"{p:.3f}", "yes" if name in face.positive else "")
+        console.print(table)
+    console.print(f"Annotated image and JSON in {out}")
+
+
+@app.command()
+def export(
+    run: Annotated[str, typer.Argument(help="Run folder.")],
+    format: Annotated[str, typer.Option(help="Only onnx for now.")] = "onnx",
+    out: Annotated[Path | None, typer.Option(help="Output file (default RUN/model.onnx).")] = None,
+) -> None:
+    """Export a run's model for onnxruntime."""
+    from rostro.models.export import export_onnx
+    from rostro.training.run import load_run
+
+    try:
+        if format != "onnx":
+            raise ValueError(f"format must be 'onnx', got {format!r}")
+        model, info = load_run(run)
+        path = export_onnx(model, out or Path(run) / "model.onnx", input_size=info.input_size)
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)
+    console.print(f"Wrote {path}")
 
 
 @app.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from rostro.data.dataset import FaceDataset, normalise_split
-from rostro.data.images import is_image_file
+from rostro.data.images import list_images
 from rostro.data.sampling import split_dataset
 from rostro.errors import DataFormatError
 from rostro.validation import check_dir
@@ -22,15 +21,6 @@ _NEGATION = re.compile(r"^(no|not|non|without)[_\- ]?(.+)$", re.IGNORECASE)
 
 def _subdirs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _images_under(folder: Path) -> list[Path]:
-    """Image files below ``folder`` (recursively), by extension or by content; hidden skipped."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if is_image_file(Path(dirpath) / f))
-    return found
 
 
 def binary_label_name(classes: list[str]) -> tuple[str, list[str]] | None:
@@ -73,7 +63,7 @@ def read_folders(
     rows = []
     for split, base in layout:
         for cls in _subdirs(base):
-            for path in _images_under(cls):
+            for path in list_images(cls):
                 rows.append((str(path.relative_to(root)), str(path), split or "train", cls.name))
     if not rows:
         raise DataFormatError(

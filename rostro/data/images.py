@@ -55,6 +55,15 @@ def is_image_file(path: str | Path) -> bool:
     return p.is_file() and looks_like_image(p)
 
 
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files below ``folder`` (recursively, sorted), by extension or by content; hidden skipped."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if is_image_file(Path(dirpath) / f))
+    return found
+
+
 def _to_rgb(img: Image.Image) -> np.ndarray:
     """Any PIL mode to an HxWx3 uint8 array; transparency composited on white."""
     if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):

@@ -1,0 +1,58 @@
+"""ONNX export and an onnxruntime model with the same predict interface as PyTorch."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rostro.data.transforms import to_float_tensor
+from rostro.errors import RostroError
+
+
+def export_onnx(model: nn.Module, path: str | Path, *, input_size: int, opset: int = 17) -> Path:
+    """Write ``model`` (logits out, any batch size) as ONNX, atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    model = model.eval().to(memory_format=torch.contiguous_format)
+    x = torch.zeros(2, 3, input_size, input_size)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: simple and exact
+            torch.onnx.export(
+                model, (x,), str(tmp), input_names=["images"], output_names=["logits"],
+                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
+            )  # fmt: skip
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+class OnnxModel:
+    """Runs an exported model with onnxruntime; ``predict_proba`` mirrors the PyTorch helper."""
+
+    def __init__(self, path: str | Path, *, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise RostroError("--runtime onnx needs onnxruntime: pip install onnxruntime") from None
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or os.cpu_count() or 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"images": np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+    def predict_proba(
+        self, images: np.ndarray, *, mean: float = 0.5, std: float = 0.5, batch_size: int = 256
+    ) -> np.ndarray:
+        out = []
+        for start in range(0, len(images), batch_size):
+            x = to_float_tensor(np.ascontiguousarray(images[start : start + batch_size]), mean, std).numpy()
+            out.append(1 / (1 + np.exp(-self.logits(x))))
+        return np.concatenate(out).astype(np.float32)

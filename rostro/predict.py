@@ -1,0 +1,192 @@
+"""Attributes for any photo: detect, align to CelebA's crop, predict; batch over folders.
+
+An image that cannot be read, or shows no face, becomes a result with ``error`` set; it
+never stops a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rostro.data.images import ImageDecodeError, list_images, load_image
+from rostro.data.transforms import resize_square
+from rostro.errors import RostroError
+from rostro.models.export import OnnxModel, export_onnx
+from rostro.models.inference import predict_proba
+from rostro.training.run import load_run
+
+log = logging.getLogger(__name__)
+SHIPPED_RUN = Path(__file__).parent / "weights" / "celeba_attr_net"
+RUNTIMES = ("torch", "onnx")
+CSV_FIXED = ["path", "face_found", "error", "n_faces", "left", "top", "right", "bottom"]
+
+
+def default_run() -> Path:
+    """The model shipped with the package (trained on CelebA; see its MODEL_CARD.md)."""
+    if not (SHIPPED_RUN / "run.json").is_file():
+        raise RostroError(f"no shipped model in {SHIPPED_RUN}; pass --model RUN")
+    return SHIPPED_RUN
+
+
+@dataclass
+class FaceAttributes:
+    """One face: its box (None for an aligned crop), detector and attribute probabilities."""
+
+    box: tuple[int, int, int, int] | None
+    probabilities: dict[str, float]
+    positive: list[str]
+    detector: str = "aligned"
+    score: float = float("nan")
+
+
+@dataclass
+class ImageResult:
+    path: str
+    faces: list[FaceAttributes] = field(default_factory=list)
+    error: str = ""
+
+    def row(self, labels: Sequence[str]) -> dict:
+        """The CSV row: the largest face, or empty attribute cells with the reason."""
+        face = self.faces[0] if self.faces else None
+        box = face.box if face is not None and face.box is not None else (None,) * 4
+        row = dict(
+            zip(CSV_FIXED, (self.path, face is not None, self.error, len(self.faces), *box), strict=True)
+        )
+        row.update({n: (round(face.probabilities[n], 6) if face else None) for n in labels})
+        return row
+
+
+class AttributePredictor:
+    """A trained run (the shipped model by default) wrapped for photos and aligned crops."""
+
+    def __init__(
+        self, run: str | Path | None = None, *, runtime: str = "torch", detector: str = "auto",
+        threads: int | None = None,
+    ):  # fmt: skip
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+        self.run = Path(run) if run is not None else default_run()
+        self.model, self.info = load_run(self.run)
+        self.labels = self.info.labels
+        self.thresholds = np.asarray(self.info.thresholds)
+        self.detector = detector
+        self.runtime = runtime
+        self.onnx = None
+        if runtime == "onnx":
+            onnx_path = self.run / "model.onnx"
+            if not onnx_path.is_file():
+                export_onnx(self.model, onnx_path, input_size=self.info.input_size)
+            self.onnx = OnnxModel(onnx_path, threads=threads)
+
+    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities for N x S x S x 3 uint8 crops at the model's input size."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        if self.onnx is not None:
+            return self.onnx.predict_proba(crops, mean=self.info.mean, std=self.info.std)
+        return predict_proba(self.model, crops, mean=self.info.mean, std=self.info.std)
+
+    def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray]]:
+        size = self.info.input_size
+        if aligned:
+            return [None], [resize_square(img, size)]
+        from rostro.faces.alignment import align_face
+        from rostro.faces.detection import detect_faces
+
+        faces = detect_faces(img, detector=self.detector)
+        return faces, [resize_square(align_face(img, f.landmarks), size) for f in faces]
+
+    def _result(self, path: str, faces: list, probs: np.ndarray) -> ImageResult:
+        out = []
+        for face, p in zip(faces, probs, strict=True):
+            probabilities = {n: float(v) for n, v in zip(self.labels, p, strict=True)}
+            positive = [n for n, v, t in zip(self.labels, p, self.thresholds, strict=True) if v >= t]
+            if face is None:
+                out.append(FaceAttributes(None, probabilities, positive))
+            else:
+                out.append(FaceAttributes(face.box, probabilities, positive, face.detector, face.score))
+        return ImageResult(path, out, "" if out else "no face found")
+
+    def analyze_image(self, img: np.ndarray, *, aligned: bool = False, name: str = "<image>") -> ImageResult:
+        faces, crops = self._faces_of(img, aligned)
+        return self._result(name, faces, self.predict_crops(np.stack(crops) if crops else np.zeros((0,))))
+
+    def predict_paths(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        aligned: bool = False,
+        batch_size: int = 64,
+        progress: bool = True,
+    ) -> list[ImageResult]:
+        """One result per path, in order; unreadable images and photos without a face are results too."""
+        results: list[ImageResult] = []
+        columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, disable=not progress, transient=True) as bar:
+            task = bar.add_task("predict", total=len(paths))
+            for start in range(0, len(paths), batch_size):
+                chunk = [str(p) for p in paths[start : start + batch_size]]
+                found, crops = [], []
+                for p in chunk:
+                    try:
+                        faces, face_crops = self._faces_of(load_image(p), aligned)
+                    except ImageDecodeError as exc:
+                        faces, face_crops = exc, []
+                    found.append(faces)
+                    crops.extend(face_crops)
+                probs = self.predict_crops(np.stack(crops) if crops else np.zeros((0,)))
+                at = 0
+                for p, faces in zip(chunk, found, strict=True):
+                    if isinstance(faces, ImageDecodeError):
+                        results.append(ImageResult(p, [], faces.reason))
+                        continue
+                    results.append(self._result(p, faces, probs[at : at + len(faces)]))
+                    at += len(faces)
+                bar.advance(task, len(chunk))
+        return results
+
+
+def sample_photo() -> Path:
+    """A portrait photo that matplotlib (a dependency) ships, for a demo with no photo of the user's."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+def collect_paths(target: str | Path) -> list[Path]:
+    """A single image, or every image below a folder (by extension or content)."""
+    target = Path(target)
+    if target.is_dir():
+        return list_images(target)
+    if not target.exists():
+        raise RostroError(f"{target}: no such file or folder")
+    return [target]
+
+
+def results_frame(results: Sequence[ImageResult], labels: Sequence[str]) -> pd.DataFrame:
+    """The documented CSV layout: path, face_found, error, n_faces, box, then one column per attribute."""
+    return pd.DataFrame([r.row(labels) for r in results], columns=[*CSV_FIXED, *labels])
+
+
+def annotate(img: np.ndarray, result: ImageResult, path: str | Path, *, top: int = 4) -> Path:
+    """Draw each face's box and its most probable positive attributes."""
+    canvas = Image.fromarray(img)
+    draw = ImageDraw.Draw(canvas)
+    width = max(2, round(max(img.shape[:2]) / 250))
+    for face in result.faces:
+        if face.box is None:
+            continue
+        draw.rectangle(face.box, outline=(0, 220, 90), width=width)
+        shown = sorted(face.positive, key=lambda n: -face.probabilities[n])[:top]
+        text = "\n".join(f"{n} {face.probabilities[n]:.2f}" for n in shown) or "(none)"
+        draw.multiline_text((face.box[0], face.box[3] + 3), text, fill=(0, 220, 90))
+    canvas.save(path)
+    return Path(path)

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from rostro.data.images import load_image
+from rostro.faces.alignment import CELEBA_TEMPLATE, align_face, similarity_transform, template_points
+from rostro.faces.detection import detect_faces
+from rostro.predict import sample_photo
+
+
+def test_similarity_transform_recovers_a_known_one():
+    rng = np.random.default_rng(0)
+    src = rng.random((5, 2)) * 100
+    angle, scale, shift = 0.3, 1.7, np.array([12.0, -4.0])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    dst = src @ (scale * rot).T + shift
+    m = similarity_transform(src, dst)
+    assert np.allclose(m[:, :2], scale * rot) and np.allclose(m[:, 2], shift)
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    return load_image(sample_photo())
+
+
+def test_detects_the_portrait_and_aligns_it_to_celeba(portrait):
+    faces = detect_faces(portrait)
+    assert len(faces) == 1
+    face = faces[0]
+    left, top, right, bottom = face.box
+    assert 0 <= left < right <= portrait.shape[1] and 0 <= top < bottom <= portrait.shape[0]
+    assert face.landmarks.shape == (68, 2)
+    crop = align_face(portrait, face.landmarks)
+    assert crop.shape == (218, 178, 3)
+    again = detect_faces(crop, upsample=1)
+    assert len(again) == 1
+    assert np.abs(template_points(again[0].landmarks) - CELEBA_TEMPLATE).max() < 6
+
+
+def test_no_face_is_an_empty_list_and_bad_input_is_named():
+    assert detect_faces(np.full((120, 160, 3), 128, np.uint8)) == []
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        detect_faces(np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError, match="detector must be one of"):
+        detect_faces(np.zeros((10, 10, 3), np.uint8), detector="mtcnn")
+
+
+def test_large_photos_are_scanned_downscaled(portrait):
+    from PIL import Image
+
+    big = np.asarray(Image.fromarray(portrait).resize((portrait.shape[1] * 4, portrait.shape[0] * 4)))
+    faces = detect_faces(big, max_side=800)
+    assert len(faces) == 1
+    ref = detect_faces(portrait)[0].box
+    assert np.allclose(np.array(faces[0].box) / 4, ref, atol=12)

@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rostro.api import train
+from rostro.cli import app
+from rostro.data import read_celeba
+from rostro.predict import CSV_FIXED, AttributePredictor, collect_paths, results_frame, sample_photo
+from rostro.training.config import TrainConfig
+from tests.conftest import save
+
+
+@pytest.fixture(scope="module")
+def run(celeba_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(data=str(celeba_dir), out=str(root / "run"), model="small_cnn", input_size=32, epochs=1,
+                      labels=["Male", "Smiling"], progress=False, cache_dir=str(root / "cache"))  # fmt: skip
+    return train(cfg)[2]
+
+
+@pytest.fixture
+def folder(celeba_dir, tmp_path):
+    ds = read_celeba(celeba_dir)
+    imgs = tmp_path / "imgs"
+    for i, p in enumerate(ds.frame["path"][:5]):
+        (imgs / f"{i}.jpg").parent.mkdir(exist_ok=True)
+        (imgs / f"{i}.jpg").write_bytes(open(p, "rb").read())
+    (imgs / "2_corrupt.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (imgs / "3_text.png").write_text("hello")
+    return imgs
+
+
+def test_aligned_batch_keeps_order_and_reports_bad_files(run, folder):
+    pred = AttributePredictor(run)
+    paths = collect_paths(folder)
+    results = pred.predict_paths(paths, aligned=True, batch_size=3, progress=False)
+    frame = results_frame(results, pred.labels)
+    assert list(frame.columns) == [*CSV_FIXED, "Male", "Smiling"]
+    assert frame["path"].tolist() == [str(p) for p in paths]
+    bad = frame[frame["path"].str.contains("corrupt|text")]
+    assert len(bad) == 2 and (~bad["face_found"]).all() and bad["Male"].isna().all()
+    assert bad["error"].str.contains("not a recognised image|corrupt").all()
+    good = frame[frame["face_found"]]
+    assert len(good) == 5 and good["Male"].between(0, 1).all() and (good["error"] == "").all()
+    single = pred.predict_paths([paths[0]], aligned=True, progress=False)[0]
+    assert single.faces[0].probabilities["Male"] == pytest.approx(good["Male"].iloc[0], abs=1e-6)
+
+
+def test_onnx_matches_torch(run, folder):
+    crops = np.random.default_rng(0).integers(0, 255, (7, 32, 32, 3), dtype=np.uint8)
+    a = AttributePredictor(run).predict_crops(crops)
+    b = AttributePredictor(run, runtime="onnx").predict_crops(crops)
+    assert a.shape == (7, 2) and np.abs(a - b).max() < 1e-4
+    assert (run / "model.onnx").is_file()
+
+
+def test_photos_with_and_without_faces(run, tmp_path):
+    blank = save(np.full((200, 200, 3), 90, np.uint8), tmp_path / "blank.png")
+    results = AttributePredictor(run).predict_paths([sample_photo(), blank], progress=False)
+    assert results[0].faces and results[0].faces[0].box is not None and results[0].error == ""
+    assert results[1].faces == [] and results[1].error == "no face found"
+
+
+def test_cli_predict_and_analyze(run, folder, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "p.csv"
+    res = runner.invoke(app, ["predict", str(folder), "--model", str(run), "--aligned", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "7 images: face found in 5, no face in 0, unreadable 2" in res.output
+    assert len(pd.read_csv(out)) == 7
+    res = runner.invoke(app, ["analyze", "--model", str(run), "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "a" / "result.json").read_text())
+    assert len(data["faces"]) == 1 and set(data["faces"][0]["probabilities"]) == {"Male", "Smiling"}
+    assert (tmp_path / "a" / "grace_hopper.png").is_file()
+    res = runner.invoke(app, ["predict", str(tmp_path / "nowhere"), "--model", str(run)])
+    assert res.exit_code == 2 and "no such file or folder" in res.output
