@@ -25,7 +25,8 @@ def export_onnx(model: nn.Module, path: str | Path, *, input_size: int, opset: i
             warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: simple and exact
             torch.onnx.export(
                 model, (x,), str(tmp), input_names=["images"], output_names=["logits"],
-                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
+                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=opset, dynamo=False,
             )  # fmt: skip
         os.replace(tmp, path)
     finally:
