@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-THRESHOLD_METRICS = ("balanced_accuracy", "f1")
+THRESHOLD_METRICS = ("balanced_accuracy", "f1", "accuracy")
 
 
 def _check(y_true: np.ndarray, scores: np.ndarray, caller: str) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +81,7 @@ def summarise_table(table: pd.DataFrame) -> dict[str, float]:
 
 
 def tune_threshold(y_true: np.ndarray, scores: np.ndarray, metric: str = "balanced_accuracy") -> float:
-    """The score threshold that maximises ``metric`` (balanced accuracy or F1) on these labels.
+    """The score threshold that maximises ``metric`` (balanced accuracy, F1 or accuracy) on these labels.
 
     Call it on validation data only; the threshold is then fixed for the test split.
     """
@@ -99,8 +99,10 @@ def tune_threshold(y_true: np.ndarray, scores: np.ndarray, metric: str = "balanc
     P, N = tp[-1], fp[-1]
     if metric == "balanced_accuracy":
         value = 0.5 * (tp / P + (N - fp) / N)
-    else:
+    elif metric == "f1":
         value = 2 * tp / (tp + fp + P)
+    else:
+        value = (tp + N - fp) / (P + N)
     k = int(np.argmax(value))
     # threshold halfway between the last score called positive and the next one down
     nxt = ss[last[k] + 1] if last[k] + 1 < len(ss) else ss[last[k]] - 1e-6

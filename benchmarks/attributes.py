@@ -1,0 +1,109 @@
+"""Attribute figures of a trained run (the shipped model by default) on the shared CelebA data.
+
+Run: ``python -m benchmarks.attributes [--model RUN] [--shared ../shared/data]``.
+Prints Markdown tables: per-attribute accuracy on held-out identities (aligned crops),
+Male accuracy and face-found rate on the in-the-wild photos, and speeds on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rostro.api import EvaluateConfig, evaluate
+from rostro.config import from_dict
+from rostro.data import read_celeba
+from rostro.data.cache import build_cache
+from rostro.predict import AttributePredictor, default_run, results_frame
+from rostro.training.config import TrainConfig
+from rostro.training.data import prepare_dataset
+
+
+def _speed(pred: AttributePredictor, crops: np.ndarray, repeat: int = 3) -> float:
+    pred.predict_crops(crops[:64])
+    t = time.perf_counter()
+    for _ in range(repeat):
+        pred.predict_crops(crops)
+    return repeat * len(crops) / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap.add_argument("--wild-limit", type=int, default=None, help="Score only the first N wild photos.")
+    ap.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
+    args = ap.parse_args()
+    run = args.model or default_run()
+    torch.set_num_threads(2)
+    figures: dict = {"run": str(run)}
+
+    aligned = args.shared / "celeba-aligned"
+    result, _ = evaluate(EvaluateConfig(run=str(run), split="test", data=str(aligned), progress=False))
+    table = result.table.sort_index()
+    figures["aligned_test"] = {"n": result.n, **result.summary}
+    print(f"## Held-out identities, aligned crops ({result.n:,} test images)\n")
+    print("| attribute | accuracy | majority | balanced accuracy |\n|---|---|---|---|")
+    for name, row in table.iterrows():
+        print(f"| {name} | {row.accuracy:.4f} | {row.majority_baseline:.4f} | {row.balanced_accuracy:.4f} |")
+    s = result.summary
+    print(f"| **mean** | **{s['mean_accuracy']:.4f}** | {s['mean_majority_baseline']:.4f} | "
+          f"{s['mean_balanced_accuracy']:.4f} |\n")  # fmt: skip
+
+    pred = AttributePredictor(run)
+    info = pred.info
+    wild = read_celeba(args.shared / "celeba-wild")
+    frame = wild.frame if args.wild_limit is None else wild.frame.head(args.wild_limit)
+    tcfg = from_dict(TrainConfig, {**info.data, "data": str(aligned), "progress": False})
+    train_ids = set(prepare_dataset(tcfg).split("train").frame.get("identity", []))
+    t = time.perf_counter()
+    results = pred.predict_paths(frame["path"].tolist(), progress=False)
+    photo_seconds = time.perf_counter() - t
+    out = results_frame(results, pred.labels)
+    found = out["face_found"].to_numpy()
+    thr = dict(zip(info.labels, info.thresholds, strict=True))["Male"]
+    correct = found & ((out["Male"].fillna(0).to_numpy() >= thr) == (frame["Male"].to_numpy() == 1))
+    unseen = ~frame["identity"].isin(train_ids).to_numpy()
+    figures["wild"] = {
+        "photos": len(frame),
+        "face_found_rate": float(found.mean()),
+        "male_accuracy_all": float(correct.mean()),
+        "male_accuracy_unseen_identities": float(correct[unseen].mean()),
+        "photos_unseen_identities": int(unseen.sum()),
+        "male_accuracy_when_found": float(correct[found].mean()),
+        "photos_per_second": len(frame) / photo_seconds,
+    }
+    w = figures["wild"]
+    print(f"## In-the-wild photos ({w['photos']:,}; a miss counts as wrong)\n")
+    print("| figure | value |\n|---|---|")
+    print(f"| face found | {w['face_found_rate']:.4f} |")
+    print(f"| Male accuracy, all photos | {w['male_accuracy_all']:.4f} |")
+    print(f"| Male accuracy, identities unseen in training ({w['photos_unseen_identities']:,}) | "
+          f"{w['male_accuracy_unseen_identities']:.4f} |")  # fmt: skip
+    print(f"| Male accuracy where a face was found | {w['male_accuracy_when_found']:.4f} |")
+    print(f"| photos/s (detect + align + predict) | {w['photos_per_second']:.1f} |\n")
+
+    paths = read_celeba(aligned).frame["path"].tolist()[:2048]
+    crops = np.asarray(build_cache(paths, info.input_size, progress=False).images)
+    onnx = AttributePredictor(run, runtime="onnx")
+    figures["speed"] = {
+        "train_images_per_second": info.validation.get("images_per_second"),
+        "torch_faces_per_second": _speed(pred, crops),
+        "onnx_faces_per_second": _speed(onnx, crops),
+    }
+    sp = figures["speed"]
+    print("## Speed (2 threads)\n\n| figure | value |\n|---|---|")
+    print(f"| training images/s (from the run) | {sp['train_images_per_second']:.0f} |")
+    print(f"| aligned faces/s, PyTorch | {sp['torch_faces_per_second']:.0f} |")
+    print(f"| aligned faces/s, ONNX Runtime | {sp['onnx_faces_per_second']:.0f} |")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
