@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 
 from rostro import __version__
@@ -24,6 +26,7 @@ from rostro.reports.evaluation import write_evaluation_report, write_training_cu
 from rostro.training.checkpoint import load_checkpoint
 from rostro.training.config import TrainConfig
 from rostro.training.data import cache_dataset, prepare_dataset, split_indices
+from rostro.training.fusion import Fusion, combine
 from rostro.training.loop import FitResult, TrainData, fit
 from rostro.training.run import RunInfo, git_commit, load_run
 
@@ -137,6 +140,7 @@ class EvaluateConfig:
     cache_dir: str | None = None
     threads: int | None = None
     progress: bool = True
+    embeddings: str | None = None
 
 
 def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
@@ -156,7 +160,14 @@ def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
             f"the {cfg.split} split of {tcfg.data or 'the synthetic default'} has no readable images"
         )
     probs = predict_proba(model, cache.images, mean=info.mean, std=info.std, indices=idx)
-    result = evaluate_scores(ds.label_matrix()[idx], probs, info.labels, info.thresholds, split=cfg.split)
+    thresholds = info.thresholds
+    fusion = Fusion.load(cfg.run) if cfg.embeddings else None
+    if fusion is not None:
+        emb = pd.read_parquet(cfg.embeddings).set_index("path")
+        vectors = np.asarray(emb.loc[ds.frame["path"].iloc[idx], "embedding"].tolist(), np.float32)
+        probs = combine(probs, fusion.head.predict_proba(vectors), fusion.routes)
+        thresholds = fusion.thresholds
+    result = evaluate_scores(ds.label_matrix()[idx], probs, info.labels, thresholds, split=cfg.split)
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{cfg.split}"
     html = write_evaluation_report(result, out, title=f"rostro evaluation: {Path(cfg.run).name}, {cfg.split}")
     return result, html

@@ -318,6 +318,58 @@ def export(
 
 
 @app.command()
+def embed(
+    data: Annotated[
+        str | None, typer.Argument(help="Dataset (CelebA folder, folder per class, CSV). Default: synthetic.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Parquet file; a re-run skips images already in it.")
+    ] = Path("embeddings.parquet"),
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Use this run's features instead of dlib's.")
+    ] = None,
+    aligned: Annotated[
+        bool, typer.Option("--aligned", help="Images are CelebA-aligned crops: skip detection.")
+    ] = False,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: cores).")] = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Face embeddings for every image of a dataset, with its labels, groups and identities."""
+    from rostro.data.loading import DataConfig, open_data
+    from rostro.embed import embed_dataset
+
+    try:
+        ds = open_data(DataConfig(data=data, seed=seed or 0))
+        frame = embed_dataset(ds, out, aligned=aligned, run=model, workers=workers)
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)
+    found = int(frame["face_found"].sum())
+    console.print(
+        f"{len(frame):,} images, {found:,} embedded, {len(frame) - found:,} without a face or unreadable."
+    )
+    console.print(f"Wrote {out}")
+
+
+@app.command()
+def fuse(
+    run: Annotated[str, typer.Argument(help="Run folder from `rostro train`.")],
+    embeddings: Annotated[
+        Path, typer.Argument(help="dlib embeddings of the run's data (`rostro embed --aligned`).")
+    ],
+    data: Annotated[str | None, typer.Option(help="Dataset path, when it moved since training.")] = None,
+) -> None:
+    """Add heads on dlib embeddings to a run and choose, per attribute, CNN, embedding or both."""
+    from rostro.training.fusion import fit_fusion
+
+    try:
+        fusion = fit_fusion(run, embeddings, data=data)
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)
+    counts = {r: fusion.routes.count(r) for r in ("cnn", "embedding", "mean")}
+    console.print(f"Routes chosen on validation: {counts}. Wrote {Path(run) / 'fusion.json'}")
+
+
+@app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write.")],
     n: Annotated[int, typer.Option(help="Number of faces.")] = 800,

@@ -21,6 +21,7 @@ from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.inference import predict_proba
+from rostro.training.fusion import Fusion, combine
 from rostro.training.run import load_run
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,15 @@ class AttributePredictor:
 
     def __init__(
         self, run: str | Path | None = None, *, runtime: str = "torch", detector: str = "auto",
-        threads: int | None = None,
+        threads: int | None = None, use_fusion: bool = True,
     ):  # fmt: skip
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
         self.run = Path(run) if run is not None else default_run()
         self.model, self.info = load_run(self.run)
         self.labels = self.info.labels
-        self.thresholds = np.asarray(self.info.thresholds)
+        self.fusion = Fusion.load(self.run) if use_fusion else None
+        self.thresholds = np.asarray(self.fusion.thresholds if self.fusion else self.info.thresholds)
         self.detector = detector
         self.runtime = runtime
         self.onnx = None
@@ -86,23 +88,37 @@ class AttributePredictor:
                 export_onnx(self.model, onnx_path, input_size=self.info.input_size)
             self.onnx = OnnxModel(onnx_path, threads=threads)
 
-    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Probabilities for N x S x S x 3 uint8 crops at the model's input size."""
+    def predict_crops(self, crops: np.ndarray, embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities for N x S x S x 3 uint8 crops at the model's input size.
+
+        With a fused model, ``embeddings`` (N x 128 dlib vectors of the same faces) feed the
+        attributes whose route uses them.
+        """
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         if self.onnx is not None:
-            return self.onnx.predict_proba(crops, mean=self.info.mean, std=self.info.std)
-        return predict_proba(self.model, crops, mean=self.info.mean, std=self.info.std)
+            probs = self.onnx.predict_proba(crops, mean=self.info.mean, std=self.info.std)
+        else:
+            probs = predict_proba(self.model, crops, mean=self.info.mean, std=self.info.std)
+        if self.fusion is None or not self.fusion.needs_embedding:
+            return probs
+        p_emb = None if embeddings is None else self.fusion.head.predict_proba(embeddings)
+        return combine(probs, p_emb, self.fusion.routes).astype(np.float32)
 
-    def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray]]:
+    def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
+        """Faces, their crops at the input size, and (for a fused model) their embeddings."""
+        from rostro.faces.embedding import embed_aligned, embed_faces
+
         size = self.info.input_size
+        want = self.fusion is not None and self.fusion.needs_embedding
         if aligned:
-            return [None], [resize_square(img, size)]
+            return [None], [resize_square(img, size)], list(embed_aligned([img])) if want else []
         from rostro.faces.alignment import align_face
         from rostro.faces.detection import detect_faces
 
         faces = detect_faces(img, detector=self.detector)
-        return faces, [resize_square(align_face(img, f.landmarks), size) for f in faces]
+        crops = [resize_square(align_face(img, f.landmarks), size) for f in faces]
+        return faces, crops, list(embed_faces(img, faces)) if want else []
 
     def _result(self, path: str, faces: list, probs: np.ndarray) -> ImageResult:
         out = []
@@ -116,8 +132,8 @@ class AttributePredictor:
         return ImageResult(path, out, "" if out else "no face found")
 
     def analyze_image(self, img: np.ndarray, *, aligned: bool = False, name: str = "<image>") -> ImageResult:
-        faces, crops = self._faces_of(img, aligned)
-        return self._result(name, faces, self.predict_crops(np.stack(crops) if crops else np.zeros((0,))))
+        faces, crops, vecs = self._faces_of(img, aligned)
+        return self._result(name, faces, self.predict_crops(_stack(crops), _stack(vecs) if vecs else None))
 
     def predict_paths(
         self,
@@ -134,15 +150,16 @@ class AttributePredictor:
             task = bar.add_task("predict", total=len(paths))
             for start in range(0, len(paths), batch_size):
                 chunk = [str(p) for p in paths[start : start + batch_size]]
-                found, crops = [], []
+                found, crops, vecs = [], [], []
                 for p in chunk:
                     try:
-                        faces, face_crops = self._faces_of(load_image(p), aligned)
+                        faces, face_crops, face_vecs = self._faces_of(load_image(p), aligned)
                     except ImageDecodeError as exc:
-                        faces, face_crops = exc, []
+                        faces, face_crops, face_vecs = exc, [], []
                     found.append(faces)
                     crops.extend(face_crops)
-                probs = self.predict_crops(np.stack(crops) if crops else np.zeros((0,)))
+                    vecs.extend(face_vecs)
+                probs = self.predict_crops(_stack(crops), _stack(vecs) if vecs else None)
                 at = 0
                 for p, faces in zip(chunk, found, strict=True):
                     if isinstance(faces, ImageDecodeError):
@@ -152,6 +169,10 @@ class AttributePredictor:
                     at += len(faces)
                 bar.advance(task, len(chunk))
         return results
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.stack(arrays) if arrays else np.zeros((0,))
 
 
 def sample_photo() -> Path:

@@ -32,6 +32,21 @@ def folders_dir(tmp_path_factory) -> Path:
     return write_folders(tmp_path_factory.mktemp("folders"), 80, size=SMALL, seed=4)
 
 
+@pytest.fixture(scope="session")
+def tiny_run(celeba_dir, tmp_path_factory) -> Path:
+    """A one-epoch small_cnn run on the synthetic CelebA set (Male, Smiling), for inference tests.
+
+    Tests that change a run folder copy it first.
+    """
+    from rostro.api import train
+    from rostro.training.config import TrainConfig
+
+    root = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(data=str(celeba_dir), out=str(root / "run"), model="small_cnn", input_size=32, epochs=1,
+                      labels=["Male", "Smiling"], progress=False, cache_dir=str(root / "cache"))  # fmt: skip
+    return train(cfg)[2]
+
+
 @pytest.fixture
 def rgb() -> np.ndarray:
     """A deterministic 40 x 30 test picture with a distinct top-left corner."""

@@ -5,20 +5,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from rostro.api import train
 from rostro.cli import app
 from rostro.data import read_celeba
 from rostro.predict import CSV_FIXED, AttributePredictor, collect_paths, results_frame, sample_photo
-from rostro.training.config import TrainConfig
 from tests.conftest import save
 
 
 @pytest.fixture(scope="module")
-def run(celeba_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    cfg = TrainConfig(data=str(celeba_dir), out=str(root / "run"), model="small_cnn", input_size=32, epochs=1,
-                      labels=["Male", "Smiling"], progress=False, cache_dir=str(root / "cache"))  # fmt: skip
-    return train(cfg)[2]
+def run(tiny_run):
+    return tiny_run
 
 
 @pytest.fixture

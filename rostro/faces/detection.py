@@ -6,7 +6,7 @@ gives an empty list, never an exception.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,7 @@ class Face:
     score: float
     landmarks: np.ndarray  # 68 x 2 (x, y)
     detector: str
+    shape: object = field(default=None, repr=False, compare=False)  # dlib's landmarks, for embeddings
 
     @property
     def area(self) -> int:
@@ -73,6 +74,8 @@ def detect_faces(
         shape = models["shape68"](work, rect)
         pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64) / scale
         box = tuple(int(round(v / scale)) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
-        faces.append(Face(box=box, score=score, landmarks=pts, detector=name))
-    del dlib
+        if scale != 1.0:  # landmarks for the embedding must live in the full-size image's coordinates
+            rect = dlib.rectangle(*box)
+            shape = dlib.full_object_detection(rect, [dlib.point(int(x), int(y)) for x, y in pts])
+        faces.append(Face(box=box, score=score, landmarks=pts, detector=name, shape=shape))
     return sorted(faces, key=lambda f: -f.area)

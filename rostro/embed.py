@@ -1,0 +1,127 @@
+"""Embeddings for a whole dataset: dlib's 128-d ResNet, or a trained rostro model's features.
+
+Results go to one Parquet file (path, identity, groups, labels, face_found, error,
+embedding). A re-run reads what is already there and embeds only the images that are not.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rostro.data.dataset import FaceDataset
+from rostro.data.images import ImageDecodeError, load_image
+from rostro.training.checkpoint import atomic_write_bytes
+
+_RUN_CACHE: dict = {}
+
+
+def _embed_one(path: str, aligned: bool, run: str | None) -> tuple[bool, str, np.ndarray | None]:
+    """(face_found, error, vector) for one image; never raises for a bad image."""
+    try:
+        img = load_image(path)
+    except ImageDecodeError as exc:
+        return False, exc.reason, None
+    if run is None:
+        from rostro.faces.embedding import embed_aligned, embed_image
+
+        if aligned:
+            return True, "", embed_aligned([img])[0]
+        faces, vecs = embed_image(img)
+        return (True, "", vecs[0]) if faces else (False, "no face found", None)
+    from rostro.data.transforms import resize_square
+    from rostro.faces.alignment import align_face
+    from rostro.faces.detection import detect_faces
+    from rostro.models.inference import extract_features
+    from rostro.training.run import load_run
+
+    if run not in _RUN_CACHE:
+        _RUN_CACHE[run] = load_run(run)
+    model, info = _RUN_CACHE[run]
+    if not aligned:
+        faces = detect_faces(img)
+        if not faces:
+            return False, "no face found", None
+        img = align_face(img, faces[0].landmarks)
+    crop = resize_square(img, info.input_size)[None]
+    return True, "", extract_features(model, crop, mean=info.mean, std=info.std)[0]
+
+
+def _embed_chunk(args: tuple[list[str], bool, str | None]) -> list[tuple[bool, str, np.ndarray | None]]:
+    import torch
+
+    torch.set_num_threads(1)
+    paths, aligned, run = args
+    return [_embed_one(p, aligned, run) for p in paths]
+
+
+def embed_dataset(
+    ds: FaceDataset,
+    out: str | Path,
+    *,
+    aligned: bool = False,
+    run: str | Path | None = None,
+    workers: int | None = None,
+    chunk: int = 32,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Embed every image of ``ds`` into ``out`` (Parquet), skipping images already there.
+
+    The file is rewritten atomically after each group of chunks, so a killed run keeps what
+    it finished and the next run picks up from there.
+    """
+    out = Path(out)
+    done = pd.read_parquet(out) if out.is_file() else None
+    todo = ds.frame if done is None else ds.frame[~ds.frame["path"].isin(set(done["path"]))]
+    keep = ["path", "image_id", "split", *(["identity"] if ds.has_identity else []), *ds.groups, *ds.labels]
+    parts = [] if done is None else [done]
+    workers = workers or min(os.cpu_count() or 1, 4)
+    paths = todo["path"].tolist()
+    jobs = [
+        (paths[i : i + chunk], aligned, None if run is None else str(run))
+        for i in range(0, len(paths), chunk)
+    ]
+    columns = (TextColumn("embed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with ExitStack() as stack:
+        bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
+        task = bar.add_task("embed", total=len(paths))
+        if workers > 1 and len(jobs) > 1:
+            results = stack.enter_context(ProcessPoolExecutor(workers)).map(_embed_chunk, jobs)
+        else:
+            results = map(_embed_chunk, jobs)
+        for n, (job, res) in enumerate(zip(jobs, results, strict=True)):
+            rows = todo[todo["path"].isin(job[0])][keep].copy()
+            rows["face_found"] = [r[0] for r in res]
+            rows["error"] = [r[1] for r in res]
+            rows["embedding"] = [None if r[2] is None else r[2].astype(np.float32).tolist() for r in res]
+            parts.append(rows)
+            bar.advance(task, len(job[0]))
+            if (n + 1) % 20 == 0 or n + 1 == len(jobs):
+                _write(pd.concat(parts, ignore_index=True), out)
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
+    order = {p: i for i, p in enumerate(ds.frame["path"])}
+    frame = frame.sort_values("path", key=lambda s: s.map(order)).reset_index(drop=True)
+    _write(frame, out)
+    return frame
+
+
+def _write(frame: pd.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    atomic_write_bytes(out, buf.getvalue())
+
+
+def embedding_matrix(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(N x D float32 matrix of the rows with a face, boolean mask of those rows)."""
+    mask = frame["face_found"].to_numpy(bool)
+    vecs = frame.loc[mask, "embedding"].tolist()
+    dim = len(vecs[0]) if vecs else 0
+    return np.asarray(vecs, dtype=np.float32).reshape(len(vecs), dim), mask

@@ -1,0 +1,56 @@
+"""128-d face embeddings from dlib's ResNet (``face-recognition-models``), offline.
+
+The network expects a face chip cut with dlib's own landmarks, so it runs on detected
+faces (any photo) or on CelebA-aligned crops, whose face box is known from the template.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from rostro.faces.detection import Face, detect_faces
+from rostro.faces.models import dlib_models, model_file
+
+EMBEDDING_DIM = 128
+# dlib-style face box on CelebA's 178 x 218 aligned crop (eyebrows to chin, cheek to cheek)
+_ALIGNED_BOX = (25, 70, 153, 198)
+
+
+@cache
+def _resnet():
+    import dlib
+
+    return dlib.face_recognition_model_v1(str(model_file("resnet")))
+
+
+def embed_faces(img: np.ndarray, faces: list[Face], *, jitter: int = 0) -> np.ndarray:
+    """One 128-d vector per detected face (F x 128 float32)."""
+    if not faces:
+        return np.zeros((0, EMBEDDING_DIM), np.float32)
+    shapes = dlib_models()["dlib"].full_object_detections()
+    for f in faces:
+        shapes.append(f.shape)
+    vecs = _resnet().compute_face_descriptor(np.ascontiguousarray(img), shapes, jitter)
+    return np.array([list(v) for v in vecs], dtype=np.float32)
+
+
+def embed_aligned(crops: list[np.ndarray], *, jitter: int = 0) -> np.ndarray:
+    """Embeddings of CelebA-aligned crops (any size with CelebA's 178 x 218 proportions)."""
+    models = dlib_models()
+    dlib = models["dlib"]
+    out = np.zeros((len(crops), EMBEDDING_DIM), np.float32)
+    for i, crop in enumerate(crops):
+        sx, sy = crop.shape[1] / 178, crop.shape[0] / 218
+        box = dlib.rectangle(*(round(v * s) for v, s in zip(_ALIGNED_BOX, (sx, sy, sx, sy), strict=True)))
+        crop = np.ascontiguousarray(crop)
+        shape = models["shape5"](crop, box)
+        out[i] = np.array(_resnet().compute_face_descriptor(crop, shape, jitter), dtype=np.float32)
+    return out
+
+
+def embed_image(img: np.ndarray, *, detector: str = "auto", jitter: int = 0) -> tuple[list[Face], np.ndarray]:
+    """Detect every face in a photo and embed each; ([], 0 x 128) when there is none."""
+    faces = detect_faces(img, detector=detector)
+    return faces, embed_faces(img, faces, jitter=jitter)

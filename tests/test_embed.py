@@ -1,0 +1,74 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rostro import embed as E
+from rostro.api import EvaluateConfig, evaluate
+from rostro.data import read_celeba
+from rostro.models.heads import EmbeddingClassifier
+from rostro.predict import AttributePredictor
+from rostro.training.fusion import ROUTES, Fusion, combine, fit_fusion
+
+
+@pytest.fixture(scope="module")
+def small(celeba_dir):
+    ds = read_celeba(celeba_dir)
+    return ds.with_frame(ds.frame.head(24))
+
+
+def test_embed_writes_parquet_and_skips_done_images(small, tmp_path, monkeypatch):
+    out = tmp_path / "e.parquet"
+    first = E.embed_dataset(
+        small.with_frame(small.frame.head(10)), out, aligned=True, workers=1, progress=False
+    )
+    assert len(first) == 10 and first["face_found"].all()
+    calls = []
+    real = E._embed_one
+    monkeypatch.setattr(E, "_embed_one", lambda p, a, r: calls.append(p) or real(p, a, r))
+    frame = E.embed_dataset(small, out, aligned=True, workers=1, progress=False)
+    assert len(calls) == 14 and frame["path"].tolist() == small.frame["path"].tolist()
+    assert {"identity", "Male", "split", "embedding"} <= set(frame.columns)
+    X, mask = E.embedding_matrix(frame)
+    assert X.shape == (24, 128) and mask.all()
+    assert np.allclose(np.linalg.norm(X, axis=1), np.linalg.norm(X, axis=1).mean(), rtol=0.3)
+    assert pd.read_parquet(out)["path"].is_unique
+
+
+def test_unreadable_and_faceless_images_are_rows(small, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    frame = small.frame.head(2).copy()
+    frame.loc[1, "path"] = str(bad)
+    out = E.embed_dataset(small.with_frame(frame), tmp_path / "x.parquet", workers=1, progress=False)
+    assert out.loc[1, "face_found"] == False and "not a recognised image" in out.loc[1, "error"]  # noqa: E712
+    assert out.loc[1, "embedding"] is None
+
+
+def test_combine_routes():
+    p = np.array([[0.9, 0.2, 0.5]])
+    e = np.array([[0.1, 0.8, 0.5]])
+    out = combine(p, e, ["cnn", "embedding", "mean"])
+    assert np.allclose(out, [[0.9, 0.8, 0.5]])
+    assert np.allclose(combine(p, e, ["mean"] * 3)[0, 0], 0.5)
+
+
+def test_fusion_is_fitted_on_train_chosen_on_validation_and_used(celeba_dir, tiny_run, tmp_path):
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    emb = tmp_path / "emb.parquet"
+    E.embed_dataset(read_celeba(celeba_dir), emb, aligned=True, workers=2, progress=False)
+    fusion = fit_fusion(run, emb)
+    assert set(fusion.routes) <= set(ROUTES) and len(fusion.thresholds) == 2
+    saved = json.loads((run / "fusion.json").read_text())
+    assert saved["routes"] == fusion.routes and set(saved["validation_accuracy"]["Male"]) == set(ROUTES)
+    loaded = Fusion.load(run)
+    X = np.random.default_rng(0).normal(size=(3, 128))
+    assert np.allclose(loaded.head.predict_proba(X), fusion.head.predict_proba(X))
+    assert isinstance(loaded.head, EmbeddingClassifier)
+    res, _ = evaluate(EvaluateConfig(run=str(run), embeddings=str(emb), progress=False))
+    assert res.thresholds == dict(zip(["Male", "Smiling"], fusion.thresholds, strict=True))
+    pred = AttributePredictor(run)
+    assert pred.fusion is not None and list(pred.thresholds) == fusion.thresholds
