@@ -69,9 +69,7 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
     """
     run_dir = Path(cfg.out)
     if (run_dir / "last.pt").exists() and not cfg.resume:
-        raise RostroError(
-            f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
-        )
+        raise RostroError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     _threads(cfg.threads)
     ds = prepare_dataset(cfg)
     base_info = None
@@ -156,9 +154,7 @@ def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
     cache = cache_dataset(ds, tcfg, info.input_size)
     idx = split_indices(ds, cache, cfg.split)
     if len(idx) == 0:
-        raise RostroError(
-            f"the {cfg.split} split of {tcfg.data or 'the synthetic default'} has no readable images"
-        )
+        raise RostroError(f"the {cfg.split} split of {tcfg.data or 'the synthetic default'} has no readable images")
     probs = predict_proba(model, cache.images, mean=info.mean, std=info.std, indices=idx)
     thresholds = info.thresholds
     fusion = Fusion.load(cfg.run) if cfg.embeddings else None

@@ -29,9 +29,7 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML file of options; flags override it.")
-]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML file of options; flags override it.")]
 SeedOpt = Annotated[int | None, typer.Option(help="Random seed for splits and sampling.")]
 
 
@@ -63,9 +61,7 @@ def eda(
     ] = None,
     out: Annotated[str | None, typer.Option("--out", "-o", help="Report folder.")] = None,
     format: Annotated[str | None, typer.Option(help="auto, celeba, folders or manifest.")] = None,
-    target: Annotated[
-        str | None, typer.Option(help="Label whose class balance is shown (default Male).")
-    ] = None,
+    target: Annotated[str | None, typer.Option(help="Label whose class balance is shown (default Male).")] = None,
     drop_missing: Annotated[
         bool | None, typer.Option("--drop-missing", help="Leave out listed images absent from disk.")
     ] = None,
@@ -93,14 +89,12 @@ def eda(
     console.print(f"[bold]{summary.n_images:,} images[/] ({sizes}); figures from the train split.")
     if summary.n_identities is not None:
         console.print(
-            f"{summary.n_identities:,} identities, "
-            f"{summary.identities_in_several_splits} in more than one split."
+            f"{summary.n_identities:,} identities, {summary.identities_in_several_splits} in more than one split."
         )
     if summary.target:
         bal = summary.class_balance
         console.print(
-            f"{summary.target}: {bal['positive_rate']:.3f} positive "
-            f"({bal['positive']:,} of {summary.n_train:,})"
+            f"{summary.target}: {bal['positive_rate']:.3f} positive ({bal['positive']:,} of {summary.n_train:,})"
         )
     table = Table(title="Strongest correlations (train)")
     for col in ("attribute A", "attribute B", "r"):
@@ -119,24 +113,16 @@ def train(
     ] = None,
     out: Annotated[str | None, typer.Option("--out", "-o", help="Run folder.")] = None,
     model: Annotated[str | None, typer.Option(help="Registered model: attr_net or small_cnn.")] = None,
-    labels: Annotated[
-        str | None, typer.Option(help="Comma-separated labels to learn (default: all).")
-    ] = None,
+    labels: Annotated[str | None, typer.Option(help="Comma-separated labels to learn (default: all).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
     input_size: Annotated[int | None, typer.Option(help="Square input size in pixels.")] = None,
     imbalance: Annotated[str | None, typer.Option(help="none, pos_weight or balanced (sampling).")] = None,
-    monitor: Annotated[
-        str | None, typer.Option(help="Validation figure for best checkpoint and early stop.")
-    ] = None,
+    monitor: Annotated[str | None, typer.Option(help="Validation figure for best checkpoint and early stop.")] = None,
     patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
-    init_from: Annotated[
-        str | None, typer.Option(help="Run folder to start from (transfer learning).")
-    ] = None,
-    freeze_trunk: Annotated[
-        bool | None, typer.Option("--freeze-trunk", help="Train only the new head.")
-    ] = None,
+    init_from: Annotated[str | None, typer.Option(help="Run folder to start from (transfer learning).")] = None,
+    freeze_trunk: Annotated[bool | None, typer.Option("--freeze-trunk", help="Train only the new head.")] = None,
     unfreeze_after: Annotated[
         int | None, typer.Option(help="Epoch from which the last trunk blocks train too.")
     ] = None,
@@ -193,10 +179,7 @@ def evaluate(
     for name, row in result.table.head(12).iterrows():
         table.add_row(
             name,
-            *(
-                f"{row[c]:.4f}"
-                for c in ("accuracy", "majority_baseline", "balanced_accuracy", "f1", "roc_auc")
-            ),
+            *(f"{row[c]:.4f}" for c in ("accuracy", "majority_baseline", "balanced_accuracy", "f1", "roc_auc")),
         )
     console.print(table)
     s = result.summary
@@ -221,9 +204,7 @@ def predict(
         bool, typer.Option("--aligned", help="Images are CelebA-aligned crops: skip detection.")
     ] = False,
     runtime: Annotated[str, typer.Option(help="torch or onnx.")] = "torch",
-    annotate_dir: Annotated[
-        Path | None, typer.Option("--annotate", help="Folder for images with boxes drawn.")
-    ] = None,
+    annotate_dir: Annotated[Path | None, typer.Option("--annotate", help="Folder for images with boxes drawn.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 64,
 ) -> None:
     """Attributes of the largest face in each image; unreadable images and missing faces are rows too."""
@@ -250,9 +231,7 @@ def predict(
     found = int(frame["face_found"].sum())
     no_face = int((frame["error"] == "no face found").sum())
     unreadable = len(frame) - found - no_face
-    console.print(
-        f"{len(frame):,} images: face found in {found:,}, no face in {no_face:,}, unreadable {unreadable:,}."
-    )
+    console.print(f"{len(frame):,} images: face found in {found:,}, no face in {no_face:,}, unreadable {unreadable:,}.")
     if out is None:
         console.print(frame.to_string(index=False, max_cols=12))
     else:
@@ -261,9 +240,7 @@ def predict(
 
 @app.command()
 def analyze(
-    photo: Annotated[
-        str | None, typer.Argument(help="A photo (default: a portrait that matplotlib ships).")
-    ] = None,
+    photo: Annotated[str | None, typer.Argument(help="A photo (default: a portrait that matplotlib ships).")] = None,
     model: RunOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the annotated image and JSON.")] = Path(
         "rostro-report/analyze"
@@ -322,9 +299,9 @@ def embed(
     data: Annotated[
         str | None, typer.Argument(help="Dataset (CelebA folder, folder per class, CSV). Default: synthetic.")
     ] = None,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Parquet file; a re-run skips images already in it.")
-    ] = Path("embeddings.parquet"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file; a re-run skips images already in it.")] = Path(
+        "embeddings.parquet"
+    ),
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Use this run's features instead of dlib's.")
     ] = None,
@@ -344,18 +321,14 @@ def embed(
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
     found = int(frame["face_found"].sum())
-    console.print(
-        f"{len(frame):,} images, {found:,} embedded, {len(frame) - found:,} without a face or unreadable."
-    )
+    console.print(f"{len(frame):,} images, {found:,} embedded, {len(frame) - found:,} without a face or unreadable.")
     console.print(f"Wrote {out}")
 
 
 @app.command()
 def fuse(
     run: Annotated[str, typer.Argument(help="Run folder from `rostro train`.")],
-    embeddings: Annotated[
-        Path, typer.Argument(help="dlib embeddings of the run's data (`rostro embed --aligned`).")
-    ],
+    embeddings: Annotated[Path, typer.Argument(help="dlib embeddings of the run's data (`rostro embed --aligned`).")],
     data: Annotated[str | None, typer.Option(help="Dataset path, when it moved since training.")] = None,
 ) -> None:
     """Add heads on dlib embeddings to a run and choose, per attribute, CNN, embedding or both."""

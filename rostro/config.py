@@ -53,9 +53,7 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     fields = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
-            raise ValueError(
-                f"unknown {cls.__name__} key {key!r}.{suggest(key, fields)} Known keys: {sorted(fields)}"
-            )
+            raise ValueError(f"unknown {cls.__name__} key {key!r}.{suggest(key, fields)} Known keys: {sorted(fields)}")
     try:
         return cls(**{k: _coerce(v, hints[k], k) for k, v in data.items()})
     except TypeError as exc:
@@ -68,9 +66,7 @@ def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) 
     if path is not None:
         loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         if loaded is not None and not isinstance(loaded, dict):
-            raise ValueError(
-                f"{path}: expected a mapping of {cls.__name__} keys, got {type(loaded).__name__}"
-            )
+            raise ValueError(f"{path}: expected a mapping of {cls.__name__} keys, got {type(loaded).__name__}")
         data.update(loaded or {})
     data.update({k: v for k, v in overrides.items() if v is not None})
     return from_dict(cls, data)

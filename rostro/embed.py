@@ -84,10 +84,7 @@ def embed_dataset(
     parts = [] if done is None else [done]
     workers = workers or min(os.cpu_count() or 1, 4)
     paths = todo["path"].tolist()
-    jobs = [
-        (paths[i : i + chunk], aligned, None if run is None else str(run))
-        for i in range(0, len(paths), chunk)
-    ]
+    jobs = [(paths[i : i + chunk], aligned, None if run is None else str(run)) for i in range(0, len(paths), chunk)]
     columns = (TextColumn("embed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with ExitStack() as stack:
         bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))

@@ -58,9 +58,7 @@ class ImageResult:
         """The CSV row: the largest face, or empty attribute cells with the reason."""
         face = self.faces[0] if self.faces else None
         box = face.box if face is not None and face.box is not None else (None,) * 4
-        row = dict(
-            zip(CSV_FIXED, (self.path, face is not None, self.error, len(self.faces), *box), strict=True)
-        )
+        row = dict(zip(CSV_FIXED, (self.path, face is not None, self.error, len(self.faces), *box), strict=True))
         row.update({n: (round(face.probabilities[n], 6) if face else None) for n in labels})
         return row
 

@@ -22,9 +22,7 @@ def small(celeba_dir):
 
 def test_embed_writes_parquet_and_skips_done_images(small, tmp_path, monkeypatch):
     out = tmp_path / "e.parquet"
-    first = E.embed_dataset(
-        small.with_frame(small.frame.head(10)), out, aligned=True, workers=1, progress=False
-    )
+    first = E.embed_dataset(small.with_frame(small.frame.head(10)), out, aligned=True, workers=1, progress=False)
     assert len(first) == 10 and first["face_found"].all()
     calls = []
     real = E._embed_one

@@ -138,9 +138,7 @@ def _read_mapping(path: Path, what: str) -> pd.Series:
             if not toks:
                 continue
             if len(toks) != 2:
-                raise DataFormatError(
-                    f"expected 2 fields (image id, {what}), found {len(toks)}", file=path, line=i + 1
-                )
+                raise DataFormatError(f"expected 2 fields (image id, {what}), found {len(toks)}", file=path, line=i + 1)
             first = first or i + 1
             pairs.append(toks)
         if not pairs:
@@ -180,9 +178,7 @@ def read_celeba(
     root = check_dir(root, what="CelebA folder")
     attr_path = _find(root, "list_attr_celeba")
     if attr_path is None:
-        raise DataFormatError(
-            "no attribute file: expected list_attr_celeba.txt or list_attr_celeba.csv", file=root
-        )
+        raise DataFormatError("no attribute file: expected list_attr_celeba.txt or list_attr_celeba.csv", file=root)
     parse = _parse_attr_csv if attr_path.suffix == ".csv" else _parse_attr_txt
     frame, names = parse(attr_path)
     if labels is not None:
@@ -220,6 +216,4 @@ def read_celeba(
 def _check_covered(frame: pd.DataFrame, mapped: pd.Series, path: Path, what: str) -> None:
     if mapped.isna().any():
         absent = frame.loc[mapped.isna(), "image_id"].tolist()
-        raise DataFormatError(
-            f"{len(absent)} image(s) of the attribute file have no {what}: {absent[:5]}", file=path
-        )
+        raise DataFormatError(f"{len(absent)} image(s) of the attribute file have no {what}: {absent[:5]}", file=path)

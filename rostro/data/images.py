@@ -17,9 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from rostro.errors import ImageDecodeError
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
-)
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 DEFAULT_MAX_PIXELS = 50_000_000  # ~7000 x 7000: far above any camera face photo
 
 # Magic numbers of the formats above, for files whose extension lies or is missing.
@@ -121,9 +119,7 @@ def load_image(
             with Image.open(fp) as img:
                 w, h = img.size
                 if w * h > max_pixels:
-                    raise ImageDecodeError(
-                        name, f"{w}x{h} = {w * h:,} pixels exceeds the limit of {max_pixels:,}"
-                    )
+                    raise ImageDecodeError(name, f"{w}x{h} = {w * h:,} pixels exceeds the limit of {max_pixels:,}")
                 if w == 0 or h == 0:
                     raise ImageDecodeError(name, f"image has no pixels ({w}x{h})")
                 if draft_size is not None and img.format == "JPEG":

@@ -45,10 +45,7 @@ def _strongest_pairs(corr: pd.DataFrame, k: int) -> tuple[list, list]:
     vals = corr.to_numpy()[iu]
     keep = ~np.isnan(vals)
     pairs = sorted(
-        (
-            (names[i], names[j], float(v))
-            for i, j, v in zip(iu[0][keep], iu[1][keep], vals[keep], strict=True)
-        ),
+        ((names[i], names[j], float(v)) for i, j, v in zip(iu[0][keep], iu[1][keep], vals[keep], strict=True)),
         key=lambda p: p[2],
     )
     pos = [(a, b, round(v, 4)) for a, b, v in reversed(pairs[-k:]) if v > 0]
@@ -69,9 +66,7 @@ def describe_dataset(ds: FaceDataset, *, target: str | None = None, top_k: int =
         raise ValueError("describe_dataset: the dataset has no 'train' rows to describe")
     labels = train.frame[ds.labels].astype(float)
     prevalence = {k: round(float(v), 4) for k, v in labels.mean().items()}
-    corr = (
-        labels.corr() if len(ds.labels) > 1 else pd.DataFrame(index=ds.labels, columns=ds.labels, dtype=float)
-    )
+    corr = labels.corr() if len(ds.labels) > 1 else pd.DataFrame(index=ds.labels, columns=ds.labels, dtype=float)
     pos, neg = _strongest_pairs(corr, top_k) if len(ds.labels) > 1 else ([], [])
     balance = {}
     if target is not None:

@@ -81,9 +81,7 @@ def _draw_face(traits: dict, attrs: dict, rng: np.random.Generator, size: tuple[
         d.ellipse([cx - fw, Y(0.28), cx + fw, Y(0.84)], fill=skin)
     d.chord([cx - fw, Y(0.22), cx + fw, Y(0.44)], 180, 360, fill=hair)  # fringe
     if traits["beard"]:
-        beard = tuple(
-            int(c * 0.9) for c in _HAIR["Black_Hair" if traits["hair"] == "Blond_Hair" else traits["hair"]]
-        )
+        beard = tuple(int(c * 0.9) for c in _HAIR["Black_Hair" if traits["hair"] == "Blond_Hair" else traits["hair"]])
         d.chord([cx - fw * 0.95, Y(0.58), cx + fw * 0.95, Y(0.86)], 0, 180, fill=beard)
     # eyes and brows on the CelebA template
     ex = [W * (0.388 + traits["eye_dx"]), W * (0.607 - traits["eye_dx"])]
@@ -94,9 +92,7 @@ def _draw_face(traits: dict, attrs: dict, rng: np.random.Generator, size: tuple[
         d.line([x - er * 2, ey - er * 2.6, x + er * 2, ey - er * 2.9], fill=hair, width=int(W * 0.012))
     # nose
     nx, ny = W * 0.494, Y(0.619)
-    d.line(
-        [nx, ey + er, nx - W * 0.015, ny, nx + W * 0.01, ny], fill=tuple(int(c * 0.8) for c in skin), width=3
-    )
+    d.line([nx, ey + er, nx - W * 0.015, ny, nx + W * 0.01, ny], fill=tuple(int(c * 0.8) for c in skin), width=3)
     # mouth: a wide open smile or a flat line
     mx0, mx1, my = W * 0.404, W * 0.590, Y(0.697)
     if attrs["Smiling"]:
@@ -137,9 +133,7 @@ def make_faces(
     n_identities = n_identities or max(1, n // 8)
     people = [_identity_traits(rng) for _ in range(n_identities)]
     who = np.sort(
-        np.concatenate(
-            [np.arange(min(n, n_identities)), rng.integers(0, n_identities, max(0, n - n_identities))]
-        )
+        np.concatenate([np.arange(min(n, n_identities)), rng.integers(0, n_identities, max(0, n - n_identities))])
     )
     images = np.empty((n, size[1], size[0], 3), dtype=np.uint8)
     rows = []
@@ -192,13 +186,9 @@ def write_celeba(
     lines += [f"{name} " + " ".join(f"{v:2d}" for v in row) for name, row in zip(names, signed, strict=True)]
     (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
     part = _identity_partition(frame["identity"], seed)
-    (root / "list_eval_partition.txt").write_text(
-        "".join(f"{a} {b}\n" for a, b in zip(names, part, strict=True))
-    )
+    (root / "list_eval_partition.txt").write_text("".join(f"{a} {b}\n" for a, b in zip(names, part, strict=True)))
     ident = frame["identity"]
-    (root / "identity_CelebA.txt").write_text(
-        "".join(f"{a} {b}\n" for a, b in zip(names, ident, strict=True))
-    )
+    (root / "identity_CelebA.txt").write_text("".join(f"{a} {b}\n" for a, b in zip(names, ident, strict=True)))
     return root
 
 

@@ -27,9 +27,7 @@ def _check(y_true: np.ndarray, scores: np.ndarray, caller: str) -> tuple[np.ndar
     return y.astype(np.int8), s
 
 
-def binary_metrics(
-    y_true: Sequence[int], scores: Sequence[float], threshold: float = 0.5
-) -> dict[str, float]:
+def binary_metrics(y_true: Sequence[int], scores: Sequence[float], threshold: float = 0.5) -> dict[str, float]:
     """Accuracy, balanced accuracy, precision, recall, F1, ROC-AUC and the confusion counts."""
     y, s = _check(np.asarray(y_true), np.asarray(scores), "binary_metrics")
     pred = (s >= threshold).astype(np.int8)

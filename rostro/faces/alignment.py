@@ -41,9 +41,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return m
 
 
-def align_face(
-    img: np.ndarray, landmarks68: np.ndarray, *, size: tuple[int, int] = CELEBA_CROP
-) -> np.ndarray:
+def align_face(img: np.ndarray, landmarks68: np.ndarray, *, size: tuple[int, int] = CELEBA_CROP) -> np.ndarray:
     """Warp ``img`` so the face lands on CelebA's template; returns a ``size`` (w, h) crop."""
     scale = size[0] / CELEBA_CROP[0]
     m = similarity_transform(template_points(landmarks68), CELEBA_TEMPLATE * scale)

@@ -24,9 +24,7 @@ def model_file(name: str) -> Path:
     """Path of one of dlib's model files (``shape5``, ``shape68``, ``cnn_detector``, ``resnet``)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise RostroError(
-            "face detection needs the offline dlib models: pip install dlib-bin face-recognition-models"
-        )
+        raise RostroError("face detection needs the offline dlib models: pip install dlib-bin face-recognition-models")
     path = Path(spec.submodule_search_locations[0]) / "models" / FILES[name]
     if not path.is_file():
         raise RostroError(f"dlib model file missing: {path}")

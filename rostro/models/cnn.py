@@ -40,9 +40,7 @@ def _conv_bn(cin: int, cout: int, stride: int = 1, groups: int = 1, act: bool = 
 
 
 @register_model(input_size=64)
-def small_cnn(
-    num_outputs: int = 1, input_size: int = 64, width: int = 32, dropout: float = 0.3
-) -> TrunkHeadNet:
+def small_cnn(num_outputs: int = 1, input_size: int = 64, width: int = 32, dropout: float = 0.3) -> TrunkHeadNet:
     """Four conv/pool blocks and a dense head: the seed reports' eyeglasses network."""
     if input_size % 16:
         raise ValueError(f"small_cnn needs an input size divisible by 16, got {input_size}")

@@ -36,9 +36,7 @@ class EmbeddingClassifier:
         X, Y = np.asarray(X, np.float64), np.asarray(Y)
         Y = Y.reshape(len(Y), -1)
         if len(X) != len(Y) or X.ndim != 2:
-            raise ValueError(
-                f"EmbeddingClassifier.fit: X is {X.shape}, Y is {Y.shape}; expected N x D and N x L"
-            )
+            raise ValueError(f"EmbeddingClassifier.fit: X is {X.shape}, Y is {Y.shape}; expected N x D and N x L")
         self.mean_ = X.mean(0)
         self.scale_ = X.std(0) + 1e-8
         Z = (X - self.mean_) / self.scale_
@@ -46,16 +44,12 @@ class EmbeddingClassifier:
         for j in range(Y.shape[1]):
             y = Y[:, j]
             if len(np.unique(y)) < 2:
-                raise ValueError(
-                    f"EmbeddingClassifier.fit: label {j} has a single class in the training data"
-                )
+                raise ValueError(f"EmbeddingClassifier.fit: label {j} has a single class in the training data")
             if self.kind == "logistic":
                 m = LogisticRegression(C=self.C, max_iter=2000).fit(Z, y)
                 self.layers_.append([(m.coef_.T, m.intercept_)])
             else:
-                m = MLPClassifier(
-                    self.hidden, alpha=1e-3, max_iter=400, early_stopping=True, random_state=self.seed
-                )
+                m = MLPClassifier(self.hidden, alpha=1e-3, max_iter=400, early_stopping=True, random_state=self.seed)
                 m.fit(Z, y)
                 self.layers_.append(list(zip(m.coefs_, m.intercepts_, strict=True)))
         return self

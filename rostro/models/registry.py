@@ -66,19 +66,14 @@ def create_model(name: str, *, checkpoint_path: str | Path | None = None, **kwar
     return model
 
 
-def load_weights(
-    model: nn.Module, state: dict[str, torch.Tensor], *, source: str, strict: bool = True
-) -> None:
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], *, source: str, strict: bool = True) -> None:
     """Load a state dict after checking every tensor's shape, naming the first mismatch."""
     own = model.state_dict()
     for key, value in state.items():
         if key in own and own[key].shape != value.shape:
             raise ValueError(
-                f"{source}: tensor {key!r} has shape {tuple(value.shape)}, "
-                f"the model expects {tuple(own[key].shape)}"
+                f"{source}: tensor {key!r} has shape {tuple(value.shape)}, the model expects {tuple(own[key].shape)}"
             )
     missing, unexpected = model.load_state_dict(state, strict=False)
     if strict and (missing or unexpected):
-        raise ValueError(
-            f"{source}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
-        )
+        raise ValueError(f"{source}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")

@@ -62,9 +62,7 @@ def write_eda_report(
         page.image("class_balance.png", "class balance")
     page.heading("Prevalence of each attribute (train)")
     prev = dict(sorted(summary.prevalence.items(), key=lambda kv: -kv[1]))
-    plots.bar_chart(
-        prev, out / "prevalence.png", title="Share of positive labels", xlabel="share", horizontal=True
-    )
+    plots.bar_chart(prev, out / "prevalence.png", title="Share of positive labels", xlabel="share", horizontal=True)
     page.image("prevalence.png", "prevalence")
     page.table(pd.DataFrame({"prevalence": prev}))
     if len(summary.prevalence) > 1:
@@ -72,12 +70,8 @@ def write_eda_report(
         plots.heatmap(summary.correlation, out / "correlation.png", title="Pearson (phi) correlation")
         page.image("correlation.png", "correlation matrix")
         cols = ["attribute A", "attribute B", "r"]
-        page.heading("Strongest positive pairs", 3).table(
-            pd.DataFrame(summary.top_positive, columns=cols), index=False
-        )
-        page.heading("Strongest negative pairs", 3).table(
-            pd.DataFrame(summary.top_negative, columns=cols), index=False
-        )
+        page.heading("Strongest positive pairs", 3).table(pd.DataFrame(summary.top_positive, columns=cols), index=False)
+        page.heading("Strongest negative pairs", 3).table(pd.DataFrame(summary.top_negative, columns=cols), index=False)
     grid = _sample_grid(ds, samples, seed, summary.target, out / "samples.png")
     if grid is not None:
         page.heading("Sample faces (train)").image("samples.png", "sample faces")

@@ -32,15 +32,11 @@ def write_evaluation_report(result: EvaluationResult, out_dir: str | Path, *, ti
     names = list(table.index)
     if len(names) == 1:
         row = table.iloc[0]
-        plots.confusion(
-            int(row.tn), int(row.fp), int(row.fn), int(row.tp), out / "confusion.png", title=names[0]
-        )
+        plots.confusion(int(row.tn), int(row.fp), int(row.fn), int(row.tp), out / "confusion.png", title=names[0])
         page.heading("Confusion matrix").image("confusion.png", "confusion matrix")
     else:
         acc = {n: float(table.loc[n, "accuracy"]) for n in names}
-        plots.bar_chart(
-            acc, out / "accuracy.png", title="Accuracy per attribute", xlabel="accuracy", horizontal=True
-        )
+        plots.bar_chart(acc, out / "accuracy.png", title="Accuracy per attribute", xlabel="accuracy", horizontal=True)
         page.heading("Accuracy per attribute").image("accuracy.png", "accuracy per attribute")
     shown = [n for n in names if n in result.roc][:6]
     if shown:

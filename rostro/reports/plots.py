@@ -19,9 +19,7 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def bar_chart(
-    values: dict[str, float], path: Path, *, title: str, xlabel: str = "", horizontal: bool = False
-) -> Path:
+def bar_chart(values: dict[str, float], path: Path, *, title: str, xlabel: str = "", horizontal: bool = False) -> Path:
     """A bar per key; horizontal bars suit long lists such as 40 attributes."""
     names, vals = list(values), list(values.values())
     if horizontal:
@@ -70,11 +68,7 @@ def training_curves(history: pd.DataFrame, path: Path, *, metric: str) -> Path:
     a.set_ylabel("loss")
     a.legend()
     a.set_title("Loss")
-    shown = [
-        c
-        for c in ("val_mean_accuracy", "val_mean_balanced_accuracy", metric)
-        if c in history and c != "val_loss"
-    ]
+    shown = [c for c in ("val_mean_accuracy", "val_mean_balanced_accuracy", metric) if c in history and c != "val_loss"]
     for col in dict.fromkeys(shown):
         b.plot(history["epoch"], history[col], "o-", label=col.removeprefix("val_"))
     b.set_xlabel("epoch")

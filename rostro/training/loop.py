@@ -85,9 +85,7 @@ def _optimizer(model: TrunkHeadNet, cfg: TrainConfig, steps: int):
     ]
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     if cfg.schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=[trunk_lr, cfg.lr], total_steps=steps, pct_start=0.25
-        )
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[trunk_lr, cfg.lr], total_steps=steps, pct_start=0.25)
     elif cfg.schedule == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     else:
@@ -245,9 +243,7 @@ def fit(
             if on_epoch_end is not None:
                 on_epoch_end(history)
             if stopped:
-                log.info(
-                    "early stop after epoch %d: no %s improvement for %d epochs", epoch + 1, cfg.monitor, bad
-                )
+                log.info("early stop after epoch %d: no %s improvement for %d epochs", epoch + 1, cfg.monitor, bad)
                 break
     return FitResult(
         history=history,

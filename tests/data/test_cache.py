@@ -15,10 +15,7 @@ from tests.conftest import save
 @pytest.fixture
 def images(tmp_path, rgb):
     rng = np.random.default_rng(0)
-    return [
-        save(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8), tmp_path / "src" / f"{i}.png")
-        for i in range(12)
-    ]
+    return [save(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8), tmp_path / "src" / f"{i}.png") for i in range(12)]
 
 
 def test_miss_then_hit_with_same_content(images, tmp_path):

@@ -41,14 +41,10 @@ def test_kaggle_csv_with_01_values_and_nested_images(copy):
     lines = copy.joinpath("list_attr_celeba.txt").read_text().splitlines()
     header = lines[1].split()
     rows = [ln.split() for ln in lines[2:]]
-    frame = pd.DataFrame(
-        [[r[0]] + [(int(v) + 1) // 2 for v in r[1:]] for r in rows], columns=["image_id", *header]
-    )
+    frame = pd.DataFrame([[r[0]] + [(int(v) + 1) // 2 for v in r[1:]] for r in rows], columns=["image_id", *header])
     copy.joinpath("list_attr_celeba.txt").unlink()
     frame.to_csv(copy / "list_attr_celeba.csv", index=False)
-    part = pd.read_csv(
-        copy / "list_eval_partition.txt", sep=" ", header=None, names=["image_id", "partition"]
-    )
+    part = pd.read_csv(copy / "list_eval_partition.txt", sep=" ", header=None, names=["image_id", "partition"])
     copy.joinpath("list_eval_partition.txt").unlink()
     part.to_csv(copy / "list_eval_partition.csv", index=False)
     nested = copy / "img_align_celeba" / "img_align_celeba"

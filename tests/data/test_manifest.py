@@ -59,9 +59,7 @@ def test_bad_label_value_names_line(manifest):
     df = pd.read_csv(manifest)
     df.loc[6, "smiling"] = 5
     df.to_csv(manifest, index=False)
-    with pytest.raises(
-        DataFormatError, match=r"faces.csv:8: column 'smiling' must hold -1/0/1 labels, found '5'"
-    ):
+    with pytest.raises(DataFormatError, match=r"faces.csv:8: column 'smiling' must hold -1/0/1 labels, found '5'"):
         read_manifest(manifest, path_column="file", labels=["smiling"])
 
 

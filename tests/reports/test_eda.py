@@ -50,9 +50,7 @@ def test_planted_correlation_is_found():
     )
     from rostro.data.dataset import FaceDataset
 
-    ds = FaceDataset(
-        frame=frame, labels=["A", "B", "C", "D"], source="toy", root=__import__("pathlib").Path(".")
-    )
+    ds = FaceDataset(frame=frame, labels=["A", "B", "C", "D"], source="toy", root=__import__("pathlib").Path("."))
     s = describe_dataset(ds)
     assert s.top_positive[0] == ("A", "B", 1.0)
     assert {s.top_negative[0][:2], s.top_negative[1][:2]} == {("A", "C"), ("B", "C")}

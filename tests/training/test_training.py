@@ -132,9 +132,7 @@ def test_train_evaluate_and_transfer_through_run_folders(synthetic_celeba, tmp_p
     _, tinfo, trun = train(cfg)
     tuned, _ = load_run(trun)
     assert tinfo.labels == ["Eyeglasses"] and tinfo.model_kwargs["num_outputs"] == 1
-    for (k, v), (_, w) in zip(
-        base_model.trunk.state_dict().items(), tuned.trunk.state_dict().items(), strict=True
-    ):
+    for (k, v), (_, w) in zip(base_model.trunk.state_dict().items(), tuned.trunk.state_dict().items(), strict=True):
         assert torch.equal(v, w), f"frozen trunk tensor {k} changed"
 
     thaw = TrainConfig(out=str(tmp_path / "thaw"), unfreeze_after=1, unfreeze_blocks=2, **transfer)
@@ -142,9 +140,7 @@ def test_train_evaluate_and_transfer_through_run_folders(synthetic_celeba, tmp_p
     thawed, _ = load_run(thaw_run)
     thawed.load_state_dict(load_checkpoint(thaw_run / "last.pt")["model"])  # the final epoch's weights
     blocks_before, blocks_after = base_model.trunk_blocks(), thawed.trunk_blocks()
-    assert torch.equal(blocks_before[0][0][0].weight, blocks_after[0][0][0].weight), (
-        "early blocks stay frozen"
-    )
+    assert torch.equal(blocks_before[0][0][0].weight, blocks_after[0][0][0].weight), "early blocks stay frozen"
     changed = [not torch.equal(a.weight, b.weight) for a, b in zip(blocks_before, blocks_after, strict=True)
                if isinstance(a, torch.nn.Linear)]  # fmt: skip
     assert any(changed), "the last blocks were unfrozen and trained"
