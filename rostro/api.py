@@ -18,9 +18,13 @@ from rostro.config import from_dict, save_config
 from rostro.data.loading import DataConfig, open_data
 from rostro.data.stats import DatasetSummary, describe_dataset
 from rostro.errors import RostroError
+from rostro.evaluation.fairness import AuditResult, CrossGroupResult, audit_predictions, cross_group_matrix
 from rostro.evaluation.metrics import EvaluationResult, evaluate_scores, tune_thresholds
+from rostro.evaluation.verification import VerificationResult, make_pairs, per_group_rates, verification_curves
+from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_proba
 from rostro.models.registry import create_model, load_weights, model_spec
+from rostro.reports.audit import write_audit_report, write_tsne, write_verification_report
 from rostro.reports.eda import write_eda_report
 from rostro.reports.evaluation import write_evaluation_report, write_training_curves
 from rostro.training.checkpoint import load_checkpoint
@@ -167,3 +171,122 @@ def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{cfg.split}"
     html = write_evaluation_report(result, out, title=f"rostro evaluation: {Path(cfg.run).name}, {cfg.split}")
     return result, html
+
+
+@dataclass
+class AuditConfig:
+    """Fairness audit of a classifier on face embeddings (one head per group, and one on all)."""
+
+    embeddings: str
+    label: str
+    groups: list[str]
+    cross_group: str | None = None
+    classifier: str = "logistic"
+    test_fraction: float = 0.3
+    n_boot: int = 200
+    seed: int = 0
+    out: str = "rostro-report/audit"
+
+
+def _embedding_frame(path: str, needed: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    frame = pd.read_parquet(path)
+    absent = [c for c in needed if c not in frame.columns]
+    if absent:
+        raise RostroError(f"{path}: no column(s) {absent}; columns are {list(frame.columns)}")
+    frame = frame[frame["face_found"]].reset_index(drop=True)
+    if frame.empty:
+        raise RostroError(f"{path}: no image with a face embedding")
+    return frame, np.asarray(frame["embedding"].tolist(), np.float32)
+
+
+def audit(cfg: AuditConfig) -> tuple[AuditResult, CrossGroupResult, Path]:
+    """Per-group metrics of a head trained on all groups (held-out, identity-disjoint test part)
+    and the cross-group matrix; writes ``audit.json`` and ``report.html``."""
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+    frame, X = _embedding_frame(cfg.embeddings, [cfg.label, *cfg.groups])
+    y = frame[cfg.label].to_numpy(int)
+    ids = frame["identity"].to_numpy() if "identity" in frame.columns else None
+    idx = np.arange(len(frame))
+    if ids is not None:
+        tr, te = next(GroupShuffleSplit(1, test_size=cfg.test_fraction, random_state=cfg.seed).split(idx, groups=ids))
+    else:
+        tr, te = train_test_split(idx, test_size=cfg.test_fraction, random_state=cfg.seed, stratify=y)
+    head = EmbeddingClassifier(cfg.classifier, seed=cfg.seed).fit(X[tr], y[tr])
+    groups = frame.loc[te, cfg.groups].astype(str).reset_index(drop=True)
+    result = audit_predictions(y[te], head.predict(X[te]), groups if len(cfg.groups) > 1 else groups.iloc[:, 0],
+                               n_boot=cfg.n_boot, seed=cfg.seed)  # fmt: skip
+    column = cfg.cross_group or cfg.groups[0]
+    cross = cross_group_matrix(
+        X, y, frame[column].astype(str).to_numpy(), lambda: EmbeddingClassifier(cfg.classifier, seed=cfg.seed),
+        identities=ids, test_fraction=cfg.test_fraction, seed=cfg.seed,
+    )  # fmt: skip
+    note = (f"{cfg.label} from {cfg.classifier} heads on {Path(cfg.embeddings).name}; {len(te):,} held-out faces"
+            f"{' (identity-disjoint)' if ids is not None else ''}.")  # fmt: skip
+    html = write_audit_report(result, cross, cfg.out, title=f"rostro audit: {cfg.label} by {', '.join(cfg.groups)}",
+                              note=note)  # fmt: skip
+    save_config(cfg, Path(cfg.out) / "config.yaml")
+    return result, cross, html
+
+
+@dataclass
+class VerifyEvalConfig:
+    """Verification figures from embeddings with identities."""
+
+    embeddings: str
+    group: str | None = None
+    metric: str = "cosine"
+    max_genuine: int | None = None
+    max_impostor: int | None = 200_000
+    target_far: float = 1e-3
+    seed: int = 0
+    out: str = "rostro-report/verify"
+
+
+def verify_eval(cfg: VerifyEvalConfig) -> tuple[VerificationResult, pd.DataFrame | None, Path]:
+    """Genuine/impostor pairs, FAR/FRR, EER, ROC/DET and, per group, rates at one global threshold."""
+    frame, X = _embedding_frame(cfg.embeddings, ["identity", *([cfg.group] if cfg.group else [])])
+    pairs = make_pairs(X, frame["identity"].to_numpy(), metric=cfg.metric, max_genuine=cfg.max_genuine,
+                       max_impostor=cfg.max_impostor, seed=cfg.seed)  # fmt: skip
+    result = verification_curves(pairs.scores, pairs.genuine)
+    threshold = result.threshold_at_far(cfg.target_far)
+    per_group = per_group_rates(pairs, frame[cfg.group].to_numpy(), threshold) if cfg.group else None
+    note = f"{len(frame):,} faces of {frame['identity'].nunique():,} identities; {cfg.metric} similarity."
+    html = write_verification_report(result, per_group, cfg.out, title="rostro verification", note=note,
+                                     global_threshold=threshold)  # fmt: skip
+    thresholds = {"metric": cfg.metric, "eer_threshold": result.eer_threshold, "target_far": cfg.target_far,
+                  "threshold_at_target_far": threshold, "source": str(cfg.embeddings)}  # fmt: skip
+    (Path(cfg.out) / "threshold.json").write_text(json.dumps(thresholds, indent=2))
+    save_config(cfg, Path(cfg.out) / "config.yaml")
+    return result, per_group, html
+
+
+@dataclass
+class TsneConfig:
+    embeddings: str
+    colour: str
+    marker: str | None = None
+    perplexity: float = 30.0
+    max_points: int = 5000
+    seed: int = 0
+    out: str = "rostro-report/tsne"
+
+
+def tsne(cfg: TsneConfig) -> tuple[pd.DataFrame, Path]:
+    """2-D t-SNE map of embeddings, coloured by one column and marked by another."""
+    from sklearn.manifold import TSNE
+
+    frame, X = _embedding_frame(cfg.embeddings, [cfg.colour, *([cfg.marker] if cfg.marker else [])])
+    if len(frame) > cfg.max_points:
+        keep = np.sort(np.random.default_rng(cfg.seed).choice(len(frame), cfg.max_points, replace=False))
+        frame, X = frame.iloc[keep].reset_index(drop=True), X[keep]
+    perplexity = min(cfg.perplexity, max(2.0, (len(frame) - 1) / 3))
+    xy = TSNE(2, perplexity=perplexity, init="pca", random_state=cfg.seed).fit_transform(X)
+    marker = frame[cfg.marker].astype(str).to_numpy() if cfg.marker else None
+    title = f"t-SNE of {Path(cfg.embeddings).name}: colour {cfg.colour}" + (
+        f", marker {cfg.marker}" if cfg.marker else ""
+    )
+    png = write_tsne(xy, frame[cfg.colour].astype(str).to_numpy(), marker, cfg.out, title=title)
+    coords = frame[["path", cfg.colour, *([cfg.marker] if cfg.marker else [])]].assign(x=xy[:, 0], y=xy[:, 1])
+    coords.to_csv(Path(cfg.out) / "tsne.csv", index=False)
+    return coords, png

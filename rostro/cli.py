@@ -342,6 +342,98 @@ def fuse(
     console.print(f"Routes chosen on validation: {counts}. Wrote {Path(run) / 'fusion.json'}")
 
 
+EmbOpt = Annotated[str, typer.Argument(help="Parquet file from `rostro embed`.")]
+
+
+@app.command()
+def audit(
+    embeddings: EmbOpt,
+    label: Annotated[str, typer.Option(help="Label column to predict, e.g. Male.")],
+    group: Annotated[list[str], typer.Option(help="Group column(s); repeat for intersections.")],
+    cross_group: Annotated[
+        str | None, typer.Option(help="Group column of the cross-group matrix (default: first).")
+    ] = None,
+    classifier: Annotated[str, typer.Option(help="logistic or mlp.")] = "logistic",
+    out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")] = "rostro-report/audit",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Audit a classifier on embeddings per group: metrics with intervals, gaps, cross-group matrix."""
+    try:
+        cfg = api.AuditConfig(embeddings=embeddings, label=label, groups=group, cross_group=cross_group,
+                              classifier=classifier, out=out, seed=seed)  # fmt: skip
+        result, cross, html = api.audit(cfg)
+    except (RostroError, ValueError, OSError, KeyError) as exc:
+        _fail(exc)
+    console.print(
+        result.table()[["accuracy", "accuracy_low", "accuracy_high", "tpr", "fpr", "count"]].round(4).to_string()
+    )
+    console.print("Gaps: " + ", ".join(f"{k} {v:.4f}" for k, v in result.gaps.items()))
+    console.print("Cross-group accuracy (rows: trained on, columns: tested on):")
+    console.print(cross.accuracy.astype(float).round(4).to_string())
+    console.print(f"Report: {html}")
+
+
+@app.command("verify-eval")
+def verify_eval(
+    embeddings: EmbOpt,
+    group: Annotated[str | None, typer.Option(help="Group column for per-group FAR/FRR.")] = None,
+    metric: Annotated[str, typer.Option(help="cosine or euclidean.")] = "cosine",
+    target_far: Annotated[float, typer.Option(help="FAR at which the global threshold is set.")] = 1e-3,
+    max_impostor: Annotated[int, typer.Option(help="Cap on sampled impostor pairs.")] = 200_000,
+    out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")] = "rostro-report/verify",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Verification figures: FAR/FRR, EER, ROC/DET, FRR at target FARs, per-group rates."""
+    try:
+        cfg = api.VerifyEvalConfig(embeddings=embeddings, group=group, metric=metric, target_far=target_far,
+                                   max_impostor=max_impostor, out=out, seed=seed)  # fmt: skip
+        result, per_group, html = api.verify_eval(cfg)
+    except (RostroError, ValueError, OSError, KeyError) as exc:
+        _fail(exc)
+    console.print(f"{result.n_genuine:,} genuine, {result.n_impostor:,} impostor pairs; EER {result.eer:.4f} "
+                  f"at {result.eer_threshold:.4f}")  # fmt: skip
+    console.print(result.operating_points().to_string(index=False))
+    if per_group is not None:
+        console.print(per_group.round(4).to_string())
+    console.print(f"Report: {html}")
+
+
+@app.command()
+def verify(
+    image_a: Annotated[str, typer.Argument(help="First photo.")],
+    image_b: Annotated[str, typer.Argument(help="Second photo.")],
+    threshold: Annotated[float | None, typer.Option(help="Accept at or above this cosine similarity.")] = None,
+    threshold_file: Annotated[Path | None, typer.Option(help="threshold.json from `rostro verify-eval`.")] = None,
+) -> None:
+    """Are two photos the same person? Cosine similarity of dlib embeddings against a threshold."""
+    from rostro.faces.embedding import compare_photos
+
+    try:
+        if threshold is None and threshold_file is not None:
+            threshold = json.loads(threshold_file.read_text())["threshold_at_target_far"]
+        result = compare_photos(load_image(image_a), load_image(image_b), threshold=threshold)
+    except (RostroError, ValueError, OSError, KeyError) as exc:
+        _fail(exc)
+    verdict = "same person" if result["same"] else "different people"
+    console.print(f"similarity {result['score']:.4f}, threshold {result['threshold']:.4f}: {verdict}")
+
+
+@app.command()
+def tsne(
+    embeddings: EmbOpt,
+    colour: Annotated[str, typer.Option(help="Column that colours the points.")],
+    marker: Annotated[str | None, typer.Option(help="Column that picks the marker.")] = None,
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "rostro-report/tsne",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """A t-SNE map of embeddings coloured by group and marked by label."""
+    try:
+        _, png = api.tsne(api.TsneConfig(embeddings=embeddings, colour=colour, marker=marker, out=out, seed=seed))
+    except (RostroError, ValueError, OSError, KeyError) as exc:
+        _fail(exc)
+    console.print(f"Wrote {png}")
+
+
 @app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write.")],

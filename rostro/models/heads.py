@@ -72,6 +72,11 @@ class EmbeddingClassifier:
         """N x L probabilities of the positive class."""
         return _sigmoid(self.decision_function(X))
 
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """0/1 for a single-label head (N,), or N x L for several labels, at probability 0.5."""
+        out = (self.decision_function(X) >= 0).astype(int)
+        return out[:, 0] if out.shape[1] == 1 else out
+
     def to_dict(self) -> dict:
         return {
             "kind": self.kind,

@@ -37,11 +37,15 @@ def bar_chart(values: dict[str, float], path: Path, *, title: str, xlabel: str =
 
 def heatmap(matrix: pd.DataFrame, path: Path, *, title: str, vmin: float = -1, vmax: float = 1) -> Path:
     """A labelled heatmap with a diverging colour map centred on zero."""
-    n = len(matrix)
-    fig, ax = plt.subplots(figsize=(max(4, 0.28 * n + 3), max(3.5, 0.28 * n + 2)))
-    im = ax.imshow(matrix.to_numpy(dtype=float), cmap="RdBu_r", vmin=vmin, vmax=vmax)
-    ax.set_xticks(range(n), matrix.columns, rotation=90, fontsize=7)
-    ax.set_yticks(range(n), matrix.index, fontsize=7)
+    rows, cols = matrix.shape
+    fig, ax = plt.subplots(figsize=(max(4, 0.28 * cols + 3), max(3.5, 0.28 * rows + 2)))
+    values = matrix.to_numpy(dtype=float)
+    im = ax.imshow(values, cmap="RdBu_r", vmin=vmin, vmax=vmax)
+    ax.set_xticks(range(cols), matrix.columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(rows), matrix.index, fontsize=7)
+    if rows * cols <= 64:  # small matrices get their numbers written in
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7)
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title(title)
     return _save(fig, path)
@@ -108,4 +112,66 @@ def curve(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def score_histograms(genuine: np.ndarray, impostor: np.ndarray, path: Path, *, threshold: float) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    bins = np.linspace(min(genuine.min(), impostor.min()), max(genuine.max(), impostor.max()), 60)
+    ax.hist(impostor, bins, alpha=0.6, density=True, label=f"impostor ({len(impostor):,})")
+    ax.hist(genuine, bins, alpha=0.6, density=True, label=f"genuine ({len(genuine):,})")
+    ax.axvline(threshold, color="k", ls="--", lw=1, label="EER threshold")
+    ax.set_xlabel("similarity")
+    ax.set_title("Genuine and impostor scores")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def far_frr(thresholds: np.ndarray, far: np.ndarray, frr: np.ndarray, path: Path, *, eer: float, eer_t: float) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.plot(thresholds, far, label="FAR")
+    ax.plot(thresholds, frr, label="FRR")
+    ax.plot([eer_t], [eer], "ko", label=f"EER {eer:.2%}")
+    ax.set_xlabel("threshold")
+    ax.set_ylabel("rate")
+    ax.set_title("FAR and FRR by threshold")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def det_curve(far: np.ndarray, frr: np.ndarray, path: Path) -> Path:
+    """DET: FRR against FAR on normal-deviate axes, as biometrics reports draw it."""
+    from scipy.stats import norm
+
+    keep = (far > 0) & (far < 1) & (frr > 0) & (frr < 1)
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    ax.plot(norm.ppf(far[keep]), norm.ppf(frr[keep]))
+    ticks = np.array([1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5])
+    ax.set_xticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
+    ax.set_yticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
+    ax.set_xlabel("FAR")
+    ax.set_ylabel("FRR")
+    ax.set_title("DET")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def scatter_2d(
+    xy: np.ndarray, colour: np.ndarray, path: Path, *, marker: np.ndarray | None = None, title: str = ""
+) -> Path:
+    """A 2-D map coloured by one column and marked by another (t-SNE of embeddings)."""
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    markers = ["o", "^", "s", "D", "v", "P", "X", "*"]
+    colours = {c: plt.cm.tab10(i % 10) for i, c in enumerate(sorted(set(colour)))}
+    marks = sorted(set(marker)) if marker is not None else [None]
+    for c, col in colours.items():
+        for k, m in enumerate(marks):
+            sel = (colour == c) & ((marker == m) if marker is not None else True)
+            if sel.any():
+                label = f"{c}" + (f" / {m}" if m is not None else "")
+                ax.scatter(xy[sel, 0], xy[sel, 1], s=6, color=col, marker=markers[k % len(markers)], label=label)
+    ax.legend(fontsize=6, markerscale=2, ncol=2)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
     return _save(fig, path)

@@ -1,0 +1,68 @@
+"""Audit, verification and t-SNE commands on synthetic embeddings with a known structure."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rostro.api import AuditConfig, TsneConfig, VerifyEvalConfig, audit, tsne, verify_eval
+from rostro.cli import app
+
+
+@pytest.fixture(scope="module")
+def embeddings(tmp_path_factory):
+    """Two groups; the label sits on a different axis in each, so cross-group transfer fails."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for person in range(120):
+        group = "a" if person < 60 else "b"
+        centre = rng.normal(size=16)
+        male = int(rng.random() < 0.5)
+        centre[0 if group == "a" else 1] = 3.0 if male else -3.0
+        for _ in range(3):
+            vec = centre + rng.normal(scale=0.35, size=16)
+            rows.append({"path": f"{person}_{len(rows)}.jpg", "identity": str(person), "group": group,
+                         "Male": male, "face_found": True, "error": "", "embedding": vec.tolist()})  # fmt: skip
+    rows.append({"path": "none.jpg", "identity": "x", "group": "a", "Male": 0, "face_found": False,
+                 "error": "no face found", "embedding": None})  # fmt: skip
+    path = tmp_path_factory.mktemp("emb") / "emb.parquet"
+    pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+def test_audit_cross_group_and_report(embeddings, tmp_path):
+    result, cross, html = audit(AuditConfig(embeddings=str(embeddings), label="Male", groups=["group"],
+                                            out=str(tmp_path), n_boot=50))  # fmt: skip
+    assert set(result.by_group.index) == {"a", "b"} and (result.by_group["accuracy"] > 0.9).all()
+    acc = cross.accuracy.astype(float)
+    assert acc.loc["a", "a"] > 0.9 and acc.loc["b", "b"] > 0.9 and acc.loc["all", "a"] > 0.9
+    assert acc.loc["a", "b"] < 0.8 and acc.loc["b", "a"] < 0.8
+    data = json.loads((tmp_path / "audit.json").read_text())
+    assert set(data["cross_group"]["accuracy"]) == {"a", "b", "all"}
+    assert html.is_file() and (tmp_path / "cross_group.png").is_file()
+
+
+def test_verify_eval_separates_identities(embeddings, tmp_path):
+    result, per_group, _ = verify_eval(VerifyEvalConfig(embeddings=str(embeddings), group="group", out=str(tmp_path),
+                                                        target_far=1e-2))  # fmt: skip
+    assert result.n_genuine == 120 * 3 and result.eer < 0.05
+    assert list(per_group.index) == ["a", "b"] and per_group["genuine_pairs"].sum() == 360
+    saved = json.loads((tmp_path / "threshold.json").read_text())
+    assert saved["threshold_at_target_far"] == pytest.approx(result.threshold_at_far(1e-2))
+    for name in ("scores", "far_frr", "roc", "det"):
+        assert (tmp_path / f"{name}.png").is_file()
+
+
+def test_tsne_and_cli(embeddings, tmp_path):
+    coords, png = tsne(TsneConfig(embeddings=str(embeddings), colour="group", marker="Male", out=str(tmp_path)))
+    assert len(coords) == 360 and png.is_file()
+    assert np.isfinite(coords[["x", "y"]].to_numpy()).all()
+    runner = CliRunner()
+    res = runner.invoke(app, ["audit", str(embeddings), "--label", "Male", "--group", "group", "--out",
+                              str(tmp_path / "a")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "Cross-group accuracy" in res.output
+    res = runner.invoke(app, ["audit", str(embeddings), "--label", "Smiling", "--group", "group"])
+    assert res.exit_code == 2 and "no column(s) ['Smiling']" in res.output
