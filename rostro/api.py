@@ -282,11 +282,14 @@ def tsne(cfg: TsneConfig) -> tuple[pd.DataFrame, Path]:
         frame, X = frame.iloc[keep].reset_index(drop=True), X[keep]
     perplexity = min(cfg.perplexity, max(2.0, (len(frame) - 1) / 3))
     xy = TSNE(2, perplexity=perplexity, init="pca", random_state=cfg.seed).fit_transform(X)
-    marker = frame[cfg.marker].astype(str).to_numpy() if cfg.marker else None
+    def named(column: str) -> np.ndarray:
+        return (column + "=" + frame[column].astype(str)).to_numpy()
+
+    marker = named(cfg.marker) if cfg.marker else None
     title = f"t-SNE of {Path(cfg.embeddings).name}: colour {cfg.colour}" + (
         f", marker {cfg.marker}" if cfg.marker else ""
     )
-    png = write_tsne(xy, frame[cfg.colour].astype(str).to_numpy(), marker, cfg.out, title=title)
+    png = write_tsne(xy, named(cfg.colour), marker, cfg.out, title=title)
     coords = frame[["path", cfg.colour, *([cfg.marker] if cfg.marker else [])]].assign(x=xy[:, 0], y=xy[:, 1])
     coords.to_csv(Path(cfg.out) / "tsne.csv", index=False)
     return coords, png

@@ -167,10 +167,14 @@ def evaluate(
     split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
     data: Annotated[str | None, typer.Option(help="Dataset path, when it moved since training.")] = None,
     out: Annotated[str | None, typer.Option(help="Report folder (default RUN/eval-SPLIT).")] = None,
+    embeddings: Annotated[
+        str | None, typer.Option(help="dlib embeddings of the data, to score a fused run (`rostro fuse`).")
+    ] = None,
 ) -> None:
     """Score a trained run on a split: metrics.json and an HTML report with plots."""
     try:
-        result, html = api.evaluate(api.EvaluateConfig(run=run, split=split, data=data, out=out))
+        cfg = api.EvaluateConfig(run=run, split=split, data=data, out=out, embeddings=embeddings)
+        result, html = api.evaluate(cfg)
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
     table = Table(title=f"{split}: {result.n:,} images, worst attributes first")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rostro.data.images import ImageDecodeError, list_images, load_image
@@ -199,13 +199,17 @@ def annotate(img: np.ndarray, result: ImageResult, path: str | Path, *, top: int
     """Draw each face's box and its most probable positive attributes."""
     canvas = Image.fromarray(img)
     draw = ImageDraw.Draw(canvas)
-    width = max(2, round(max(img.shape[:2]) / 250))
+    side = max(img.shape[:2])
+    width = max(2, round(side / 250))
+    font = ImageFont.load_default(size=max(11, round(side / 45)))
     for face in result.faces:
         if face.box is None:
             continue
         draw.rectangle(face.box, outline=(0, 220, 90), width=width)
         shown = sorted(face.positive, key=lambda n: -face.probabilities[n])[:top]
         text = "\n".join(f"{n} {face.probabilities[n]:.2f}" for n in shown) or "(none)"
-        draw.multiline_text((face.box[0], face.box[3] + 3), text, fill=(0, 220, 90))
+        at = (face.box[0], face.box[3] + width + 2)
+        draw.rectangle(draw.multiline_textbbox(at, text, font=font), fill=(0, 0, 0))
+        draw.multiline_text(at, text, fill=(0, 220, 90), font=font)
     canvas.save(path)
     return Path(path)
