@@ -282,6 +282,7 @@ def tsne(cfg: TsneConfig) -> tuple[pd.DataFrame, Path]:
         frame, X = frame.iloc[keep].reset_index(drop=True), X[keep]
     perplexity = min(cfg.perplexity, max(2.0, (len(frame) - 1) / 3))
     xy = TSNE(2, perplexity=perplexity, init="pca", random_state=cfg.seed).fit_transform(X)
+
     def named(column: str) -> np.ndarray:
         return (column + "=" + frame[column].astype(str)).to_numpy()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from dataclasses import dataclass
@@ -14,9 +15,10 @@ from rostro.data.folders import read_folders
 from rostro.data.manifest import read_manifest
 from rostro.data.sampling import ensure_splits
 from rostro.data.synthetic import write_celeba
+from rostro.data.utkface import UTK_NAME, read_utkface
 from rostro.errors import DataFormatError
 
-FORMATS = ("auto", "celeba", "folders", "manifest")
+FORMATS = ("auto", "celeba", "folders", "manifest", "utkface")
 
 
 def detect_format(path: str | Path) -> str:
@@ -29,6 +31,8 @@ def detect_format(path: str | Path) -> str:
         raise DataFormatError("dataset path does not exist", file=path)
     if path.is_dir() and any((path / f"list_attr_celeba{e}").is_file() for e in (".txt", ".csv")):
         return "celeba"
+    if path.is_dir() and any(UTK_NAME.match(p.name) for p in itertools.islice(path.iterdir(), 50)):
+        return "utkface"
     if path.is_dir():
         return "folders"
     raise DataFormatError("expected a dataset folder or a CSV manifest", file=path)
@@ -39,7 +43,7 @@ def load_dataset(path: str | Path, *, format: str = "auto", **options) -> FaceDa
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     fmt = detect_format(path) if format == "auto" else format
-    reader = {"celeba": read_celeba, "folders": read_folders, "manifest": read_manifest}[fmt]
+    reader = {"celeba": read_celeba, "folders": read_folders, "manifest": read_manifest, "utkface": read_utkface}[fmt]
     return reader(path, **options)
 
 
@@ -74,7 +78,8 @@ def open_data(cfg: DataConfig, *, stratify: str | None = None) -> FaceDataset:
     fmt = detect_format(path) if cfg.format == "auto" else cfg.format
     missing = "drop" if cfg.drop_missing else "error"
     split = {"fractions": cfg.fractions, "seed": cfg.seed}
-    options = {"celeba": {"missing": missing}, "folders": split, "manifest": {"missing": missing, **split}}
+    options = {"celeba": {"missing": missing}, "folders": split, "manifest": {"missing": missing, **split},
+               "utkface": split}  # fmt: skip
     ds = load_dataset(path, format=fmt, **options.get(fmt, {}))
     if stratify is not None and stratify not in ds.labels:
         stratify = None

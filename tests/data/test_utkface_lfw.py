@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from rostro.data.lfw import best_threshold, lfw_protocol, read_lfw_pairs
+from rostro.data.utkface import parse_utkface_name, read_utkface
+from rostro.errors import DataFormatError
+from tests.conftest import save
+
+
+def test_utkface_names():
+    assert parse_utkface_name("26_1_2_20170116174525125.jpg.chip.jpg") == {
+        "age": 26, "gender": 1, "race_code": 2, "race": "Asian", "age_band": "18-29"}  # fmt: skip
+    assert parse_utkface_name("61_0_0_20170117190556731.jpg")["age_band"] == "60+"
+    with pytest.raises(ValueError, match="found 3 field"):
+        parse_utkface_name("39_1_20170116174525125.jpg.chip.jpg")
+    with pytest.raises(ValueError, match="broken date"):
+        parse_utkface_name("61_1_3_20179917190556731.jpg.chip.jpg")
+    with pytest.raises(ValueError, match="fields are not"):
+        parse_utkface_name("61_3_3_20170117190556731.jpg.chip.jpg")
+
+
+def test_utkface_reader_skips_or_fails_on_bad_names(tmp_path, rgb):
+    for name in ("20_0_0_20170110223927225.jpg.chip.jpg", "30_1_1_20170110223927225.jpg.chip.jpg",
+                 "40_0_2_20170110223927225.jpg.chip.jpg", "50_1_3_20170110223927225.jpg.chip.jpg",
+                 "39_1_20170116174525125.jpg.chip.jpg"):  # fmt: skip
+        save(rgb, tmp_path / name, format="JPEG")
+    ds = read_utkface(tmp_path, fractions=(0.5, 0.25, 0.25))
+    assert len(ds) == 4 and ds.dropped == ["39_1_20170116174525125.jpg.chip.jpg"]
+    assert ds.frame.sort_values("age")["Male"].tolist() == [1, 0, 1, 0]
+    assert set(ds.frame["race"]) == {"White", "Black", "Asian", "Indian"} and ds.groups == [
+        "race",
+        "gender",
+        "age_band",
+    ]
+    with pytest.raises(DataFormatError, match="39_1_20170116174525125.jpg.chip.jpg: bad UTKFace file name"):
+        read_utkface(tmp_path, on_error="raise")
+
+
+@pytest.fixture
+def lfw(tmp_path, rgb):
+    for person, n in (("Ann_A", 3), ("Bob_B", 2), ("Cy_C", 1)):
+        for i in range(1, n + 1):
+            save(rgb, tmp_path / "lfw" / person / f"{person}_{i:04d}.jpg")
+    (tmp_path / "pairs.txt").write_text("2\t1\nAnn_A\t1\t2\nAnn_A\t1\tBob_B\t1\nBob_B\t1\t2\nAnn_A\t3\tCy_C\t1\n")
+    return tmp_path
+
+
+def test_lfw_pairs_both_line_kinds(lfw):
+    pairs = read_lfw_pairs(lfw)
+    assert pairs["fold"].tolist() == [0, 0, 1, 1] and pairs["same"].tolist() == [True, False, True, False]
+    assert pairs.loc[1, "path_b"].endswith("Bob_B/Bob_B_0001.jpg") and pairs.loc[3, "line"] == 5
+
+
+def test_lfw_missing_image_names_the_line(lfw):
+    (lfw / "pairs.txt").write_text("1\t1\nAnn_A\t1\t9\nAnn_A\t1\tBob_B\t1\n")
+    with pytest.raises(DataFormatError, match=r"pairs.txt:2: pair names a missing image .*Ann_A_0009.jpg"):
+        read_lfw_pairs(lfw)
+    (lfw / "pairs.txt").write_text("1\t2\nAnn_A\t1\t2\n")
+    with pytest.raises(DataFormatError, match="announces 1 fold"):
+        read_lfw_pairs(lfw)
+
+
+def test_protocol_never_picks_a_threshold_on_the_tested_fold():
+    rng = np.random.default_rng(0)
+    folds = np.repeat(np.arange(10), 60)
+    same = np.tile(np.r_[np.ones(30, bool), np.zeros(30, bool)], 10)
+    scores = np.where(same, rng.normal(0.7, 0.1, 600), rng.normal(0.3, 0.1, 600))
+    scores[folds == 3] = np.where(same[folds == 3], 0.05, 0.95)  # fold 4 is inverted: its own threshold would differ
+    table = lfw_protocol(scores, same, folds)
+    assert len(table) == 10 and table.loc[3, "accuracy"] == 0.0
+    others = folds != 3
+    assert table.loc[3, "threshold"] == pytest.approx(best_threshold(scores[others], same[others]))
+    assert (table.drop(index=3)["accuracy"] > 0.9).all()
