@@ -55,40 +55,24 @@ def _train_speed(crops: np.ndarray, steps: int = 30, batch: int = 64) -> float:
     return steps * batch / t
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", type=Path, default=None)
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    ap.add_argument("--wild-limit", type=int, default=None, help="Score only the first N wild photos.")
-    ap.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
-    ap.add_argument(
-        "--embeddings", type=Path, default=None, help="dlib embeddings of celeba-aligned (fused models)."
-    )
-    ap.add_argument("--model-card", type=Path, default=None, help="Write a model card with these figures.")
-    args = ap.parse_args()
-    run = args.model or default_run()
-    torch.set_num_threads(2)
-    figures: dict = {"run": str(run)}
-
-    aligned = args.shared / "celeba-aligned"
-    emb = str(args.embeddings) if args.embeddings else None
-    result, _ = evaluate(
-        EvaluateConfig(run=str(run), split="test", data=str(aligned), progress=False, embeddings=emb)
-    )
-    table = result.table.sort_index()
+def _aligned_section(run: Path, aligned: Path, embeddings: Path | None, figures: dict):
+    emb = str(embeddings) if embeddings else None
+    result, _ = evaluate(EvaluateConfig(run=str(run), split="test", data=str(aligned), progress=False, embeddings=emb))
     figures["aligned_test"] = {"n": result.n, **result.summary}
     print(f"## Held-out identities, aligned crops ({result.n:,} test images)\n")
     print("| attribute | accuracy | majority | balanced accuracy |\n|---|---|---|---|")
-    for name, row in table.iterrows():
+    for name, row in result.table.sort_index().iterrows():
         print(f"| {name} | {row.accuracy:.4f} | {row.majority_baseline:.4f} | {row.balanced_accuracy:.4f} |")
     s = result.summary
     print(f"| **mean** | **{s['mean_accuracy']:.4f}** | {s['mean_majority_baseline']:.4f} | "
           f"{s['mean_balanced_accuracy']:.4f} |\n")  # fmt: skip
+    return result
 
-    pred = AttributePredictor(run)
+
+def _wild_section(pred: AttributePredictor, wild_root: Path, aligned: Path, limit: int | None, figures: dict) -> None:
     info = pred.info
-    wild = read_celeba(args.shared / "celeba-wild")
-    frame = wild.frame if args.wild_limit is None else wild.frame.head(args.wild_limit)
+    wild = read_celeba(wild_root)
+    frame = wild.frame if limit is None else wild.frame.head(limit)
     tcfg = from_dict(TrainConfig, {**info.data, "data": str(aligned), "progress": False})
     train_ids = set(prepare_dataset(tcfg).split("train").frame.get("identity", []))
     t = time.perf_counter()
@@ -96,7 +80,7 @@ def main() -> None:
     photo_seconds = time.perf_counter() - t
     out = results_frame(results, pred.labels)
     found = out["face_found"].to_numpy()
-    thr = dict(zip(info.labels, info.thresholds, strict=True))["Male"]
+    thr = dict(zip(info.labels, pred.thresholds, strict=True))["Male"]
     correct = found & ((out["Male"].fillna(0).to_numpy() >= thr) == (frame["Male"].to_numpy() == 1))
     unseen = ~frame["identity"].isin(train_ids).to_numpy()
     figures["wild"] = {
@@ -108,7 +92,9 @@ def main() -> None:
         "male_accuracy_when_found": float(correct[found].mean()),
         "photos_per_second": len(frame) / photo_seconds,
     }
-    w = figures["wild"]
+
+
+def _print_wild(w: dict) -> None:
     print(f"## In-the-wild photos ({w['photos']:,}; a miss counts as wrong)\n")
     print("| figure | value |\n|---|---|")
     print(f"| face found | {w['face_found_rate']:.4f} |")
@@ -116,14 +102,17 @@ def main() -> None:
     print(f"| Male accuracy, identities unseen in training ({w['photos_unseen_identities']:,}) | "
           f"{w['male_accuracy_unseen_identities']:.4f} |")  # fmt: skip
     print(f"| Male accuracy where a face was found | {w['male_accuracy_when_found']:.4f} |")
-    print(f"| photos/s (detect + align + predict) | {w['photos_per_second']:.1f} |\n")
+    print(f"| photos/s (detect + align + embed + predict) | {w['photos_per_second']:.1f} |\n")
 
+
+def _speed_section(run: Path, aligned: Path, figures: dict) -> None:
+    cnn = AttributePredictor(run, use_fusion=False)  # the crop speed of the network itself
+    onnx = AttributePredictor(run, runtime="onnx", use_fusion=False)
     paths = read_celeba(aligned).frame["path"].tolist()[:2048]
-    crops = np.asarray(build_cache(paths, info.input_size, progress=False).images)
-    onnx = AttributePredictor(run, runtime="onnx")
+    crops = np.asarray(build_cache(paths, cnn.info.input_size, progress=False).images)
     figures["speed"] = {
         "train_images_per_second": _train_speed(crops),
-        "torch_faces_per_second": _speed(pred, crops),
+        "torch_faces_per_second": _speed(cnn, crops),
         "onnx_faces_per_second": _speed(onnx, crops),
     }
     sp = figures["speed"]
@@ -131,9 +120,35 @@ def main() -> None:
     print(f"| training images/s (attr_net, 64 px, batch 64, augmented) | {sp['train_images_per_second']:.0f} |")
     print(f"| aligned faces/s, PyTorch | {sp['torch_faces_per_second']:.0f} |")
     print(f"| aligned faces/s, ONNX Runtime | {sp['onnx_faces_per_second']:.0f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap.add_argument("--wild-limit", type=int, default=None, help="Score only the first N wild photos.")
+    ap.add_argument("--json", type=Path, default=None, help="Figures file: read if present, updated, written.")
+    ap.add_argument("--embeddings", type=Path, default=None, help="dlib embeddings of celeba-aligned (fused models).")
+    ap.add_argument("--model-card", type=Path, default=None, help="Write a model card (needs aligned + wild figures).")
+    ap.add_argument("--sections", default="aligned,wild,speed", help="Comma-separated: aligned, wild, speed.")
+    args = ap.parse_args()
+    run = args.model or default_run()
+    sections = set(args.sections.split(","))
+    torch.set_num_threads(2)
+    figures: dict = json.loads(args.json.read_text()) if args.json and args.json.is_file() else {}
+    figures["run"] = str(run)
+    aligned = args.shared / "celeba-aligned"
+    result = _aligned_section(run, aligned, args.embeddings, figures) if "aligned" in sections else None
+    pred = AttributePredictor(run)
+    if "wild" in sections:
+        _wild_section(pred, args.shared / "celeba-wild", aligned, args.wild_limit, figures)
+    if "wild" in figures:
+        _print_wild(figures["wild"])
+    if "speed" in sections:
+        _speed_section(run, aligned, figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
-    if args.model_card:
+    if args.model_card and result is not None and "wild" in figures:
         args.model_card.write_text(model_card(run, pred, result, figures))
 
 
