@@ -57,6 +57,15 @@ def test_small_cnn_learns_synthetic_attributes(arrays, tmp_path):
     assert res.images_per_second > 0 and (tmp_path / "history.csv").is_file()
 
 
+def test_attr_net_learns_synthetic_attributes(arrays, tmp_path):
+    torch.manual_seed(0)
+    model = create_model("attr_net", num_outputs=3, input_size=48, widths=(16, 32, 64), depths=(1, 1, 1))
+    res = fit(model, arrays, _cfg(tmp_path, epochs=10, lr=5e-3), tmp_path, NAMES)
+    last = res.history[-1]
+    assert last["val_mean_accuracy"] > 0.9, res.history
+    assert last["val_mean_accuracy"] > last["val_mean_majority_baseline"] + 0.2
+
+
 def test_best_checkpoint_and_early_stop(tiny, tmp_path):
     model = create_model("small_cnn", num_outputs=3, input_size=32)
     cfg = _cfg(tmp_path, epochs=12, lr=5.0, schedule="constant", patience=2, monitor="val_loss")
