@@ -294,3 +294,59 @@ def tsne(cfg: TsneConfig) -> tuple[pd.DataFrame, Path]:
     coords = frame[["path", cfg.colour, *([cfg.marker] if cfg.marker else [])]].assign(x=xy[:, 0], y=xy[:, 1])
     coords.to_csv(Path(cfg.out) / "tsne.csv", index=False)
     return coords, png
+
+
+@dataclass
+class LfwConfig:
+    """LFW's standard protocol (View 2, 10 folds) with dlib embeddings."""
+
+    root: str
+    pairs: str | None = None
+    metric: str = "cosine"
+    workers: int | None = None
+    out: str = "rostro-report/lfw"
+
+
+def lfw_eval(cfg: LfwConfig) -> tuple[pd.DataFrame, VerificationResult, dict, Path]:
+    """Per-fold accuracy with thresholds chosen on the other folds, mean and std, ROC and EER.
+
+    Images where no face is detected are embedded from their centre (LFW's images are centred
+    on the face) and counted in ``summary['centre_fallback']``.
+    """
+    from rostro.data.dataset import FaceDataset
+    from rostro.data.lfw import lfw_protocol, read_lfw_pairs
+    from rostro.embed import embed_dataset
+    from rostro.evaluation.verification import similarity
+
+    pairs = read_lfw_pairs(cfg.root, cfg.pairs)
+    paths = pd.unique(pd.concat([pairs["path_a"], pairs["path_b"]]))
+    frame = pd.DataFrame({"image_id": [Path(p).name for p in paths], "path": paths, "split": "test",
+                          "identity": [Path(p).parent.name for p in paths]})  # fmt: skip
+    ds = FaceDataset(frame=frame, labels=[], source="lfw", root=Path(cfg.root))
+    out = Path(cfg.out)
+    emb = embed_dataset(ds, out / "lfw_embeddings.parquet", centre_fallback=True, workers=cfg.workers)
+    emb = emb.set_index("path")
+    bad = emb.index[~emb["face_found"]]
+    if len(bad):
+        raise RostroError(f"{len(bad)} LFW image(s) could not be read, e.g. {bad[0]}: {emb.loc[bad[0], 'error']}")
+    vec = {p: np.asarray(v, np.float32) for p, v in emb["embedding"].items()}
+    a = np.stack([vec[p] for p in pairs["path_a"]])
+    b = np.stack([vec[p] for p in pairs["path_b"]])
+    scores = similarity(a, b, cfg.metric)
+    folds = lfw_protocol(scores, pairs["same"].to_numpy(), pairs["fold"].to_numpy())
+    result = verification_curves(scores, pairs["same"].to_numpy())
+    summary = {
+        "mean_accuracy": float(folds["accuracy"].mean()),
+        "std_accuracy": float(folds["accuracy"].std(ddof=1)) if len(folds) > 1 else 0.0,
+        "eer": result.eer,
+        "images": len(emb),
+        "centre_fallback": int((emb["found_by"] == "centre").sum()),
+        "cnn_detector": int((emb["found_by"] == "cnn").sum()),
+    }
+    note = (f"LFW, {len(pairs):,} pairs in {len(folds)} folds; accuracy {summary['mean_accuracy']:.4f} ± "
+            f"{summary['std_accuracy']:.4f} (thresholds chosen on the other folds). {summary['centre_fallback']} of "
+            f"{summary['images']:,} images had no detected face and were embedded from their centre.")  # fmt: skip
+    html = write_verification_report(result, None, out, title="rostro verification: LFW", note=note)
+    (out / "lfw_folds.csv").write_text(folds.to_csv(index=False))
+    (out / "lfw.json").write_text(json.dumps({"summary": summary, "folds": folds.to_dict(orient="records")}, indent=2))
+    return folds, result, summary, html

@@ -379,7 +379,8 @@ def audit(
 
 @app.command("verify-eval")
 def verify_eval(
-    embeddings: EmbOpt,
+    embeddings: Annotated[str | None, typer.Argument(help="Parquet file from `rostro embed` (or use --lfw).")] = None,
+    lfw: Annotated[str | None, typer.Option(help="LFW folder (lfw/ and pairs.txt): run the 10-fold protocol.")] = None,
     group: Annotated[str | None, typer.Option(help="Group column for per-group FAR/FRR.")] = None,
     metric: Annotated[str, typer.Option(help="cosine or euclidean.")] = "cosine",
     target_far: Annotated[float, typer.Option(help="FAR at which the global threshold is set.")] = 1e-3,
@@ -387,7 +388,20 @@ def verify_eval(
     out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")] = "rostro-report/verify",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Verification figures: FAR/FRR, EER, ROC/DET, FRR at target FARs, per-group rates."""
+    """Verification figures: FAR/FRR, EER, ROC/DET, FRR at target FARs, per-group rates; or LFW's protocol."""
+    if lfw is not None:
+        try:
+            folds, result, summary, html = api.lfw_eval(api.LfwConfig(root=lfw, metric=metric, out=out))
+        except (RostroError, ValueError, OSError, KeyError) as exc:
+            _fail(exc)
+        console.print(folds.round(4).to_string(index=False))
+        console.print(f"LFW accuracy {summary['mean_accuracy']:.4f} ± {summary['std_accuracy']:.4f}; "
+                      f"EER {summary['eer']:.4f}; {summary['centre_fallback']} of {summary['images']:,} images "
+                      "embedded from their centre (no face detected).")  # fmt: skip
+        console.print(f"Report: {html}")
+        return
+    if embeddings is None:
+        _fail(ValueError("give an embeddings file or --lfw DIR"))
     try:
         cfg = api.VerifyEvalConfig(embeddings=embeddings, group=group, metric=metric, target_far=target_far,
                                    max_impostor=max_impostor, out=out, seed=seed)  # fmt: skip

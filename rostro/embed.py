@@ -23,19 +23,24 @@ from rostro.training.checkpoint import atomic_write_bytes
 _RUN_CACHE: dict = {}
 
 
-def _embed_one(path: str, aligned: bool, run: str | None) -> tuple[bool, str, np.ndarray | None]:
-    """(face_found, error, vector) for one image; never raises for a bad image."""
+def _embed_one(path: str, aligned: bool, run: str | None, centre: bool = False) -> tuple[str, str, np.ndarray | None]:
+    """(how the face was found, error, vector) for one image; never raises for a bad image.
+
+    The first field is '' when no face was found, else 'aligned', 'hog', 'cnn' or 'centre'.
+    """
     try:
         img = load_image(path)
     except ImageDecodeError as exc:
-        return False, exc.reason, None
+        return "", exc.reason, None
     if run is None:
-        from rostro.faces.embedding import embed_aligned, embed_image
+        from rostro.faces.embedding import embed_aligned, embed_centre, embed_image
 
         if aligned:
-            return True, "", embed_aligned([img])[0]
+            return "aligned", "", embed_aligned([img])[0]
         faces, vecs = embed_image(img)
-        return (True, "", vecs[0]) if faces else (False, "no face found", None)
+        if faces:
+            return faces[0].detector, "", vecs[0]
+        return ("centre", "", embed_centre(img)) if centre else ("", "no face found", None)
     from rostro.data.transforms import resize_square
     from rostro.faces.alignment import align_face
     from rostro.faces.detection import detect_faces
@@ -45,21 +50,22 @@ def _embed_one(path: str, aligned: bool, run: str | None) -> tuple[bool, str, np
     if run not in _RUN_CACHE:
         _RUN_CACHE[run] = load_run(run)
     model, info = _RUN_CACHE[run]
+    found = "aligned"
     if not aligned:
         faces = detect_faces(img)
         if not faces:
-            return False, "no face found", None
-        img = align_face(img, faces[0].landmarks)
+            return "", "no face found", None
+        img, found = align_face(img, faces[0].landmarks), faces[0].detector
     crop = resize_square(img, info.input_size)[None]
-    return True, "", extract_features(model, crop, mean=info.mean, std=info.std)[0]
+    return found, "", extract_features(model, crop, mean=info.mean, std=info.std)[0]
 
 
-def _embed_chunk(args: tuple[list[str], bool, str | None]) -> list[tuple[bool, str, np.ndarray | None]]:
+def _embed_chunk(args: tuple[list[str], bool, str | None, bool]) -> list[tuple[str, str, np.ndarray | None]]:
     import torch
 
     torch.set_num_threads(1)
-    paths, aligned, run = args
-    return [_embed_one(p, aligned, run) for p in paths]
+    paths, aligned, run, centre = args
+    return [_embed_one(p, aligned, run, centre) for p in paths]
 
 
 def embed_dataset(
@@ -70,12 +76,15 @@ def embed_dataset(
     run: str | Path | None = None,
     workers: int | None = None,
     chunk: int = 32,
+    centre_fallback: bool = False,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Embed every image of ``ds`` into ``out`` (Parquet), skipping images already there.
 
     The file is rewritten atomically after each group of chunks, so a killed run keeps what
-    it finished and the next run picks up from there.
+    it finished and the next run picks up from there. ``centre_fallback`` embeds the image
+    centre when no face is detected (pre-cropped sets such as LFW); the ``found_by`` column
+    then says 'centre'.
     """
     out = Path(out)
     done = pd.read_parquet(out) if out.is_file() else None
@@ -84,7 +93,8 @@ def embed_dataset(
     parts = [] if done is None else [done]
     workers = workers or min(os.cpu_count() or 1, 4)
     paths = todo["path"].tolist()
-    jobs = [(paths[i : i + chunk], aligned, None if run is None else str(run)) for i in range(0, len(paths), chunk)]
+    run_arg = None if run is None else str(run)
+    jobs = [(paths[i : i + chunk], aligned, run_arg, centre_fallback) for i in range(0, len(paths), chunk)]
     columns = (TextColumn("embed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with ExitStack() as stack:
         bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
@@ -95,7 +105,8 @@ def embed_dataset(
             results = map(_embed_chunk, jobs)
         for n, (job, res) in enumerate(zip(jobs, results, strict=True)):
             rows = todo[todo["path"].isin(job[0])][keep].copy()
-            rows["face_found"] = [r[0] for r in res]
+            rows["face_found"] = [bool(r[0]) for r in res]
+            rows["found_by"] = [r[0] for r in res]
             rows["error"] = [r[1] for r in res]
             rows["embedding"] = [None if r[2] is None else r[2].astype(np.float32).tolist() for r in res]
             parts.append(rows)

@@ -26,7 +26,7 @@ def test_embed_writes_parquet_and_skips_done_images(small, tmp_path, monkeypatch
     assert len(first) == 10 and first["face_found"].all()
     calls = []
     real = E._embed_one
-    monkeypatch.setattr(E, "_embed_one", lambda p, a, r: calls.append(p) or real(p, a, r))
+    monkeypatch.setattr(E, "_embed_one", lambda p, a, r, c: calls.append(p) or real(p, a, r, c))
     frame = E.embed_dataset(small, out, aligned=True, workers=1, progress=False)
     assert len(calls) == 14 and frame["path"].tolist() == small.frame["path"].tolist()
     assert {"identity", "Male", "split", "embedding"} <= set(frame.columns)
@@ -34,6 +34,21 @@ def test_embed_writes_parquet_and_skips_done_images(small, tmp_path, monkeypatch
     assert X.shape == (24, 128) and mask.all()
     assert np.allclose(np.linalg.norm(X, axis=1), np.linalg.norm(X, axis=1).mean(), rtol=0.3)
     assert pd.read_parquet(out)["path"].is_unique
+
+
+def test_features_of_a_trained_run(small, tiny_run, tmp_path):
+    frame = E.embed_dataset(small, tmp_path / "f.parquet", aligned=True, run=tiny_run, workers=1, progress=False)
+    X, mask = E.embedding_matrix(frame)
+    assert X.shape == (24, 128) and mask.all() and (frame["found_by"] == "aligned").all()
+
+
+def test_centre_fallback_scores_faces_the_detector_misses(small, tmp_path):
+    frame = small.frame.head(2)  # tiny synthetic faces: dlib's detectors find none
+    plain = E.embed_dataset(small.with_frame(frame), tmp_path / "a.parquet", workers=1, progress=False)
+    assert not plain["face_found"].any() and (plain["error"] == "no face found").all()
+    centre = E.embed_dataset(small.with_frame(frame), tmp_path / "b.parquet", workers=1, centre_fallback=True,
+                             progress=False)  # fmt: skip
+    assert centre["face_found"].all() and (centre["found_by"] == "centre").all()
 
 
 def test_unreadable_and_faceless_images_are_rows(small, tmp_path):

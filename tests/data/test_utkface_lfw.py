@@ -71,3 +71,13 @@ def test_protocol_never_picks_a_threshold_on_the_tested_fold():
     others = folds != 3
     assert table.loc[3, "threshold"] == pytest.approx(best_threshold(scores[others], same[others]))
     assert (table.drop(index=3)["accuracy"] > 0.9).all()
+
+
+def test_lfw_eval_scores_every_pair_even_without_a_detected_face(lfw, tmp_path):
+    from rostro.api import LfwConfig, lfw_eval
+
+    folds, result, summary, html = lfw_eval(LfwConfig(root=str(lfw), workers=1, out=str(tmp_path / "out")))
+    assert list(folds["fold"]) == [1, 2] and folds["pairs"].sum() == 4
+    assert summary["images"] == 6 and summary["centre_fallback"] == 6  # noise images: no face detected
+    assert result.n_genuine == 2 and result.n_impostor == 2 and html.is_file()
+    assert (tmp_path / "out" / "lfw_embeddings.parquet").is_file()

@@ -35,6 +35,7 @@ def test_threshold_tuning_finds_the_best_cut():
     rng = np.random.default_rng(0)
     y = (rng.random(400) < 0.2).astype(int)
     s = np.clip(rng.normal(0.35 + 0.3 * y, 0.12), 0, 1)
+
     def brute(pred, metric):
         tp, fp = (pred & (y == 1)).sum(), (pred & (y == 0)).sum()
         P, N = (y == 1).sum(), (y == 0).sum()
