@@ -441,12 +441,14 @@ def tsne(
     embeddings: EmbOpt,
     colour: Annotated[str, typer.Option(help="Column that colours the points.")],
     marker: Annotated[str | None, typer.Option(help="Column that picks the marker.")] = None,
+    method: Annotated[str, typer.Option(help="tsne, or umap when umap-learn is installed.")] = "tsne",
     out: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "rostro-report/tsne",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """A t-SNE map of embeddings coloured by group and marked by label."""
+    """A t-SNE (or UMAP) map of embeddings coloured by group and marked by label."""
     try:
-        _, png = api.tsne(api.TsneConfig(embeddings=embeddings, colour=colour, marker=marker, out=out, seed=seed))
+        cfg = api.TsneConfig(embeddings=embeddings, colour=colour, marker=marker, method=method, out=out, seed=seed)
+        _, png = api.tsne(cfg)
     except (RostroError, ValueError, OSError, KeyError) as exc:
         _fail(exc)
     console.print(f"Wrote {png}")

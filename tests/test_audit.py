@@ -64,5 +64,7 @@ def test_tsne_and_cli(embeddings, tmp_path):
                               str(tmp_path / "a")])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "Cross-group accuracy" in res.output
+    res = runner.invoke(app, ["tsne", str(embeddings), "--colour", "group", "--method", "pca"])
+    assert res.exit_code == 2 and "method must be 'tsne' or 'umap'" in res.output
     res = runner.invoke(app, ["audit", str(embeddings), "--label", "Smiling", "--group", "group"])
     assert res.exit_code == 2 and "no column(s) ['Smiling']" in res.output
