@@ -23,7 +23,7 @@ class Face:
     score: float
     landmarks: np.ndarray  # 68 x 2 (x, y)
     detector: str
-    shape: object = field(default=None, repr=False, compare=False)  # dlib's landmarks, for embeddings
+    shape: object = field(default=None, repr=False, compare=False)  # dlib's 5 landmarks, for the embedding
 
     @property
     def area(self) -> int:
@@ -71,11 +71,9 @@ def detect_faces(
         found = [(d.rect, float(d.confidence), "cnn") for d in cnn_detector()(work, max(up, 1))]
     faces = []
     for rect, score, name in found:
-        shape = models["shape68"](work, rect)
-        pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64) / scale
+        pts = np.array([[p.x, p.y] for p in models["shape68"](work, rect).parts()], dtype=np.float64) / scale
         box = tuple(int(round(v / scale)) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
-        if scale != 1.0:  # landmarks for the embedding must live in the full-size image's coordinates
-            rect = dlib.rectangle(*box)
-            shape = dlib.full_object_detection(rect, [dlib.point(int(x), int(y)) for x, y in pts])
-        faces.append(Face(box=box, score=score, landmarks=pts, detector=name, shape=shape))
+        # dlib's ResNet expects chips cut with its 5-point model, in full-size image coordinates
+        shape5 = models["shape5"](np.ascontiguousarray(img), dlib.rectangle(*box))
+        faces.append(Face(box=box, score=score, landmarks=pts, detector=name, shape=shape5))
     return sorted(faces, key=lambda f: -f.area)
