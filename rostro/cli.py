@@ -29,6 +29,10 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
+DataArg = Annotated[
+    str | None,
+    typer.Argument(help="Dataset: CelebA folder, folder per class, UTKFace folder or CSV. Default: synthetic."),
+]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML file of options; flags override it.")]
 SeedOpt = Annotated[int | None, typer.Option(help="Random seed for splits and sampling.")]
 
@@ -55,12 +59,9 @@ def version() -> None:
 
 @app.command()
 def eda(
-    data: Annotated[
-        str | None,
-        typer.Argument(help="CelebA folder, folder per class, or CSV manifest. Default: synthetic faces."),
-    ] = None,
+    data: DataArg = None,
     out: Annotated[str | None, typer.Option("--out", "-o", help="Report folder.")] = None,
-    format: Annotated[str | None, typer.Option(help="auto, celeba, folders or manifest.")] = None,
+    format: Annotated[str | None, typer.Option(help="auto, celeba, folders, manifest or utkface.")] = None,
     target: Annotated[str | None, typer.Option(help="Label whose class balance is shown (default Male).")] = None,
     drop_missing: Annotated[
         bool | None, typer.Option("--drop-missing", help="Leave out listed images absent from disk.")
@@ -108,9 +109,7 @@ def eda(
 
 @app.command()
 def train(
-    data: Annotated[
-        str | None, typer.Argument(help="Dataset (CelebA folder, folder per class, CSV). Default: synthetic.")
-    ] = None,
+    data: DataArg = None,
     out: Annotated[str | None, typer.Option("--out", "-o", help="Run folder.")] = None,
     model: Annotated[str | None, typer.Option(help="Registered model: attr_net or small_cnn.")] = None,
     labels: Annotated[str | None, typer.Option(help="Comma-separated labels to learn (default: all).")] = None,
@@ -300,9 +299,7 @@ def export(
 
 @app.command()
 def embed(
-    data: Annotated[
-        str | None, typer.Argument(help="Dataset (CelebA folder, folder per class, CSV). Default: synthetic.")
-    ] = None,
+    data: DataArg = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file; a re-run skips images already in it.")] = Path(
         "embeddings.parquet"
     ),

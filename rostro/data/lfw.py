@@ -50,23 +50,15 @@ def read_lfw_pairs(root: str | Path, pairs_file: str | Path | None = None) -> pd
     rows = []
     for k, (line, toks) in enumerate(body):
         fold, same_expected = k // (2 * per), (k % (2 * per)) < per
-        if len(toks) == 3:
-            a, b, same = (
-                _image(images, toks[0], toks[1], pairs, line),
-                _image(images, toks[0], toks[2], pairs, line),
-                True,
-            )
-            names = (toks[0], toks[0])
-        elif len(toks) == 4:
-            a, b, same = (
-                _image(images, toks[0], toks[1], pairs, line),
-                _image(images, toks[2], toks[3], pairs, line),
-                False,
-            )
-            names = (toks[0], toks[2])
+        if len(toks) == 3:  # NAME n1 n2
+            (name_a, n_a), (name_b, n_b), same = (toks[0], toks[1]), (toks[0], toks[2]), True
+        elif len(toks) == 4:  # NAME1 n1 NAME2 n2
+            (name_a, n_a), (name_b, n_b), same = (toks[0], toks[1]), (toks[2], toks[3]), False
         else:
             raise DataFormatError(f"expected 3 fields (same person) or 4 (different), found {len(toks)}", file=pairs,
                                   line=line)  # fmt: skip
+        a, b = _image(images, name_a, n_a, pairs, line), _image(images, name_b, n_b, pairs, line)
+        names = (name_a, name_b)
         if same != same_expected:
             kind = "same-person" if same_expected else "different-person"
             raise DataFormatError(f"expected a {kind} pair at this position of fold {fold + 1}", file=pairs, line=line)
