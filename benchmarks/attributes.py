@@ -16,12 +16,10 @@ import numpy as np
 import torch
 
 from rostro.api import EvaluateConfig, evaluate
-from rostro.config import from_dict
 from rostro.data import read_celeba
 from rostro.data.cache import build_cache
 from rostro.predict import AttributePredictor, default_run, results_frame
-from rostro.training.config import TrainConfig
-from rostro.training.data import prepare_dataset
+from rostro.training.data import run_dataset
 
 
 def _speed(pred: AttributePredictor, crops: np.ndarray, repeat: int = 3) -> float:
@@ -73,8 +71,7 @@ def _wild_section(pred: AttributePredictor, wild_root: Path, aligned: Path, limi
     info = pred.info
     wild = read_celeba(wild_root)
     frame = wild.frame if limit is None else wild.frame.head(limit)
-    tcfg = from_dict(TrainConfig, {**info.data, "data": str(aligned), "progress": False})
-    train_ids = set(prepare_dataset(tcfg).split("train").frame.get("identity", []))
+    train_ids = set(run_dataset(info, data=str(aligned))[0].split("train").frame.get("identity", []))
     t = time.perf_counter()
     results = pred.predict_paths(frame["path"].tolist(), progress=False)
     photo_seconds = time.perf_counter() - t

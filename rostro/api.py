@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from rostro import __version__
-from rostro.config import from_dict, save_config
+from rostro.config import save_config
 from rostro.data.loading import DataConfig, open_data
 from rostro.data.stats import DatasetSummary, describe_dataset
 from rostro.errors import RostroError
@@ -29,7 +29,7 @@ from rostro.reports.eda import write_eda_report
 from rostro.reports.evaluation import write_evaluation_report, write_training_curves
 from rostro.training.checkpoint import load_checkpoint
 from rostro.training.config import TrainConfig
-from rostro.training.data import cache_dataset, prepare_dataset, split_indices
+from rostro.training.data import cache_dataset, prepare_dataset, run_dataset, split_indices
 from rostro.training.fusion import Fusion, combine
 from rostro.training.loop import FitResult, TrainData, fit
 from rostro.training.run import RunInfo, git_commit, load_run
@@ -151,10 +151,7 @@ def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
         raise ValueError(f"split must be train, validation or test, got {cfg.split!r}")
     _threads(cfg.threads)
     model, info = load_run(cfg.run)
-    overrides = {k: v for k, v in (("data", cfg.data), ("cache_dir", cfg.cache_dir)) if v is not None}
-    tcfg = from_dict(TrainConfig, {**info.data, **overrides, "progress": cfg.progress, "resume": False})
-    tcfg.labels = info.labels
-    ds = prepare_dataset(tcfg)
+    ds, tcfg = run_dataset(info, data=cfg.data, cache_dir=cfg.cache_dir, progress=cfg.progress)
     cache = cache_dataset(ds, tcfg, info.input_size)
     idx = split_indices(ds, cache, cfg.split)
     if len(idx) == 0:

@@ -6,11 +6,14 @@ import logging
 
 import numpy as np
 
+from rostro.config import from_dict
 from rostro.data.cache import ImageCache, build_cache
 from rostro.data.dataset import SPLITS, FaceDataset
 from rostro.data.loading import open_data
 from rostro.data.sampling import check_no_leakage, exclude_images, sample_balanced
+from rostro.errors import RostroError
 from rostro.training.config import TrainConfig
+from rostro.training.run import RunInfo
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,23 @@ def prepare_dataset(cfg: TrainConfig) -> FaceDataset:
         ds = sample_balanced(ds, cfg.balance_on, sizes, seed=cfg.seed)
     check_no_leakage(ds)
     return ds
+
+
+def run_dataset(
+    info: RunInfo, *, data: str | None = None, cache_dir: str | None = None, progress: bool = False
+) -> tuple[FaceDataset, TrainConfig]:
+    """The dataset a run was trained on, split exactly as training split it.
+
+    The run's own configuration is replayed unchanged (only paths and the progress bar may
+    differ): the split is seeded and stratified on what that configuration names, so any
+    other change, such as setting ``labels``, would move identities across splits.
+    """
+    overrides = {k: v for k, v in (("data", data), ("cache_dir", cache_dir)) if v is not None}
+    cfg = from_dict(TrainConfig, {**info.data, **overrides, "progress": progress, "resume": False})
+    ds = prepare_dataset(cfg)
+    if ds.labels != info.labels:
+        raise RostroError(f"the data now has labels {ds.labels[:5]}..., the run was trained on {info.labels[:5]}...")
+    return ds, cfg
 
 
 def cache_dataset(ds: FaceDataset, cfg: TrainConfig, size: int) -> ImageCache:

@@ -15,14 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rostro.config import from_dict
 from rostro.errors import RostroError
 from rostro.evaluation.metrics import binary_metrics, tune_threshold
 from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_proba
 from rostro.training.checkpoint import atomic_write_text
-from rostro.training.config import TrainConfig
-from rostro.training.data import cache_dataset, prepare_dataset, split_indices
+from rostro.training.data import cache_dataset, run_dataset, split_indices
 from rostro.training.run import load_run
 
 FUSION_FILE = "fusion.json"
@@ -82,9 +80,7 @@ class Fusion:
 def fit_fusion(run_dir: str | Path, embeddings: str | Path, *, data: str | None = None) -> Fusion:
     """Fit embedding heads on the run's training split and choose routes on its validation split."""
     model, info = load_run(run_dir)
-    cfg = from_dict(TrainConfig, {**info.data, **({"data": data} if data else {}), "resume": False})
-    cfg.labels = info.labels
-    ds = prepare_dataset(cfg)
+    ds, cfg = run_dataset(info, data=data)
     cache = cache_dataset(ds, cfg, info.input_size)
     emb = pd.read_parquet(embeddings).set_index("path")
     missing = ~ds.frame["path"].isin(emb.index)

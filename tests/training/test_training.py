@@ -1,5 +1,7 @@
 """The training loop on small synthetic data: learning, callbacks, resume, transfer."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -153,3 +155,16 @@ def test_train_evaluate_and_transfer_through_run_folders(synthetic_celeba, tmp_p
     changed = [not torch.equal(a.weight, b.weight) for a, b in zip(blocks_before, blocks_after, strict=True)
                if isinstance(a, torch.nn.Linear)]  # fmt: skip
     assert any(changed), "the last blocks were unfrozen and trained"
+
+
+def test_evaluation_replays_the_training_split(synthetic_celeba, tmp_path):
+    """Stratification follows the config as trained; setting labels afterwards would re-split identities."""
+    from rostro.training.data import prepare_dataset, run_dataset
+    from rostro.training.run import RunInfo
+
+    cfg = TrainConfig(data=str(synthetic_celeba), out=str(tmp_path), progress=False)  # all labels, stratified on Male
+    trained = prepare_dataset(cfg)
+    info = RunInfo(model="attr_net", model_kwargs={}, labels=trained.labels, input_size=48, mean=0.5, std=0.5,
+                   thresholds=[0.5] * len(trained.labels), data=dataclasses.asdict(cfg))  # fmt: skip
+    replayed, _ = run_dataset(info)
+    assert replayed.frame["split"].tolist() == trained.frame["split"].tolist()
