@@ -20,11 +20,12 @@ from rostro.data.stats import DatasetSummary, describe_dataset
 from rostro.errors import RostroError
 from rostro.evaluation.fairness import AuditResult, CrossGroupResult, audit_predictions, cross_group_matrix
 from rostro.evaluation.metrics import EvaluationResult, evaluate_scores, tune_thresholds
+from rostro.evaluation.mitigation import MitigationResult, mitigate_thresholds
 from rostro.evaluation.verification import VerificationResult, make_pairs, per_group_rates, verification_curves
 from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_proba
 from rostro.models.registry import create_model, load_weights, model_spec
-from rostro.reports.audit import write_audit_report, write_tsne, write_verification_report
+from rostro.reports.audit import write_audit_report, write_model_audit_report, write_tsne, write_verification_report
 from rostro.reports.eda import write_eda_report
 from rostro.reports.evaluation import write_evaluation_report, write_training_curves
 from rostro.training.checkpoint import load_checkpoint
@@ -224,6 +225,83 @@ def audit(cfg: AuditConfig) -> tuple[AuditResult, CrossGroupResult, Path]:
                               note=note)  # fmt: skip
     save_config(cfg, Path(cfg.out) / "config.yaml")
     return result, cross, html
+
+
+@dataclass
+class ModelAuditConfig(DataConfig):
+    """Fairness of a trained attribute model (the shipped one by default) on a labelled dataset.
+
+    ``mitigate`` fits per-group thresholds for ``mitigate_group`` on half of the faces and
+    reports the other half before and after.
+    """
+
+    model: str | None = None
+    label: str = "Male"
+    groups: list[str] = dataclasses.field(default_factory=lambda: ["race", "gender"])
+    aligned: bool = False
+    mitigate: str | None = "equalized_odds"
+    mitigate_group: str | None = None
+    batch_size: int = 64
+    n_boot: int = 200
+    out: str = "rostro-report/model-audit"
+
+
+@dataclass
+class ModelAuditResult:
+    """Per-group audit of the faces found, face-found rate per group, and the mitigation."""
+
+    audit: AuditResult
+    found_rate: pd.Series
+    mitigation: MitigationResult | None
+    html: Path
+
+
+def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
+    """Predict ``cfg.label`` on every image of ``cfg.data`` with a trained model, then audit per group.
+
+    Predictions are kept in ``out/predictions.csv`` and resumed from it. Photos where no face
+    is found are counted per group (``found_rate``) and left out of the metrics.
+    """
+    from rostro.predict import AttributePredictor, predict_table
+
+    if cfg.data is None:
+        raise RostroError("audit-model needs a labelled dataset with group columns (--data)")
+    ds = open_data(cfg)
+    absent = [c for c in [cfg.label, *cfg.groups] if c not in ds.frame.columns]
+    if absent:
+        raise RostroError(f"{cfg.data}: no column(s) {absent}; labels {ds.labels}, groups {ds.groups}")
+    predictor = AttributePredictor(cfg.model)
+    if cfg.label not in predictor.labels:
+        raise RostroError(f"model {predictor.run} does not predict {cfg.label!r}; it predicts {predictor.labels}")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    frame = ds.frame.reset_index(drop=True)
+    preds = predict_table(predictor, frame["path"].tolist(), out / "predictions.csv", aligned=cfg.aligned,
+                          batch_size=cfg.batch_size).set_index("path")  # fmt: skip
+    found = preds.loc[frame["path"], "face_found"].astype(bool).to_numpy()
+    groups = frame[cfg.groups].astype(str)
+    group_key = groups.agg(" / ".join, axis=1) if len(cfg.groups) > 1 else groups.iloc[:, 0]
+    found_rate = pd.Series(found).groupby(group_key.to_numpy()).mean()
+    kept = frame[found].reset_index(drop=True)
+    if kept.empty:
+        raise RostroError(f"{cfg.data}: no face found in any of {len(frame):,} images")
+    scores = preds.loc[kept["path"], cfg.label].to_numpy(float)
+    threshold = float(predictor.thresholds[predictor.labels.index(cfg.label)])
+    y = kept[cfg.label].to_numpy(int)
+    g = kept[cfg.groups].astype(str)
+    result = audit_predictions(y, (scores >= threshold).astype(int), g if len(cfg.groups) > 1 else g.iloc[:, 0],
+                               n_boot=cfg.n_boot, seed=cfg.seed)  # fmt: skip
+    mitigation = None
+    if cfg.mitigate is not None:
+        column = cfg.mitigate_group or cfg.groups[0]
+        mitigation = mitigate_thresholds(scores, y, kept[column], threshold=threshold, constraint=cfg.mitigate,
+                                         n_boot=cfg.n_boot, seed=cfg.seed)  # fmt: skip
+    note = (f"{cfg.label} predicted by {predictor.run.name} (threshold {threshold:.3f}) on {Path(cfg.data).name}: "
+            f"{len(frame):,} images, a face found in {found.sum():,}; the metrics cover the faces found.")  # fmt: skip
+    html = write_model_audit_report(result, found_rate, mitigation, out, title=f"rostro model audit: {cfg.label} by "
+                                    f"{', '.join(cfg.groups)}", note=note)  # fmt: skip
+    return ModelAuditResult(result, found_rate, mitigation, html)
 
 
 @dataclass

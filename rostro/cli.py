@@ -374,6 +374,38 @@ def audit(
     console.print(f"Report: {html}")
 
 
+@app.command("audit-model")
+def audit_model(
+    data: Annotated[str, typer.Argument(help="Labelled dataset with group columns (e.g. a UTKFace folder).")],
+    model: RunOpt = None,
+    label: Annotated[str, typer.Option(help="Attribute to audit.")] = "Male",
+    group: Annotated[list[str] | None, typer.Option(help="Group column(s); repeat for intersections.")] = None,
+    mitigate: Annotated[
+        str, typer.Option(help="Per-group thresholds: equalized_odds, demographic_parity or none.")
+    ] = "equalized_odds",
+    mitigate_group: Annotated[str | None, typer.Option(help="Group column for thresholds (default: first).")] = None,
+    aligned: Annotated[bool, typer.Option("--aligned", help="Images are CelebA-aligned crops.")] = False,
+    out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")] = "rostro-report/model-audit",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Audit a trained model (the shipped one by default) per group, then try per-group thresholds."""
+    try:
+        cfg = api.ModelAuditConfig(data=data, model=model, label=label, groups=group or ["race", "gender"],
+                                   mitigate=None if mitigate == "none" else mitigate, mitigate_group=mitigate_group,
+                                   aligned=aligned, out=out, seed=seed)  # fmt: skip
+        res = api.audit_model(cfg)
+    except (RostroError, ValueError, OSError, KeyError) as exc:
+        _fail(exc)
+    table = res.audit.table()[["accuracy", "accuracy_low", "accuracy_high", "fpr", "fnr", "count"]]
+    console.print(table.round(4).to_string())
+    console.print("Face found: " + ", ".join(f"{k} {v:.4f}" for k, v in res.found_rate.items()))
+    console.print("Gaps: " + ", ".join(f"{k} {v:.4f}" for k, v in res.audit.gaps.items()))
+    if res.mitigation is not None:
+        console.print(f"Per-group thresholds ({res.mitigation.constraint}), {res.mitigation.n_test:,} held-out faces:")
+        console.print(res.mitigation.summary().round(4).to_string())
+    console.print(f"Report: {res.html}")
+
+
 @app.command("verify-eval")
 def verify_eval(
     embeddings: Annotated[str | None, typer.Argument(help="Parquet file from `rostro embed` (or use --lfw).")] = None,

@@ -21,6 +21,7 @@ from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.inference import predict_proba
+from rostro.training.checkpoint import atomic_write_text
 from rostro.training.fusion import Fusion, combine
 from rostro.training.run import load_run
 
@@ -193,6 +194,44 @@ def collect_paths(target: str | Path) -> list[Path]:
 def results_frame(results: Sequence[ImageResult], labels: Sequence[str]) -> pd.DataFrame:
     """The documented CSV layout: path, face_found, error, n_faces, box, then one column per attribute."""
     return pd.DataFrame([r.row(labels) for r in results], columns=[*CSV_FIXED, *labels])
+
+
+def predict_table(
+    predictor: AttributePredictor,
+    paths: Sequence[str | Path],
+    out: str | Path,
+    *,
+    aligned: bool = False,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """``results_frame`` for ``paths``, kept in the CSV ``out`` and resumed from it.
+
+    The file is rewritten atomically after every batch, so a killed run over a large folder
+    keeps what it finished; a re-run predicts only the paths the file does not hold yet.
+    """
+    out = Path(out)
+    done = pd.read_csv(out) if out.is_file() else pd.DataFrame(columns=[*CSV_FIXED, *predictor.labels])
+    absent = [c for c in (*CSV_FIXED, *predictor.labels) if c not in done.columns]
+    if absent:
+        raise RostroError(f"{out}: existing predictions lack column(s) {absent}; another model wrote it? "
+                          "Delete it or pass another path")  # fmt: skip
+    have = set(done["path"].astype(str))
+    todo = [str(p) for p in paths if str(p) not in have]
+    parts = [done]
+    columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=not progress, transient=True) as bar:
+        task = bar.add_task("predict", total=len(todo))
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            parts.append(results_frame(predictor.predict_paths(chunk, aligned=aligned, progress=False),
+                                       predictor.labels))  # fmt: skip
+            atomic_write_text(out, pd.concat(parts, ignore_index=True).to_csv(index=False))
+            bar.advance(task, len(chunk))
+    frame = pd.concat(parts, ignore_index=True)
+    order = {str(p): i for i, p in enumerate(paths)}
+    frame = frame[frame["path"].astype(str).isin(order)]
+    return frame.sort_values("path", key=lambda s: s.astype(str).map(order)).reset_index(drop=True)
 
 
 def annotate(img: np.ndarray, result: ImageResult, path: str | Path, *, top: int = 4) -> Path:

@@ -1,6 +1,9 @@
 """Audit, verification and t-SNE commands on synthetic embeddings with a known structure."""
 
+import dataclasses
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,3 +71,55 @@ def test_tsne_and_cli(embeddings, tmp_path):
     assert res.exit_code == 2 and "method must be 'tsne' or 'umap'" in res.output
     res = runner.invoke(app, ["audit", str(embeddings), "--label", "Smiling", "--group", "group"])
     assert res.exit_code == 2 and "no column(s) ['Smiling']" in res.output
+
+
+def test_audit_model_on_a_manifest_counts_misses_and_resumes(celeba_dir, tiny_run, tmp_path):
+    from rostro.api import ModelAuditConfig, audit_model
+    from rostro.data.celeba import read_celeba
+
+    ds = read_celeba(celeba_dir)
+    frame = ds.frame.head(60).copy()
+    (tmp_path / "img").mkdir()
+    for p in frame["path"]:
+        shutil.copy(p, tmp_path / "img")
+    names = ["img/" + Path(p).name for p in frame["path"]]
+    manifest = pd.DataFrame({"path": names, "Male": frame["Male"].to_numpy(),
+                             "tone": np.where(np.arange(60) % 2 == 0, "p", "q")})  # fmt: skip
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not a jpeg")
+    manifest.loc[len(manifest)] = ["broken.jpg", 1, "q"]
+    csv = tmp_path / "m.csv"
+    manifest.to_csv(csv, index=False)
+    cfg = ModelAuditConfig(data=str(csv), model=str(tiny_run), label="Male", groups=["tone"], aligned=True,
+                           n_boot=20, out=str(tmp_path / "audit"))  # fmt: skip
+    res = audit_model(cfg)
+    preds = pd.read_csv(tmp_path / "audit" / "predictions.csv")
+    assert len(preds) == 61 and preds["face_found"].sum() == 60
+    assert res.found_rate["p"] == 1.0 and res.found_rate["q"] == pytest.approx(30 / 31)
+    assert res.audit.by_group["count"].sum() == 60
+    # the audit's accuracy is the model's own threshold applied to the stored probabilities
+    from rostro.training.run import load_run
+
+    info = load_run(tiny_run)[1]
+    t = info.thresholds[info.labels.index("Male")]
+    preds["name"] = preds["path"].map(lambda p: Path(p).name)
+    manifest["name"] = manifest["path"].map(lambda p: Path(p).name)
+    ok = preds.dropna(subset=["Male"]).merge(manifest, on="name", suffixes=("_p", ""))
+    expected = ((ok["Male_p"] >= t).astype(int) == ok["Male"]).groupby(ok["tone"]).mean()
+    assert res.audit.by_group["accuracy"].to_dict() == pytest.approx(expected.to_dict(), abs=1e-6)
+    assert res.mitigation is not None and res.mitigation.n_test + res.mitigation.n_fit == 60
+    assert (tmp_path / "audit" / "report.html").read_text().count("<img") >= 2
+    # a second run reuses predictions.csv: a changed stored probability shows up in the audit
+    preds.loc[preds["face_found"], "Male"] = 1.0
+    preds.drop(columns="name").to_csv(tmp_path / "audit" / "predictions.csv", index=False)
+    again = audit_model(dataclasses.replace(cfg, mitigate=None))
+    assert again.audit.overall["selection_rate"] == 1.0 and again.mitigation is None
+
+
+def test_audit_model_names_a_missing_group(celeba_dir, tiny_run, tmp_path):
+    from rostro.api import ModelAuditConfig, audit_model
+    from rostro.errors import RostroError
+
+    with pytest.raises(RostroError, match=r"no column\(s\) \['race'\]"):
+        audit_model(ModelAuditConfig(data=str(celeba_dir), model=str(tiny_run), groups=["race"],
+                                     out=str(tmp_path)))  # fmt: skip

@@ -7,7 +7,8 @@ from typer.testing import CliRunner
 
 from rostro.cli import app
 from rostro.data import read_celeba
-from rostro.predict import CSV_FIXED, AttributePredictor, collect_paths, results_frame, sample_photo
+from rostro.errors import RostroError
+from rostro.predict import CSV_FIXED, AttributePredictor, collect_paths, predict_table, results_frame, sample_photo
 from tests.conftest import save
 
 
@@ -73,3 +74,27 @@ def test_cli_predict_and_analyze(run, folder, tmp_path):
     assert (tmp_path / "a" / "grace_hopper.png").is_file()
     res = runner.invoke(app, ["predict", str(tmp_path / "nowhere"), "--model", str(run)])
     assert res.exit_code == 2 and "no such file or folder" in res.output
+
+
+def test_predict_table_resumes_from_its_csv(run, folder, tmp_path, monkeypatch):
+    pred = AttributePredictor(run)
+    paths = collect_paths(folder)
+    out = tmp_path / "p.csv"
+    first = predict_table(pred, paths[:4], out, aligned=True, batch_size=2, progress=False)
+    assert len(first) == 4 and len(pd.read_csv(out)) == 4
+    seen = []
+    original = pred.predict_paths
+
+    def counting(chunk, **kw):
+        seen.extend(chunk)
+        return original(chunk, **kw)
+
+    monkeypatch.setattr(pred, "predict_paths", counting)
+    full = predict_table(pred, paths, out, aligned=True, batch_size=2, progress=False)
+    assert seen == [str(p) for p in paths[4:]]
+    assert full["path"].tolist() == [str(p) for p in paths]
+    direct = results_frame(original(paths, aligned=True, progress=False), pred.labels)
+    assert np.allclose(full["Male"].to_numpy(float), direct["Male"].to_numpy(float), equal_nan=True, atol=1e-6)
+    with pytest.raises(RostroError, match="lack column"):
+        pd.DataFrame({"path": ["x"]}).to_csv(out, index=False)
+        predict_table(pred, paths, out, aligned=True, progress=False)

@@ -57,9 +57,10 @@ def read_manifest(
     """Read a CSV manifest into a :class:`FaceDataset`.
 
     Image paths are relative to ``root`` (default: the CSV's folder) and may not leave it.
-    ``labels`` default to every other column whose values are all -1/0/1. ``split_column``
-    holds train/validation/test (or 0/1/2); without one a seeded, identity-disjoint split
-    is made.
+    ``labels`` default to every other column whose values are all -1/0/1, ``groups`` to the
+    columns left after that, ``identity`` and ``split_column`` to columns named ``identity``
+    and ``split`` when present. The split column holds train/validation/test (or 0/1/2);
+    without one a seeded, identity-disjoint split is made.
     """
     path = Path(csv_path)
     if not path.is_file():
@@ -73,6 +74,11 @@ def read_manifest(
     raw.columns = [str(c).strip() for c in raw.columns]
     base = Path(root).resolve() if root is not None else path.parent.resolve()
     _column(raw, path_column, path, "path")
+    if identity is None and "identity" in raw.columns:
+        identity = "identity"
+    if split_column is None and "split" in raw.columns:
+        split_column = "split"
+    auto_groups = groups is None
     groups = [_column(raw, g, path, "group") for g in (groups or [])]
     if identity is not None:
         _column(raw, identity, path, "identity")
@@ -90,6 +96,8 @@ def read_manifest(
                 file=path,
             )
     labels = [_column(raw, c, path, "label") for c in labels]
+    if auto_groups:
+        groups = [c for c in raw.columns if c not in reserved and c not in labels]
     ids = raw[path_column].str.strip()
     if (ids == "").any():
         line = int(np.flatnonzero((ids == "").to_numpy())[0]) + 2

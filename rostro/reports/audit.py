@@ -9,9 +9,21 @@ import numpy as np
 import pandas as pd
 
 from rostro.evaluation.fairness import AuditResult, CrossGroupResult
+from rostro.evaluation.mitigation import MitigationResult
 from rostro.evaluation.verification import VerificationResult
 from rostro.reports import plots
 from rostro.reports.html import Page
+
+
+def _audit_section(page: Page, audit: AuditResult, out: Path) -> None:
+    page.heading("Overall").table(audit.overall.to_frame("value"))
+    page.heading("Per group (95% bootstrap intervals)").table(audit.table())
+    acc = {(" / ".join(map(str, k)) if isinstance(k, tuple) else str(k)): v
+           for k, v in audit.by_group["accuracy"].items()}  # fmt: skip
+    plots.bar_chart(acc, out / "accuracy_by_group.png", title="Accuracy per group", xlabel="accuracy", horizontal=True)
+    page.image("accuracy_by_group.png", "accuracy per group")
+    gaps = pd.DataFrame({"difference (max - min)": audit.difference, "ratio (min / max)": audit.ratio})
+    page.heading("Gaps between groups").table(gaps).table(pd.Series(audit.gaps).to_frame("value"))
 
 
 def write_audit_report(
@@ -22,14 +34,7 @@ def write_audit_report(
     page = Page(title)
     if note:
         page.paragraph(note)
-    page.heading("Overall").table(audit.overall.to_frame("value"))
-    page.heading("Per group (95% bootstrap intervals)").table(audit.table())
-    acc = {(" / ".join(map(str, k)) if isinstance(k, tuple) else str(k)): v
-           for k, v in audit.by_group["accuracy"].items()}  # fmt: skip
-    plots.bar_chart(acc, out / "accuracy_by_group.png", title="Accuracy per group", xlabel="accuracy", horizontal=True)
-    page.image("accuracy_by_group.png", "accuracy per group")
-    gaps = pd.DataFrame({"difference (max - min)": audit.difference, "ratio (min / max)": audit.ratio})
-    page.heading("Gaps between groups").table(gaps).table(pd.Series(audit.gaps).to_frame("value"))
+    _audit_section(page, audit, out)
     data = {"audit": audit.to_dict()}
     if cross is not None:
         page.heading("Cross-group matrix: trained on the row's group, tested on the column's")
@@ -39,6 +44,31 @@ def write_audit_report(
             cross.ci_high.astype(float)
         )
         data["cross_group"] = cross.to_dict()
+    (out / "audit.json").write_text(json.dumps(data, indent=2))
+    return page.write(out / "report.html")
+
+
+def write_model_audit_report(
+    audit: AuditResult, found_rate: pd.Series, mitigation: MitigationResult | None, out_dir: str | Path, *,
+    title: str, note: str = "",
+) -> Path:  # fmt: skip
+    """A trained model audited per group, the face-found rate per group, and per-group thresholds."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    page = Page(title)
+    if note:
+        page.paragraph(note)
+    page.heading("Face found, per group").table(found_rate.to_frame("face found"))
+    _audit_section(page, audit, out)
+    data = {"audit": audit.to_dict(), "face_found": {str(k): float(v) for k, v in found_rate.items()}}
+    if mitigation is not None:
+        summary = mitigation.summary()
+        page.heading(f"Per-group thresholds ({mitigation.constraint.replace('_', ' ')})")
+        page.paragraph(f"Thresholds fitted on {mitigation.n_fit:,} faces; figures on the other {mitigation.n_test:,}.")
+        page.table(summary)
+        plots.paired_bars(summary, out / "mitigation.png", title="Held-out faces: before and after")
+        page.image("mitigation.png", "before and after per-group thresholds")
+        data["mitigation"] = mitigation.to_dict()
     (out / "audit.json").write_text(json.dumps(data, indent=2))
     return page.write(out / "report.html")
 

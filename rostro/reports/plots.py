@@ -35,6 +35,21 @@ def bar_chart(values: dict[str, float], path: Path, *, title: str, xlabel: str =
     return _save(fig, path)
 
 
+def paired_bars(frame: pd.DataFrame, path: Path, *, title: str, xlabel: str = "") -> Path:
+    """Horizontal bars, one colour per column (e.g. before and after), one row of bars per index entry."""
+    n, k = frame.shape
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.35 * n * k / 2 + 1)))
+    height = 0.8 / k
+    for j, col in enumerate(frame.columns):
+        ax.barh(np.arange(n) + j * height, frame[col].to_numpy(float), height, label=str(col))
+    ax.set_yticks(np.arange(n) + height * (k - 1) / 2, frame.index)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
 def heatmap(matrix: pd.DataFrame, path: Path, *, title: str, vmin: float = -1, vmax: float = 1) -> Path:
     """A labelled heatmap with a diverging colour map centred on zero."""
     rows, cols = matrix.shape

@@ -93,3 +93,14 @@ def test_empty_and_absent_manifest(tmp_path):
     (tmp_path / "e.csv").write_text("")
     with pytest.raises(DataFormatError, match="empty manifest"):
         read_manifest(tmp_path / "e.csv")
+
+
+def test_conventional_column_names_need_no_options(manifest):
+    """A manifest with path, identity and split columns reads with defaults; other text columns are groups."""
+    df = pd.read_csv(manifest).rename(columns={"file": "path", "person": "identity"})
+    df["split"] = ["train", "validation", "test", "train"] * 10
+    df.to_csv(manifest, index=False)
+    ds = read_manifest(manifest)
+    assert ds.labels == ["smiling", "male"] and ds.groups == ["ethnicity", "note"]
+    assert ds.has_identity and ds.frame["identity"].iloc[5] == "p1"
+    assert ds.split_sizes() == {"train": 20, "validation": 10, "test": 10}
