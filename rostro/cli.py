@@ -513,3 +513,29 @@ def run() -> None:
 
 if __name__ == "__main__":
     sys.exit(run())
+
+
+@app.command()
+def serve(
+    model: RunOpt = None,
+    host: Annotated[str, typer.Option(help="Address to bind; other than loopback needs an API key.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    api_key: Annotated[
+        str | None, typer.Option(help="Key clients send as X-API-Key (or set ROSTRO_API_KEY).", show_default=False)
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="Allowed browser origin; repeat (default: none).")
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest upload accepted.")] = 10.0,
+    max_queue: Annotated[int, typer.Option(help="Requests allowed to wait; more get 503.")] = 32,
+) -> None:
+    """Serve the REST API and the web page (http://HOST:PORT/, API docs at /docs)."""
+    from rostro.serve.app import ServeConfig
+    from rostro.serve.app import serve as run_server
+
+    cfg = ServeConfig(model=model, host=host, port=port, api_key=api_key, cors_origins=cors_origin or [],
+                      max_upload_mb=max_upload_mb, max_queue=max_queue)  # fmt: skip
+    try:
+        run_server(cfg)
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)

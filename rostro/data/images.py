@@ -22,15 +22,19 @@ DEFAULT_MAX_PIXELS = 50_000_000  # ~7000 x 7000: far above any camera face photo
 
 # Magic numbers of the formats above, for files whose extension lies or is missing.
 _SIGNATURES = (
-    (0, b"\xff\xd8\xff"),  # JPEG / JFIF
-    (0, b"\x89PNG\r\n\x1a\n"),
-    (0, b"GIF87a"),
-    (0, b"GIF89a"),
-    (0, b"BM"),
-    (0, b"II*\x00"),  # TIFF little-endian
-    (0, b"MM\x00*"),  # TIFF big-endian
-    (8, b"WEBP"),
+    (0, b"\xff\xd8\xff", "JPEG"),
+    (0, b"\x89PNG\r\n\x1a\n", "PNG"),
+    (0, b"GIF87a", "GIF"),
+    (0, b"GIF89a", "GIF"),
+    (0, b"BM", "BMP"),
+    (0, b"II*\x00", "TIFF"),
+    (0, b"MM\x00*", "TIFF"),
+    (8, b"WEBP", "WebP"),
 )
+
+
+def _format_of(head: bytes) -> str | None:
+    return next((name for off, sig, name in _SIGNATURES if head[off : off + len(sig)] == sig), None)
 
 
 def looks_like_image(path: str | Path) -> bool:
@@ -40,7 +44,7 @@ def looks_like_image(path: str | Path) -> bool:
             head = fh.read(16)
     except OSError:
         return False
-    return any(head[off : off + len(sig)] == sig for off, sig in _SIGNATURES)
+    return _format_of(head) is not None
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -130,6 +134,14 @@ def load_image(
     except ImageDecodeError:
         raise
     except UnidentifiedImageError:
+        if isinstance(source, bytes | bytearray):
+            head = bytes(source[:16])
+        else:
+            with open(source, "rb") as fh:
+                head = fh.read(16)
+        kind = _format_of(head)
+        if kind is not None:
+            raise ImageDecodeError(name, f"corrupt or unreadable image (starts like a {kind} but cannot be decoded)")
         raise ImageDecodeError(name, "not a recognised image format") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(name, f"refused as a decompression bomb: {exc}") from None

@@ -1,0 +1,249 @@
+"""The REST service and its web page: analyse, verify and embed faces over HTTP, offline.
+
+Safe by default: it binds to loopback unless an API key is set, takes images only as
+uploads (never a path or URL), decodes them in memory, caps upload size and pixel count,
+and answers 503 with ``Retry-After`` when its bounded queue is full instead of growing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import threading
+import time
+from contextlib import asynccontextmanager
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+
+from rostro import __version__
+from rostro.data.images import ImageDecodeError, load_image
+from rostro.errors import RostroError
+
+STATIC = Path(__file__).parent / "static"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+API_KEY_ENV = "ROSTRO_API_KEY"
+Photo = Annotated[UploadFile, File(description="An image: JPEG, PNG, WebP, BMP, TIFF or GIF.")]
+
+
+@dataclass
+class ServeConfig:
+    """How ``rostro serve`` runs; the API key may also come from ``ROSTRO_API_KEY``."""
+
+    model: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    cors_origins: list[str] = field(default_factory=list)
+    max_upload_mb: float = 10.0
+    max_pixels: int = 40_000_000
+    max_queue: int = 32
+    verify_threshold: float | None = None
+
+
+class Busy(Exception):
+    """The inference queue is full."""
+
+
+class InferenceQueue:
+    """One inference thread behind a bounded count of waiting jobs.
+
+    A single thread keeps dlib and torch calls serial (their objects are not shared across
+    threads) and off the event loop; beyond ``max_pending`` jobs, :meth:`run` refuses at once.
+    """
+
+    def __init__(self, max_pending: int):
+        self.max_pending = max_pending
+        self.pending = 0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rostro-infer")
+
+    async def run(self, fn, *args) -> Any:
+        with self._lock:
+            if self.pending >= self.max_pending:
+                raise Busy
+            self.pending += 1
+        try:
+            return await asyncio.wrap_future(self._pool.submit(fn, *args))
+        finally:
+            with self._lock:
+                self.pending -= 1
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over ``max_mb`` megabytes.
+
+    A declared Content-Length is checked before anything is read; a body without one
+    (chunked) is read up to the limit and then replayed to the app.
+    """
+
+    def __init__(self, app, max_mb: float):
+        self.app, self.max_mb, self.limit = app, max_mb, int(max_mb * 2**20)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
+                return await self._refuse(scope, send)
+            return await self.app(scope, receive, send)
+        chunks, total = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            total += len(chunks[-1])
+            if total > self.limit:
+                return await self._refuse(scope, send)
+            if not message.get("more_body"):
+                break
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replay_receive():
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replay_receive, send)
+
+    async def _refuse(self, scope, send):
+        await JSONResponse({"detail": f"upload over the {self.max_mb:g} MB limit"}, status_code=413)(scope, None, send)
+
+
+def _image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
+    """Decode an upload, mapping each failure to the status that names it."""
+    try:
+        return load_image(data, max_pixels=max_pixels)
+    except ImageDecodeError as exc:
+        reason = exc.reason
+        if "exceeds the limit" in reason or "decompression bomb" in reason:
+            raise HTTPException(413, f"{name}: {reason}") from None
+        if "not a recognised image" in reason:
+            raise HTTPException(415, f"{name}: {reason} (send a JPEG, PNG, WebP, BMP, TIFF or GIF)") from None
+        raise HTTPException(422, f"{name}: {reason}") from None
+
+
+def _box(box) -> dict | None:
+    return None if box is None else dict(zip(("left", "top", "right", "bottom"), map(int, box), strict=True))
+
+
+def create_app(cfg: ServeConfig | None = None) -> FastAPI:
+    """The FastAPI app with the model loaded once; used by ``rostro serve`` and by tests."""
+    from rostro.faces.embedding import DEFAULT_THRESHOLD, embed_image
+    from rostro.predict import AttributePredictor
+
+    cfg = cfg or ServeConfig()
+    api_key = cfg.api_key or os.environ.get(API_KEY_ENV) or None
+    predictor = AttributePredictor(cfg.model)
+    threshold = cfg.verify_threshold if cfg.verify_threshold is not None else DEFAULT_THRESHOLD
+    card = predictor.run / "MODEL_CARD.md"
+    queue = InferenceQueue(cfg.max_queue)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        queue.shutdown()
+
+    app = FastAPI(title="rostro", version=__version__, description="Face attributes, verification and embeddings.",
+                  lifespan=lifespan)  # fmt: skip
+    app.state.queue = queue
+
+    @app.middleware("http")
+    async def check_key(request: Request, call_next):
+        if api_key is not None and request.url.path != "/health":
+            given = request.headers.get("x-api-key", "")
+            if request.method == "GET" and not given:
+                given = request.query_params.get("key", "")
+            if not hmac.compare_digest(given.encode(), api_key.encode()):
+                return JSONResponse({"detail": "missing or wrong API key (header X-API-Key)"}, status_code=401)
+        return await call_next(request)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy):
+        return JSONResponse({"detail": f"server busy: {queue.max_pending} requests already waiting; retry shortly"},
+                            status_code=503, headers={"Retry-After": "1"})  # fmt: skip
+
+    async def read(upload: UploadFile, name: str) -> np.ndarray:
+        return _image(await upload.read(), name, cfg.max_pixels)
+
+    def analyze_sync(img: np.ndarray) -> dict:
+        start = time.perf_counter()
+        result = predictor.analyze_image(img)
+        faces = [{"box": _box(f.box), "detector": f.detector, "score": round(f.score, 4),
+                  "attributes": {k: round(v, 6) for k, v in f.probabilities.items()}, "positive": f.positive}
+                 for f in result.faces]  # fmt: skip
+        seconds = round(time.perf_counter() - start, 4)
+        return {"width": img.shape[1], "height": img.shape[0], "n_faces": len(faces), "faces": faces,
+                "message": "" if faces else "no face found", "seconds": seconds}  # fmt: skip
+
+    def embed_sync(img: np.ndarray) -> tuple[list, np.ndarray]:
+        return embed_image(img)
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "version": __version__, "model": predictor.run.name, "pending": queue.pending}
+
+    @app.get("/model")
+    async def model() -> dict:
+        return {"run": predictor.run.name, "model": predictor.info.model, "input_size": predictor.info.input_size,
+                "labels": predictor.labels, "thresholds": dict(zip(predictor.labels, map(float, predictor.thresholds),
+                                                                       strict=True)),
+                "verify_threshold": threshold, "model_card": card.read_text() if card.is_file() else None}  # fmt: skip
+
+    @app.post("/analyze")
+    async def analyze(file: Photo) -> dict:
+        """Every face in the photo: its box and attribute probabilities (names as in `rostro predict`)."""
+        return await queue.run(analyze_sync, await read(file, "file"))
+
+    @app.post("/embed")
+    async def embed(file: Photo) -> dict:
+        """A 128-d dlib embedding per face, largest face first."""
+        faces, vecs = await queue.run(embed_sync, await read(file, "file"))
+        return {"n_faces": len(faces), "message": "" if faces else "no face found",
+                "faces": [{"box": _box(f.box), "embedding": [round(float(x), 6) for x in v]}
+                          for f, v in zip(faces, vecs, strict=True)]}  # fmt: skip
+
+    @app.post("/verify")
+    async def verify(a: Photo, b: Photo) -> dict:
+        """Cosine similarity of the largest face in each photo, and same/different at the threshold."""
+        img_a, img_b = await read(a, "a"), await read(b, "b")
+        (fa, va), (fb, vb) = await queue.run(embed_sync, img_a), await queue.run(embed_sync, img_b)
+        missing = [n for n, f in (("a", fa), ("b", fb)) if not f]
+        if missing:
+            return {"score": None, "threshold": threshold, "same": None, "faces_a": len(fa), "faces_b": len(fb),
+                    "message": f"no face found in {' and '.join(missing)}"}  # fmt: skip
+        score = float(va[0] @ vb[0] / (np.linalg.norm(va[0]) * np.linalg.norm(vb[0])))
+        return {"score": round(score, 6), "threshold": threshold, "same": score >= threshold,
+                "faces_a": len(fa), "faces_b": len(fb), "box_a": _box(fa[0].box), "box_b": _box(fb[0].box),
+                "message": ""}  # fmt: skip
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    if cfg.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["X-API-Key"])  # fmt: skip
+    app.add_middleware(BodyLimit, max_mb=cfg.max_upload_mb)
+    return app
+
+
+def serve(cfg: ServeConfig) -> None:
+    """Run the service with uvicorn; refuses a non-loopback address without an API key."""
+    import uvicorn
+
+    if cfg.host not in LOOPBACK and not (cfg.api_key or os.environ.get(API_KEY_ENV)):
+        raise RostroError(f"binding to {cfg.host} exposes the service beyond this machine: set an API key "
+                          f"(--api-key or {API_KEY_ENV}) or bind to 127.0.0.1")  # fmt: skip
+    uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port, log_level="info")

@@ -1,0 +1,167 @@
+"""The REST service: every endpoint, and every kind of bad input, through FastAPI's TestClient."""
+
+import asyncio
+import io
+import threading
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from rostro.errors import RostroError
+from rostro.predict import sample_photo
+from rostro.serve.app import Busy, InferenceQueue, ServeConfig, create_app, serve
+
+
+def _png(img: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    return sample_photo().read_bytes()
+
+
+@pytest.fixture(scope="module")
+def client(tiny_run):
+    with TestClient(create_app(ServeConfig(model=str(tiny_run), max_pixels=4_000_000))) as c:
+        yield c
+
+
+def test_health_model_page_and_docs(client, tiny_run):
+    assert client.get("/health").json()["status"] == "ok"
+    model = client.get("/model").json()
+    assert model["labels"] == ["Male", "Smiling"] and set(model["thresholds"]) == {"Male", "Smiling"}
+    assert 0 < model["verify_threshold"] < 1
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="drop"' in page.text and "verify" in page.text
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/analyze", "/verify", "/embed", "/health", "/model"} <= set(paths)
+
+
+def test_analyze_a_photo(client, photo):
+    r = client.post("/analyze", files={"file": ("portrait.jpg", photo, "image/jpeg")})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["n_faces"] == 1 and body["message"] == ""
+    face = body["faces"][0]
+    box = face["box"]
+    assert 0 <= box["left"] < box["right"] <= body["width"] and 0 <= box["top"] < box["bottom"] <= body["height"]
+    assert set(face["attributes"]) == {"Male", "Smiling"}
+    assert all(0 <= p <= 1 for p in face["attributes"].values())
+    assert set(face["positive"]) <= set(face["attributes"])
+
+
+def test_no_face_is_an_empty_list(client, rgb):
+    r = client.post("/analyze", files={"file": ("noise.png", _png(np.kron(rgb, np.ones((4, 4, 1), np.uint8))))})
+    assert r.status_code == 200 and r.json()["faces"] == [] and r.json()["message"] == "no face found"
+
+
+def test_embed_and_verify(client, photo):
+    e = client.post("/embed", files={"file": ("p.jpg", photo)}).json()
+    assert e["n_faces"] == 1 and len(e["faces"][0]["embedding"]) == 128
+    img = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"))
+    mirrored = _png(np.ascontiguousarray(img[:, ::-1]))
+    v = client.post("/verify", files={"a": ("a.jpg", photo), "b": ("b.png", mirrored)}).json()
+    assert v["same"] is True and v["score"] > v["threshold"] and v["faces_a"] == v["faces_b"] == 1
+    blank = _png(np.full((200, 200, 3), 128, np.uint8))
+    v = client.post("/verify", files={"a": ("a.jpg", photo), "b": ("b.png", blank)}).json()
+    assert v["same"] is None and v["message"] == "no face found in b"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "says"),
+    [
+        (b"hello, not an image", 415, "not a recognised image"),
+        (b"", 422, "empty upload"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 40, 422, "corrupt"),
+    ],
+)
+def test_bad_uploads_name_the_problem(client, payload, status, says):
+    r = client.post("/analyze", files={"file": ("x.jpg", payload)})
+    assert r.status_code == status and says in r.json()["detail"]
+
+
+def test_truncated_jpeg_and_missing_field(client, photo):
+    r = client.post("/analyze", files={"file": ("cut.jpg", photo[: len(photo) // 3])})
+    assert r.status_code == 422 and "truncated" in r.json()["detail"]
+    r = client.post("/analyze", data={"file": "/etc/passwd"})  # a path is not an upload
+    assert r.status_code == 422
+    assert client.post("/verify", files={"a": ("a.jpg", photo)}).status_code == 422
+
+
+def test_decompression_bomb_refused_by_pixel_count(client):
+    bomb = _png(np.zeros((2500, 2500, 3), np.uint8))  # 6.25 M pixels, a few KB on the wire
+    r = client.post("/analyze", files={"file": ("bomb.png", bomb)})
+    assert len(bomb) < 100_000 and r.status_code == 413 and "exceeds the limit" in r.json()["detail"]
+
+
+def test_upload_size_limit_with_and_without_content_length(tiny_run):
+    with TestClient(create_app(ServeConfig(model=str(tiny_run), max_upload_mb=0.01))) as c:
+        r = c.post("/analyze", files={"file": ("big.bin", b"\x00" * 20_000)})
+        assert r.status_code == 413 and "0.01 MB" in r.json()["detail"]
+
+        def chunks():
+            for _ in range(20):
+                yield b"\x00" * 1000
+
+        r = c.post("/analyze", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"})
+        assert r.status_code == 413
+
+
+def test_full_queue_answers_503_with_retry_after(tiny_run, photo):
+    with TestClient(create_app(ServeConfig(model=str(tiny_run), max_queue=0))) as c:
+        r = c.post("/analyze", files={"file": ("p.jpg", photo)})
+        assert r.status_code == 503 and r.headers["retry-after"] == "1" and "busy" in r.json()["detail"]
+        assert c.get("/health").status_code == 200
+
+
+def test_queue_is_bounded_and_serial():
+    q = InferenceQueue(max_pending=1)
+    gate = threading.Event()
+
+    async def scenario():
+        first = asyncio.ensure_future(q.run(gate.wait, 5))
+        await asyncio.sleep(0.05)
+        assert q.pending == 1
+        with pytest.raises(Busy):
+            await q.run(lambda: None)
+        gate.set()
+        assert await first is True
+        assert q.pending == 0 and await q.run(lambda: 7) == 7
+
+    asyncio.run(scenario())
+    q.shutdown()
+
+
+def test_api_key_on_every_route_but_health(tiny_run, photo, monkeypatch):
+    monkeypatch.delenv("ROSTRO_API_KEY", raising=False)
+    with TestClient(create_app(ServeConfig(model=str(tiny_run), api_key="s3cret"))) as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/model").status_code == 401 and c.get("/").status_code == 401
+        r = c.post("/analyze", files={"file": ("p.jpg", photo)}, headers={"X-API-Key": "wrong"})
+        assert r.status_code == 401 and "API key" in r.json()["detail"]
+        assert c.get("/model", headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert c.get("/?key=s3cret").status_code == 200  # the page, opened from a link
+        assert c.post("/analyze?key=s3cret", files={"file": ("p.jpg", photo)}).status_code == 401
+    monkeypatch.setenv("ROSTRO_API_KEY", "from-env")
+    with TestClient(create_app(ServeConfig(model=str(tiny_run)))) as c:
+        assert c.get("/model", headers={"X-API-Key": "from-env"}).status_code == 200
+        assert c.get("/model").status_code == 401
+
+
+def test_cors_is_off_unless_origins_are_given(tiny_run, client):
+    pre = {"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"}
+    assert "access-control-allow-origin" not in client.options("/analyze", headers=pre).headers
+    assert "access-control-allow-origin" not in client.get("/health", headers={"Origin": pre["Origin"]}).headers
+    with TestClient(create_app(ServeConfig(model=str(tiny_run), cors_origins=["http://elsewhere.example"]))) as c:
+        assert c.options("/analyze", headers=pre).headers["access-control-allow-origin"] == pre["Origin"]
+
+
+def test_non_loopback_bind_needs_a_key(monkeypatch):
+    monkeypatch.delenv("ROSTRO_API_KEY", raising=False)
+    with pytest.raises(RostroError, match="API key"):
+        serve(ServeConfig(host="0.0.0.0"))
