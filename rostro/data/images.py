@@ -141,7 +141,8 @@ def load_image(
                 head = fh.read(16)
         kind = _format_of(head)
         if kind is not None:
-            raise ImageDecodeError(name, f"corrupt or unreadable image (starts like a {kind} but cannot be decoded)")
+            reason = f"corrupt or unreadable image (starts like a {kind}, cannot be decoded)"
+            raise ImageDecodeError(name, reason) from None
         raise ImageDecodeError(name, "not a recognised image format") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(name, f"refused as a decompression bomb: {exc}") from None
