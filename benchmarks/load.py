@@ -1,0 +1,142 @@
+"""Load test of ``rostro serve``: concurrent clients on loopback for a bounded time.
+
+Run: ``python -m benchmarks.load [--clients 50] [--seconds 60] [--queue 64] [--photos DIR]``.
+Starts the service in a subprocess, sends photos to ``/analyze`` from N concurrent clients,
+and prints requests/s, p50/p95/p99 latency, 503s and other errors. ``--compare N`` also
+times ``rostro predict`` (the batch path, same process) and ``/analyze`` on the same N photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from rostro.data.images import list_images
+from rostro.predict import AttributePredictor, sample_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(queue: int) -> tuple[subprocess.Popen, str]:
+    port = _port()
+    cmd = [sys.executable, "-m", "rostro.cli", "serve", "--port", str(port), "--max-queue", str(queue)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the server did not start within 120 s")
+
+
+async def _client(url: str, photos: list[bytes], stop: float, seed: int, out: list) -> None:
+    rng = np.random.default_rng(seed)
+    async with httpx.AsyncClient(timeout=600) as c:
+        while time.perf_counter() < stop:
+            data = photos[rng.integers(len(photos))]
+            t = time.perf_counter()
+            try:
+                r = await c.post(url + "/analyze", files={"file": ("photo.jpg", data)})
+                out.append((time.perf_counter() - t, r.status_code))
+            except httpx.HTTPError as exc:
+                out.append((time.perf_counter() - t, type(exc).__name__))
+
+
+async def load(url: str, photos: list[bytes], clients: int, seconds: float) -> dict:
+    """Requests that started before the deadline all finish; figures cover every one of them."""
+    out: list = []
+    start = time.perf_counter()
+    await asyncio.gather(*(_client(url, photos, start + seconds, i, out) for i in range(clients)))
+    wall = time.perf_counter() - start
+    ok = np.array([t for t, s in out if s == 200])
+    busy = sum(1 for _, s in out if s == 503)
+    return {"clients": clients, "requests": len(out), "ok": len(ok), "busy_503": busy,
+            "errors": len(out) - len(ok) - busy, "wall_s": wall, "rps": len(ok) / wall,
+            **{f"p{q}": float(np.percentile(ok, q)) if len(ok) else float("nan") for q in (50, 95, 99)}}  # fmt: skip
+
+
+def compare(url: str, paths: list[Path]) -> dict:
+    """Photos/s of ``rostro predict``'s batch path and of sequential and 4-way ``/analyze``."""
+    pred = AttributePredictor()
+    pred.predict_paths(paths[:2], progress=False)
+    t = time.perf_counter()
+    pred.predict_paths(paths, progress=False)
+    batch = len(paths) / (time.perf_counter() - t)
+    data = [p.read_bytes() for p in paths]
+    with httpx.Client(timeout=600) as c:
+        t = time.perf_counter()
+        for d in data:
+            c.post(url + "/analyze", files={"file": ("p.jpg", d)}).raise_for_status()
+        sequential = len(paths) / (time.perf_counter() - t)
+
+    async def four():
+        async with httpx.AsyncClient(timeout=600) as c:
+            sem = asyncio.Semaphore(4)
+
+            async def one(d):
+                async with sem:
+                    (await c.post(url + "/analyze", files={"file": ("p.jpg", d)})).raise_for_status()
+
+            await asyncio.gather(*(one(d) for d in data))
+
+    t = time.perf_counter()
+    asyncio.run(four())
+    return {"photos": len(paths), "predict_batch": batch, "analyze_sequential": sequential,
+            "analyze_4_clients": len(paths) / (time.perf_counter() - t)}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--queue", type=int, nargs="+", default=[64, 16], help="Queue limits to test, one run each.")
+    default_photos = ROOT.parent / "shared" / "data" / "celeba-wild" / "img_celeba"
+    ap.add_argument("--photos", type=Path, default=default_photos if default_photos.is_dir() else None)
+    ap.add_argument("--limit", type=int, default=200, help="Photos to draw requests from.")
+    ap.add_argument("--compare", type=int, default=0, help="Also time predict vs /analyze on N photos.")
+    args = ap.parse_args()
+    paths = list_images(args.photos)[: args.limit] if args.photos else [sample_photo()]
+    photos = [p.read_bytes() for p in paths]
+    print(f"{os.cpu_count()} cores; {len(photos)} photos from {args.photos or 'matplotlib sample'}\n")
+    print(
+        "| clients | queue limit | seconds | requests | ok | 503 | other errors | requests/s | p50 s | p95 s | p99 s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for queue in args.queue:
+        proc, url = start_server(queue)
+        try:
+            r = asyncio.run(load(url, photos, args.clients, args.seconds))
+            cells = [r["clients"], queue, f"{r['wall_s']:.0f}", r["requests"], r["ok"], r["busy_503"], r["errors"],
+                     *(f"{r[k]:.2f}" for k in ("rps", "p50", "p95", "p99"))]  # fmt: skip
+            print("| " + " | ".join(map(str, cells)) + " |", flush=True)
+            if args.compare and queue == args.queue[0]:
+                c = compare(url, paths[: args.compare])
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    if args.compare:
+        print(f"\nSame {c['photos']} photos: `rostro predict` batch {c['predict_batch']:.2f} photos/s; /analyze "
+              f"sequential {c['analyze_sequential']:.2f}/s, 4 clients {c['analyze_4_clients']:.2f}/s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""End to end in a real headless browser (Debian's chromium + chromedriver): drop a photo on the
+page served by a live server on 127.0.0.1, and see boxes and attributes appear.
+
+Skipped where no browser is installed. Set ROSTRO_SCREENSHOT=path to keep the screenshot
+(docs/service.png was taken this way).
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rostro.predict import sample_photo
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+DRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="no chromium and chromedriver installed")
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+
+    from rostro.serve.app import ServeConfig, create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig()), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.1)
+    assert srv.started, "server did not start"
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,900"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    yield driver
+    driver.quit()
+
+
+def _wait(driver, condition, timeout=90):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def test_drop_a_photo_and_see_faces(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server)
+    _wait(browser, lambda d: "attributes" in d.find_element(By.ID, "model").text)
+    browser.find_element(By.ID, "file").send_keys(str(sample_photo()))
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#faces .face .attr"))
+    assert "1 face(s)" in browser.find_element(By.ID, "analyze-msg").text
+    names = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#faces .attr.on .name")]
+    assert names and all(n.replace(" ", "_") for n in names)
+    canvas = browser.find_element(By.ID, "canvas")
+    assert canvas.is_displayed() and int(canvas.get_attribute("width")) > 100
+    # the box is drawn: the canvas holds pure green pixels the photo itself does not have
+    png = tmp_path / "page.png"
+    canvas.screenshot(str(png))
+    pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3).astype(int)
+    green = (pixels[:, 1] > 180) & (pixels[:, 0] < 90) & (pixels[:, 2] < 150)
+    assert green.sum() > 200
+    shot = os.environ.get("ROSTRO_SCREENSHOT")
+    if shot:
+        browser.save_screenshot(str(Path(shot)))
+
+
+def test_verify_tab_compares_two_photos(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server)
+    browser.find_element(By.ID, "tab-verify").click()
+    mirrored = tmp_path / "mirrored.png"
+    Image.open(sample_photo()).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored)
+    browser.find_element(By.ID, "file-a").send_keys(str(sample_photo()))
+    browser.find_element(By.ID, "file-b").send_keys(str(mirrored))
+    _wait(browser, lambda d: "similarity" in d.find_element(By.ID, "verdict").text)
+    assert browser.find_element(By.ID, "verdict").text.startswith("Same person")
+
+
+def test_fits_a_phone_screen(server, browser):
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(server)
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        browser.set_window_size(1100, 900)
