@@ -392,6 +392,8 @@ class LfwConfig:
     root: str
     pairs: str | None = None
     metric: str = "cosine"
+    pick: str = "centre"
+    flip: bool = True
     workers: int | None = None
     out: str = "rostro-report/lfw"
 
@@ -399,8 +401,10 @@ class LfwConfig:
 def lfw_eval(cfg: LfwConfig) -> tuple[pd.DataFrame, VerificationResult, dict, Path]:
     """Per-fold accuracy with thresholds chosen on the other folds, mean and std, ROC and EER.
 
-    Images where no face is detected are embedded from their centre (LFW's images are centred
-    on the face) and counted in ``summary['centre_fallback']``.
+    LFW's images are centred on the labelled face, so the detected face nearest the centre
+    is used (``pick``); images where no face is detected are embedded from their centre and
+    counted in ``summary['centre_fallback']``. ``flip`` averages each face with its mirror image.
+    Embeddings are cached in ``out`` under a name that records these options.
     """
     from rostro.data.dataset import FaceDataset
     from rostro.data.lfw import lfw_protocol, read_lfw_pairs
@@ -413,7 +417,8 @@ def lfw_eval(cfg: LfwConfig) -> tuple[pd.DataFrame, VerificationResult, dict, Pa
                           "identity": [Path(p).parent.name for p in paths]})  # fmt: skip
     ds = FaceDataset(frame=frame, labels=[], source="lfw", root=Path(cfg.root))
     out = Path(cfg.out)
-    emb = embed_dataset(ds, out / "lfw_embeddings.parquet", centre_fallback=True, workers=cfg.workers)
+    name = f"lfw_embeddings_{cfg.pick}{'_flip' if cfg.flip else ''}.parquet"
+    emb = embed_dataset(ds, out / name, centre_fallback=True, pick=cfg.pick, flip=cfg.flip, workers=cfg.workers)
     emb = emb.set_index("path")
     bad = emb.index[~emb["face_found"]]
     if len(bad):
@@ -431,6 +436,8 @@ def lfw_eval(cfg: LfwConfig) -> tuple[pd.DataFrame, VerificationResult, dict, Pa
         "images": len(emb),
         "centre_fallback": int((emb["found_by"] == "centre").sum()),
         "cnn_detector": int((emb["found_by"] == "cnn").sum()),
+        "pick": cfg.pick,
+        "flip": cfg.flip,
     }
     note = (f"LFW, {len(pairs):,} pairs in {len(folds)} folds; accuracy {summary['mean_accuracy']:.4f} ± "
             f"{summary['std_accuracy']:.4f} (thresholds chosen on the other folds). {summary['centre_fallback']} of "

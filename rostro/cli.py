@@ -310,6 +310,10 @@ def embed(
         bool, typer.Option("--aligned", help="Images are CelebA-aligned crops: skip detection.")
     ] = False,
     workers: Annotated[int | None, typer.Option(help="Processes (default: cores).")] = None,
+    pick: Annotated[
+        str, typer.Option(help="Which face of a photo: largest, or centre (pre-cropped sets).")
+    ] = "largest",
+    flip: Annotated[bool, typer.Option("--flip", help="Average each face with its mirror image (dlib only).")] = False,
     seed: SeedOpt = None,
 ) -> None:
     """Face embeddings for every image of a dataset, with its labels, groups and identities."""
@@ -318,7 +322,7 @@ def embed(
 
     try:
         ds = open_data(DataConfig(data=data, seed=seed or 0))
-        frame = embed_dataset(ds, out, aligned=aligned, run=model, workers=workers)
+        frame = embed_dataset(ds, out, aligned=aligned, run=model, workers=workers, pick=pick, flip=flip)
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
     found = int(frame["face_found"].sum())
@@ -412,6 +416,7 @@ def verify_eval(
     lfw: Annotated[str | None, typer.Option(help="LFW folder (lfw/ and pairs.txt): run the 10-fold protocol.")] = None,
     group: Annotated[str | None, typer.Option(help="Group column for per-group FAR/FRR.")] = None,
     metric: Annotated[str, typer.Option(help="cosine or euclidean.")] = "cosine",
+    no_flip: Annotated[bool, typer.Option("--no-flip", help="LFW: no mirror-image averaging.")] = False,
     target_far: Annotated[float, typer.Option(help="FAR at which the global threshold is set.")] = 1e-3,
     max_impostor: Annotated[int, typer.Option(help="Cap on sampled impostor pairs.")] = 200_000,
     out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")] = "rostro-report/verify",
@@ -420,7 +425,9 @@ def verify_eval(
     """Verification figures: FAR/FRR, EER, ROC/DET, FRR at target FARs, per-group rates; or LFW's protocol."""
     if lfw is not None:
         try:
-            folds, result, summary, html = api.lfw_eval(api.LfwConfig(root=lfw, metric=metric, out=out))
+            folds, result, summary, html = api.lfw_eval(
+                api.LfwConfig(root=lfw, metric=metric, flip=not no_flip, out=out)
+            )
         except (RostroError, ValueError, OSError, KeyError) as exc:
             _fail(exc)
         console.print(folds.round(4).to_string(index=False))

@@ -23,7 +23,9 @@ from rostro.training.checkpoint import atomic_write_bytes
 _RUN_CACHE: dict = {}
 
 
-def _embed_one(path: str, aligned: bool, run: str | None, centre: bool = False) -> tuple[str, str, np.ndarray | None]:
+def _embed_one(
+    path: str, aligned: bool, run: str | None, centre: bool = False, pick: str = "largest", flip: bool = False
+) -> tuple[str, str, np.ndarray | None]:
     """(how the face was found, error, vector) for one image; never raises for a bad image.
 
     The first field is '' when no face was found, else 'aligned', 'hog', 'cnn' or 'centre'.
@@ -36,11 +38,11 @@ def _embed_one(path: str, aligned: bool, run: str | None, centre: bool = False) 
         from rostro.faces.embedding import embed_aligned, embed_centre, embed_image
 
         if aligned:
-            return "aligned", "", embed_aligned([img])[0]
-        faces, vecs = embed_image(img)
+            return "aligned", "", embed_aligned([img], flip=flip)[0]
+        faces, vecs = embed_image(img, pick=pick, flip=flip)
         if faces:
             return faces[0].detector, "", vecs[0]
-        return ("centre", "", embed_centre(img)) if centre else ("", "no face found", None)
+        return ("centre", "", embed_centre(img, flip=flip)) if centre else ("", "no face found", None)
     from rostro.data.transforms import resize_square
     from rostro.faces.alignment import align_face
     from rostro.faces.detection import detect_faces
@@ -53,6 +55,10 @@ def _embed_one(path: str, aligned: bool, run: str | None, centre: bool = False) 
     found = "aligned"
     if not aligned:
         faces = detect_faces(img)
+        if pick == "centre":
+            from rostro.faces.embedding import nearest_centre
+
+            faces = nearest_centre(faces, img.shape)
         if not faces:
             return "", "no face found", None
         img, found = align_face(img, faces[0].landmarks), faces[0].detector
@@ -60,12 +66,12 @@ def _embed_one(path: str, aligned: bool, run: str | None, centre: bool = False) 
     return found, "", extract_features(model, crop, mean=info.mean, std=info.std)[0]
 
 
-def _embed_chunk(args: tuple[list[str], bool, str | None, bool]) -> list[tuple[str, str, np.ndarray | None]]:
+def _embed_chunk(args: tuple[list[str], dict]) -> list[tuple[str, str, np.ndarray | None]]:
     import torch
 
     torch.set_num_threads(1)
-    paths, aligned, run, centre = args
-    return [_embed_one(p, aligned, run, centre) for p in paths]
+    paths, options = args
+    return [_embed_one(p, **options) for p in paths]
 
 
 def embed_dataset(
@@ -77,6 +83,8 @@ def embed_dataset(
     workers: int | None = None,
     chunk: int = 32,
     centre_fallback: bool = False,
+    pick: str = "largest",
+    flip: bool = False,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Embed every image of ``ds`` into ``out`` (Parquet), skipping images already there.
@@ -84,7 +92,9 @@ def embed_dataset(
     The file is rewritten atomically after each group of chunks, so a killed run keeps what
     it finished and the next run picks up from there. ``centre_fallback`` embeds the image
     centre when no face is detected (pre-cropped sets such as LFW); the ``found_by`` column
-    then says 'centre'.
+    then says 'centre'. ``pick`` chooses the largest face or the one nearest the centre;
+    ``flip`` averages each dlib vector with its mirror image's. Options are not stored in the
+    file: a re-run must pass the ones that wrote it.
     """
     out = Path(out)
     done = pd.read_parquet(out) if out.is_file() else None
@@ -94,7 +104,8 @@ def embed_dataset(
     workers = workers or min(os.cpu_count() or 1, 4)
     paths = todo["path"].tolist()
     run_arg = None if run is None else str(run)
-    jobs = [(paths[i : i + chunk], aligned, run_arg, centre_fallback) for i in range(0, len(paths), chunk)]
+    options = {"aligned": aligned, "run": run_arg, "centre": centre_fallback, "pick": pick, "flip": flip}
+    jobs = [(paths[i : i + chunk], options) for i in range(0, len(paths), chunk)]
     columns = (TextColumn("embed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with ExitStack() as stack:
         bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))

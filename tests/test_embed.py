@@ -26,7 +26,7 @@ def test_embed_writes_parquet_and_skips_done_images(small, tmp_path, monkeypatch
     assert len(first) == 10 and first["face_found"].all()
     calls = []
     real = E._embed_one
-    monkeypatch.setattr(E, "_embed_one", lambda p, a, r, c: calls.append(p) or real(p, a, r, c))
+    monkeypatch.setattr(E, "_embed_one", lambda p, **kw: calls.append(p) or real(p, **kw))
     frame = E.embed_dataset(small, out, aligned=True, workers=1, progress=False)
     assert len(calls) == 14 and frame["path"].tolist() == small.frame["path"].tolist()
     assert {"identity", "Male", "split", "embedding"} <= set(frame.columns)

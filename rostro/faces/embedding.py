@@ -14,6 +14,7 @@ from rostro.faces.detection import Face, detect_faces
 from rostro.faces.models import dlib_models, model_file
 
 EMBEDDING_DIM = 128
+PICKS = ("largest", "centre")
 # dlib-style face box on CelebA's 178 x 218 aligned crop (eyebrows to chin, cheek to cheek)
 _ALIGNED_BOX = (25, 70, 153, 198)
 
@@ -25,18 +26,33 @@ def _resnet():
     return dlib.face_recognition_model_v1(str(model_file("resnet")))
 
 
-def embed_faces(img: np.ndarray, faces: list[Face], *, jitter: int = 0) -> np.ndarray:
+def _descriptors(img: np.ndarray, shapes: list, jitter: int, flip: bool) -> np.ndarray:
+    """dlib vectors for the chips that ``shapes`` cut from ``img``; with ``flip``, the unit-length
+    mean of each chip's vector and its mirror image's (measured on LFW: 98.97% -> 99.18%)."""
+    net = _resnet()
+    img = np.ascontiguousarray(img)
+    if not flip:
+        batch = dlib_models()["dlib"].full_object_detections()
+        for shape in shapes:
+            batch.append(shape)
+        return np.array([list(v) for v in net.compute_face_descriptor(img, batch, jitter)], dtype=np.float32)
+    dlib = dlib_models()["dlib"]
+    chips = [dlib.get_face_chip(img, shape, size=150, padding=0.25) for shape in shapes]
+    mirrored = [np.ascontiguousarray(c[:, ::-1]) for c in chips]
+    vecs = np.array([list(v) for v in net.compute_face_descriptor(chips + mirrored, jitter)], dtype=np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    both = vecs[: len(chips)] + vecs[len(chips) :]
+    return both / np.linalg.norm(both, axis=1, keepdims=True)
+
+
+def embed_faces(img: np.ndarray, faces: list[Face], *, jitter: int = 0, flip: bool = False) -> np.ndarray:
     """One 128-d vector per detected face (F x 128 float32)."""
     if not faces:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
-    shapes = dlib_models()["dlib"].full_object_detections()
-    for f in faces:
-        shapes.append(f.shape)
-    vecs = _resnet().compute_face_descriptor(np.ascontiguousarray(img), shapes, jitter)
-    return np.array([list(v) for v in vecs], dtype=np.float32)
+    return _descriptors(img, [f.shape for f in faces], jitter, flip)
 
 
-def embed_aligned(crops: list[np.ndarray], *, jitter: int = 0) -> np.ndarray:
+def embed_aligned(crops: list[np.ndarray], *, jitter: int = 0, flip: bool = False) -> np.ndarray:
     """Embeddings of CelebA-aligned crops (any size with CelebA's 178 x 218 proportions)."""
     models = dlib_models()
     dlib = models["dlib"]
@@ -45,18 +61,41 @@ def embed_aligned(crops: list[np.ndarray], *, jitter: int = 0) -> np.ndarray:
         sx, sy = crop.shape[1] / 178, crop.shape[0] / 218
         box = dlib.rectangle(*(round(v * s) for v, s in zip(_ALIGNED_BOX, (sx, sy, sx, sy), strict=True)))
         crop = np.ascontiguousarray(crop)
-        shape = models["shape5"](crop, box)
-        out[i] = np.array(_resnet().compute_face_descriptor(crop, shape, jitter), dtype=np.float32)
+        out[i] = _descriptors(crop, [models["shape5"](crop, box)], jitter, flip)[0]
     return out
 
 
-def embed_image(img: np.ndarray, *, detector: str = "auto", jitter: int = 0) -> tuple[list[Face], np.ndarray]:
-    """Detect every face in a photo and embed each; ([], 0 x 128) when there is none."""
+def nearest_centre(faces: list[Face], shape: tuple[int, ...]) -> list[Face]:
+    """The faces ordered by the distance of their box centre from the image centre.
+
+    For pre-cropped sets (LFW, UTKFace) the labelled face is the central one, which is not
+    always the largest (LFW: 37 of 7,701 images).
+    """
+    h, w = shape[:2]
+
+    def dist(f: Face) -> float:
+        left, top, right, bottom = f.box
+        return ((left + right) / 2 - w / 2) ** 2 + ((top + bottom) / 2 - h / 2) ** 2
+
+    return sorted(faces, key=dist)
+
+
+def embed_image(
+    img: np.ndarray, *, detector: str = "auto", jitter: int = 0, flip: bool = False, pick: str = "largest"
+) -> tuple[list[Face], np.ndarray]:
+    """Detect every face in a photo and embed each; ([], 0 x 128) when there is none.
+
+    Faces come largest first, or nearest the centre first with ``pick='centre'``.
+    """
+    if pick not in PICKS:
+        raise ValueError(f"pick must be one of {PICKS}, got {pick!r}")
     faces = detect_faces(img, detector=detector)
-    return faces, embed_faces(img, faces, jitter=jitter)
+    if pick == "centre":
+        faces = nearest_centre(faces, img.shape)
+    return faces, embed_faces(img, faces, jitter=jitter, flip=flip)
 
 
-def embed_centre(img: np.ndarray, *, fraction: float = 0.5, jitter: int = 0) -> np.ndarray:
+def embed_centre(img: np.ndarray, *, fraction: float = 0.5, jitter: int = 0, flip: bool = False) -> np.ndarray:
     """Embedding of a face assumed at the image centre (a box ``fraction`` of the shorter side).
 
     For datasets of pre-cropped faces (LFW, UTKFace) where the detector misses one: the face
@@ -68,7 +107,7 @@ def embed_centre(img: np.ndarray, *, fraction: float = 0.5, jitter: int = 0) -> 
     box = models["dlib"].rectangle(round((w - side) / 2), round((h - side) / 2), round((w + side) / 2),
                                    round((h + side) / 2))  # fmt: skip
     img = np.ascontiguousarray(img)
-    return np.array(_resnet().compute_face_descriptor(img, models["shape5"](img, box), jitter), dtype=np.float32)
+    return _descriptors(img, [models["shape5"](img, box)], jitter, flip)[0]
 
 
 # Cosine similarity at which dlib embeddings of two photos are called the same person: the

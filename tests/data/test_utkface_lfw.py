@@ -80,4 +80,4 @@ def test_lfw_eval_scores_every_pair_even_without_a_detected_face(lfw, tmp_path):
     assert list(folds["fold"]) == [1, 2] and folds["pairs"].sum() == 4
     assert summary["images"] == 6 and summary["centre_fallback"] == 6  # noise images: no face detected
     assert result.n_genuine == 2 and result.n_impostor == 2 and html.is_file()
-    assert (tmp_path / "out" / "lfw_embeddings.parquet").is_file()
+    assert (tmp_path / "out" / "lfw_embeddings_centre_flip.parquet").is_file()

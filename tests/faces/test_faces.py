@@ -52,3 +52,26 @@ def test_large_photos_are_scanned_downscaled(portrait):
     assert len(faces) == 1
     ref = detect_faces(portrait)[0].box
     assert np.allclose(np.array(faces[0].box) / 4, ref, atol=12)
+
+
+def test_flip_averaging_is_mirror_symmetric_and_unit_length(portrait):
+    from rostro.faces.embedding import embed_image
+
+    _, plain = embed_image(portrait)
+    _, flipped = embed_image(portrait, flip=True)
+    _, of_mirror = embed_image(np.ascontiguousarray(portrait[:, ::-1]), flip=True)
+    assert flipped.shape == (1, 128) and np.linalg.norm(flipped[0]) == pytest.approx(1, abs=1e-5)
+    cos = float(flipped[0] @ of_mirror[0])
+    assert cos > 0.995  # the same pair of chips, up to the landmark fit on the mirrored photo
+    assert 0.9 < float(plain[0] @ flipped[0] / np.linalg.norm(plain[0])) < 0.9999
+
+
+def test_pick_centre_prefers_the_central_face_over_the_largest():
+    from rostro.faces.detection import Face
+    from rostro.faces.embedding import embed_image, nearest_centre
+
+    big = Face(box=(0, 0, 120, 120), score=1, landmarks=np.zeros((68, 2)), detector="hog")
+    mid = Face(box=(170, 170, 230, 230), score=1, landmarks=np.zeros((68, 2)), detector="hog")
+    assert nearest_centre([big, mid], (400, 400, 3)) == [mid, big]
+    with pytest.raises(ValueError, match="pick must be one of"):
+        embed_image(np.zeros((50, 50, 3), np.uint8), pick="first")
