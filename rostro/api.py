@@ -31,6 +31,7 @@ from rostro.reports.evaluation import write_evaluation_report, write_training_cu
 from rostro.training.checkpoint import load_checkpoint
 from rostro.training.config import TrainConfig
 from rostro.training.data import cache_dataset, prepare_dataset, run_dataset, split_indices
+from rostro.training.distributed import barrier, init_world, peer_lost
 from rostro.training.fusion import Fusion, combine
 from rostro.training.loop import FitResult, TrainData, fit
 from rostro.training.run import RunInfo, git_commit, load_run
@@ -72,12 +73,14 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
     The run folder then holds ``config.yaml``, ``run.json`` (labels, input size, thresholds
     tuned on validation), ``best.pt``, ``last.pt``, ``history.csv`` and ``curves.png``.
     """
+    world = init_world()
     run_dir = Path(cfg.out)
     if (run_dir / "last.pt").exists() and not cfg.resume:
         raise RostroError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     _threads(cfg.threads)
     ds = prepare_dataset(cfg)
     base_info = None
+    torch.manual_seed(cfg.seed)  # the initial weights (and a new head) are part of the seeded run
     if cfg.init_from:
         model, base_info = load_run(cfg.init_from)
         name, kwargs = base_info.model, dict(base_info.model_kwargs)
@@ -90,7 +93,11 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
         name, kwargs = cfg.model, {"num_outputs": len(ds.labels), "input_size": cfg.input_size}
         size, mean, std = cfg.input_size, spec.mean, spec.std
         model = create_model(name, **kwargs)
-    cache = cache_dataset(ds, cfg, size)
+    if not world.main:  # rank 0 decodes the images once; the others map its cache
+        barrier(world)
+    cache = cache_dataset(ds, cfg, size, progress=cfg.progress and world.main)
+    if world.main:
+        barrier(world)
     data = TrainData(
         images=cache.images,
         labels=ds.label_matrix(),
@@ -99,13 +106,20 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
         mean=mean,
         std=std,
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.yaml")
+    if world.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
 
     def curves(history: list[dict]) -> None:
         write_training_curves(history, run_dir, monitor=cfg.monitor)
 
-    result = fit(model, data, cfg, run_dir, ds.labels, on_epoch_end=curves)
+    try:
+        result = fit(model, data, cfg, run_dir, ds.labels, on_epoch_end=curves, world=world)
+        barrier(world)  # best.pt is complete on every rank's view
+    except (RuntimeError, torch.distributed.DistError) as exc:
+        if world.distributed:
+            raise peer_lost(exc) from exc
+        raise
     best = run_dir / "best.pt"
     load_weights(model, load_checkpoint(best), source=str(best))
     val_probs = predict_proba(model, data.images, mean=mean, std=std, indices=data.val_idx)
@@ -130,7 +144,8 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
         rostro_version=__version__,
         validation=val.summary | {"images_per_second": result.images_per_second},
     )
-    info.save(run_dir)
+    if world.main:
+        info.save(run_dir)
     return result, info, run_dir
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +20,7 @@ from rostro.config import load_config
 from rostro.data.images import load_image
 from rostro.errors import RostroError
 from rostro.training.config import TrainConfig
+from rostro.training.distributed import finish as finish_distributed
 
 app = typer.Typer(
     help="rostro: train, evaluate, audit and serve face-attribute classifiers, offline.",
@@ -147,6 +149,10 @@ def train(
         result, info, run_dir = api.train(cfg)
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
+    finally:
+        finish_distributed()
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
     v = info.validation
     console.print(
         f"Best epoch {result.best_epoch} ({info.monitor} {result.best_value:.4f}); "

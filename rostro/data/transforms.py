@@ -58,17 +58,23 @@ class Augment:
         if self.rotation < 0 or not 0 <= self.zoom < 1:
             raise ValueError(f"rotation must be >= 0 and zoom in [0, 1); got {self.rotation}, {self.zoom}")
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, *, of: tuple[int, slice] | None = None
+    ) -> torch.Tensor:
+        """Augment ``x``; with ``of=(n, part)``, ``x`` is ``part`` of a batch of ``n`` and gets the
+        transforms that batch would: a data-parallel rank then matches one process exactly."""
         if x.ndim != 4 or not x.is_floating_point():
             raise ValueError(f"expected an NxCxHxW float batch, got {tuple(x.shape)} {x.dtype}")
-        n = x.shape[0]
-        if n == 0:
+        n, part = of if of is not None else (x.shape[0], slice(None))
+        if x.shape[0] == 0:
             return x
         angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(self.rotation)
         scale = 1 + (torch.rand(n, generator=generator) * 2 - 1) * self.zoom
         sign = torch.ones(n)
         if self.flip:
             sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+        angle, scale, sign = angle[part], scale[part], sign[part]
+        n = x.shape[0]
         cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
         theta = torch.zeros(n, 2, 3)
         theta[:, 0, 0] = cos * sign

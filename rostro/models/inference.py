@@ -21,12 +21,15 @@ def predict_proba(
 ) -> np.ndarray:
     """Sigmoid probabilities, N x outputs, for NHWC uint8 ``images`` (or the rows in ``indices``)."""
     model.eval()
+    device = next(model.parameters()).device
     idx = np.arange(len(images)) if indices is None else np.asarray(indices)
     out = []
     for start in range(0, len(idx), batch_size):
         rows = idx[start : start + batch_size]
-        x = to_float_tensor(np.ascontiguousarray(images[rows]), mean, std)
-        out.append(torch.sigmoid(model(x.contiguous(memory_format=torch.channels_last))).numpy())
+        x = to_float_tensor(np.ascontiguousarray(images[rows]), mean, std).to(device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model(x.contiguous(memory_format=torch.channels_last))
+        out.append(torch.sigmoid(logits.float()).cpu().numpy())
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(out).astype(np.float32)

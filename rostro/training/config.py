@@ -39,6 +39,7 @@ class TrainConfig(DataConfig):
     sample_sizes: tuple[int, int, int] | None = None
     exclude: list[str] | None = None
     resume: bool = False
+    sync_batchnorm: bool = False
     threads: int | None = None
     cache_dir: str | None = None
     progress: bool = True

@@ -52,9 +52,10 @@ def run_dataset(
     return ds, cfg
 
 
-def cache_dataset(ds: FaceDataset, cfg: TrainConfig, size: int) -> ImageCache:
+def cache_dataset(ds: FaceDataset, cfg: TrainConfig, size: int, *, progress: bool | None = None) -> ImageCache:
     """Decoded images for every row; unreadable ones are logged and left out of every split."""
-    cache = build_cache(ds.frame["path"].tolist(), size, cache_dir=cfg.cache_dir, progress=cfg.progress)
+    progress = cfg.progress if progress is None else progress
+    cache = build_cache(ds.frame["path"].tolist(), size, cache_dir=cfg.cache_dir, progress=progress)
     if cache.errors:
         first = min(cache.errors)
         log.warning(

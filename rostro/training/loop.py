@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from rostro.data.transforms import Augment, to_float_tensor
 from rostro.evaluation.metrics import attribute_table, summarise_table
@@ -25,6 +27,7 @@ from rostro.models.cnn import TrunkHeadNet
 from rostro.models.inference import predict_proba
 from rostro.training.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from rostro.training.config import TrainConfig
+from rostro.training.distributed import World, gather_rows, shard
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +113,13 @@ def _epoch_order(data: TrainData, cfg: TrainConfig, gen: torch.Generator) -> tor
     return torch.multinomial(torch.tensor(weights), n, replacement=True, generator=gen)
 
 
-def evaluate_split(model: nn.Module, data: TrainData, idx: np.ndarray, pos_weight, names) -> dict[str, float]:
-    probs = predict_proba(model, data.images, mean=data.mean, std=data.std, indices=idx)
+def evaluate_split(
+    model: nn.Module, data: TrainData, idx: np.ndarray, pos_weight, names, world: World | None = None
+) -> dict[str, float]:
+    """Loss and summary metrics on ``idx``; under DDP each rank scores a shard and all agree on the result."""
+    world = world or World()
+    mine = idx[shard(len(idx), world)]
+    probs = gather_rows(predict_proba(model, data.images, mean=data.mean, std=data.std, indices=mine), len(idx), world)
     y = data.labels[idx].astype(np.float32)
     p = torch.tensor(probs).clamp(1e-6, 1 - 1e-6)
     loss = nn.functional.binary_cross_entropy(p, torch.tensor(y), reduction="none")
@@ -129,12 +137,19 @@ def fit(
     names: list[str],
     *,
     on_epoch_end: Callable[[list[dict]], None] | None = None,
+    world: World | None = None,
 ) -> FitResult:
     """Train ``model`` on ``data.train_idx``, validate on ``data.val_idx`` each epoch.
 
     Writes ``last.pt`` (full state, for resume) every epoch and ``best.pt`` (weights) when
     the monitored validation figure improves; stops after ``patience`` epochs without one.
+
+    Under ``torchrun`` (``world`` of several ranks) the model is wrapped in
+    DistributedDataParallel and each global batch of ``cfg.batch_size`` is split across the
+    ranks, with the augmentation one process would have drawn, so N processes follow one
+    process's run (up to batch-norm statistics, which are per rank). Only rank 0 writes.
     """
+    world = world or World()
     run_dir = Path(run_dir)
     if len(data.train_idx) == 0 or len(data.val_idx) == 0:
         raise ValueError(
@@ -144,7 +159,12 @@ def fit(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     batches = math.ceil(len(data.train_idx) / cfg.batch_size)
-    model = model.to(memory_format=torch.channels_last)
+    cuda = world.device.startswith("cuda")
+    if cfg.sync_batchnorm and world.distributed:
+        if not cuda:
+            raise ValueError("sync_batchnorm needs GPUs: torch's SyncBatchNorm has no CPU kernel")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model = model.to(world.device, memory_format=torch.channels_last)
     opt, sched = _optimizer(model, cfg, cfg.epochs * batches)
     pos_weight = _pos_weight(data.labels[data.train_idx], cfg)
     augment = Augment(cfg.rotation, cfg.zoom, cfg.flip) if cfg.augment else None
@@ -186,31 +206,41 @@ def fit(
         TimeRemainingColumn(),
     )
     t_all = time.perf_counter()
-    with Progress(*columns, disable=not cfg.progress, transient=False) as bar:
+    wrapped, trainable = model, None
+    with Progress(*columns, disable=not (cfg.progress and world.main), transient=False) as bar:
         for epoch in range(start, cfg.epochs):
             set_trainable(model, cfg, epoch)
             _train_mode(model)
+            now = tuple(p.requires_grad for p in model.parameters())
+            if world.distributed and now != trainable:  # DDP hooks only the parameters trainable when wrapped
+                wrapped, trainable = DDP(model, device_ids=[world.local_rank] if cuda else None), now
             task = bar.add_task("train", total=batches, epoch=f"{epoch + 1}/{cfg.epochs}", ips=0.0, loss=0.0)
             order = _epoch_order(data, cfg, gen).numpy()
-            t0, running, count = time.perf_counter(), 0.0, 0
+            t0, running, count, local = time.perf_counter(), 0.0, 0, 0
             for b in range(batches):
-                rows = np.sort(data.train_idx[order[b * cfg.batch_size : (b + 1) * cfg.batch_size]])
+                batch = np.sort(data.train_idx[order[b * cfg.batch_size : (b + 1) * cfg.batch_size]])
+                part = slice(world.rank, None, world.size)
+                rows = batch[part]
                 x = to_float_tensor(np.ascontiguousarray(data.images[rows]), data.mean, data.std)
                 if augment is not None:
-                    x = augment(x, gen)
+                    x = augment(x, gen, of=(len(batch), part))
                 y = torch.from_numpy(data.labels[rows].astype(np.float32))
-                loss = loss_fn(model(x.contiguous(memory_format=torch.channels_last)), y)
+                x = x.to(world.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                    logits = wrapped(x)
+                loss = loss_fn(logits.float(), y.to(world.device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
                 running += float(loss.detach()) * len(rows)
-                count += len(rows)
+                count, local = count + len(batch), local + len(rows)
                 elapsed = time.perf_counter() - t0
-                bar.update(task, advance=1, ips=count / max(elapsed, 1e-9), loss=running / count)
+                bar.update(task, advance=1, ips=count / max(elapsed, 1e-9), loss=running / max(local, 1))
             train_seconds += time.perf_counter() - t0
             images_seen += count
-            val = evaluate_split(model, data, data.val_idx, pos_weight, names)
+            running = _sum(running, world)
+            val = evaluate_split(model, data, data.val_idx, pos_weight, names, world)
             row = {"epoch": epoch + 1, "train_loss": running / count, "lr": opt.param_groups[-1]["lr"]}
             row.update({f"val_{k}": v for k, v in val.items()})
             row["images_per_second"] = count / max(time.perf_counter() - t0, 1e-9)
@@ -219,10 +249,15 @@ def fit(
             improved = value < best if mode == "min" else value > best
             if improved:
                 best, best_epoch, bad = value, epoch + 1, 0
-                save_checkpoint(model.state_dict(), run_dir / "best.pt")
+                if world.main:
+                    save_checkpoint(model.state_dict(), run_dir / "best.pt")
             else:
                 bad += 1
             stopped = bad >= cfg.patience and epoch + 1 < cfg.epochs
+            if not world.main:
+                if stopped:
+                    break
+                continue
             save_checkpoint(
                 {
                     "model": model.state_dict(),
@@ -254,6 +289,14 @@ def fit(
         images_per_second=images_seen / train_seconds if train_seconds else float("nan"),
         resumed_from=resumed,
     )
+
+
+def _sum(value: float, world: World) -> float:
+    if not world.distributed:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t)
 
 
 def _write_history(history: list[dict], path: Path) -> None:
