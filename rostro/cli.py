@@ -21,6 +21,7 @@ from rostro.data.images import load_image
 from rostro.errors import RostroError
 from rostro.training.config import TrainConfig
 from rostro.training.distributed import finish as finish_distributed
+from rostro.training.distributed import init_world, launched
 
 app = typer.Typer(
     help="rostro: train, evaluate, audit and serve face-attribute classifiers, offline.",
@@ -219,6 +220,9 @@ def predict(
     """Attributes of the largest face in each image; unreadable images and missing faces are rows too."""
     from rostro import predict as P
 
+    if launched():
+        _predict_sharded(target, model, out, aligned, runtime, batch_size)
+        return
     try:
         predictor = P.AttributePredictor(model, runtime=runtime)
         paths = P.collect_paths(target)
@@ -244,6 +248,27 @@ def predict(
     if out is None:
         console.print(frame.to_string(index=False, max_cols=12))
     else:
+        console.print(f"Wrote {out}")
+
+
+def _predict_sharded(target: str, model: str | None, out: Path | None, aligned: bool, runtime: str, batch: int) -> None:
+    """`rostro predict` under torchrun: each rank takes a shard; rank 0 merges the one CSV."""
+    from rostro import predict as P
+
+    try:
+        if out is None or out.suffix.lower() != ".csv":
+            raise ValueError("under torchrun, predict needs --out FILE.csv (the ranks' parts are merged into it)")
+        world = init_world()
+        predictor = P.AttributePredictor(model, runtime=runtime)
+        frame = P.predict_sharded(predictor, P.collect_paths(target), out, world, aligned=aligned, batch_size=batch)
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)
+    finally:
+        finish_distributed()
+    if frame is not None:
+        console.print(
+            f"{len(frame):,} images from {world.size} ranks: face found in {int(frame['face_found'].sum()):,}."
+        )
         console.print(f"Wrote {out}")
 
 
@@ -324,13 +349,21 @@ def embed(
 ) -> None:
     """Face embeddings for every image of a dataset, with its labels, groups and identities."""
     from rostro.data.loading import DataConfig, open_data
-    from rostro.embed import embed_dataset
+    from rostro.embed import embed_dataset, embed_sharded
 
     try:
         ds = open_data(DataConfig(data=data, seed=seed or 0))
-        frame = embed_dataset(ds, out, aligned=aligned, run=model, workers=workers, pick=pick, flip=flip)
+        options = {"aligned": aligned, "run": model, "pick": pick, "flip": flip}
+        if launched():
+            frame = embed_sharded(ds, out, init_world(), workers=1, **options)
+        else:
+            frame = embed_dataset(ds, out, workers=workers, **options)
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
+    finally:
+        finish_distributed()
+    if frame is None:  # a rank other than 0 under torchrun
+        return
     found = int(frame["face_found"].sum())
     console.print(f"{len(frame):,} images, {found:,} embedded, {len(frame) - found:,} without a face or unreadable.")
     console.print(f"Wrote {out}")

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rostro.data.dataset import FaceDataset
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.training.checkpoint import atomic_write_bytes
+from rostro.training.distributed import World, barrier, shard
 
 _RUN_CACHE: dict = {}
 
@@ -125,6 +126,26 @@ def embed_dataset(
             if (n + 1) % 20 == 0 or n + 1 == len(jobs):
                 _write(pd.concat(parts, ignore_index=True), out)
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
+    order = {p: i for i, p in enumerate(ds.frame["path"])}
+    frame = frame.sort_values("path", key=lambda s: s.map(order)).reset_index(drop=True)
+    _write(frame, out)
+    return frame
+
+
+def embed_sharded(ds: FaceDataset, out: str | Path, world: World, **options) -> pd.DataFrame | None:
+    """``embed_dataset`` under torchrun: rank r embeds rows ``r::N`` into its own part file, then
+    rank 0 merges the parts into ``out`` in the dataset's order. Parts (``.OUT.parts/``) make
+    a re-run after a kill resume. Returns the merged frame on rank 0, None elsewhere.
+    """
+    out = Path(out)
+    parts = out.parent / f".{out.name}.parts"
+    part = lambda r: parts / f"part-{r}-of-{world.size}.parquet"  # noqa: E731
+    mine = ds.with_frame(ds.frame.iloc[shard(len(ds.frame), world)])
+    embed_dataset(mine, part(world.rank), **{**options, "progress": options.get("progress", True) and world.main})
+    barrier(world)
+    if not world.main:
+        return None
+    frame = pd.concat([pd.read_parquet(part(r)) for r in range(world.size)], ignore_index=True)
     order = {p: i for i, p in enumerate(ds.frame["path"])}
     frame = frame.sort_values("path", key=lambda s: s.map(order)).reset_index(drop=True)
     _write(frame, out)

@@ -22,6 +22,7 @@ from rostro.errors import RostroError
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.inference import predict_proba
 from rostro.training.checkpoint import atomic_write_text
+from rostro.training.distributed import World, barrier, shard
 from rostro.training.fusion import Fusion, combine
 from rostro.training.run import load_run
 
@@ -211,6 +212,7 @@ def predict_table(
     keeps what it finished; a re-run predicts only the paths the file does not hold yet.
     """
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     done = pd.read_csv(out) if out.is_file() else pd.DataFrame(columns=[*CSV_FIXED, *predictor.labels])
     absent = [c for c in (*CSV_FIXED, *predictor.labels) if c not in done.columns]
     if absent:
@@ -232,6 +234,35 @@ def predict_table(
     order = {str(p): i for i, p in enumerate(paths)}
     frame = frame[frame["path"].astype(str).isin(order)]
     return frame.sort_values("path", key=lambda s: s.astype(str).map(order)).reset_index(drop=True)
+
+
+def predict_sharded(
+    predictor: AttributePredictor,
+    paths: Sequence[str | Path],
+    out: str | Path,
+    world: World,
+    *,
+    aligned: bool = False,
+    batch_size: int = 64,
+) -> pd.DataFrame | None:
+    """``predict_table`` under torchrun: rank r predicts ``paths[r::N]`` into its own part file,
+    then rank 0 merges the parts into ``out`` in the order of ``paths`` (the single-process
+    result). Parts live in ``.OUT.parts/`` and make a re-run after a kill resume. Returns the
+    merged table on rank 0, None elsewhere.
+    """
+    out = Path(out)
+    parts = out.parent / f".{out.name}.parts"
+    part = lambda r: parts / f"part-{r}-of-{world.size}.csv"  # noqa: E731
+    predict_table(predictor, [paths[i] for i in shard(len(paths), world)], part(world.rank), aligned=aligned,
+                  batch_size=batch_size, progress=world.main)  # fmt: skip
+    barrier(world)
+    if not world.main:
+        return None
+    frame = pd.concat([pd.read_csv(part(r)) for r in range(world.size)], ignore_index=True)
+    order = {str(p): i for i, p in enumerate(paths)}
+    frame = frame.sort_values("path", key=lambda s: s.astype(str).map(order)).reset_index(drop=True)
+    atomic_write_text(out, frame.to_csv(index=False))
+    return frame
 
 
 def annotate(img: np.ndarray, result: ImageResult, path: str | Path, *, top: int = 4) -> Path:

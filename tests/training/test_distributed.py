@@ -99,3 +99,29 @@ def test_torchrun_cli_run_is_written_once_and_resumes_after_a_killed_rank(celeba
     assert hist["epoch"].tolist() == list(range(1, 13))
     assert (out / "run.json").is_file() and (out / "best.pt").is_file()
     assert log.count("Run: ") == 1  # rank 0 alone reports
+
+
+def test_sharded_predict_and_embed_match_one_process(celeba_dir, tiny_run, tmp_path):
+    from rostro.predict import AttributePredictor, collect_paths, predict_table
+
+    imgs = celeba_dir / "img_align_celeba"
+    single = predict_table(AttributePredictor(tiny_run), collect_paths(imgs), tmp_path / "one.csv", aligned=True,
+                           progress=False)  # fmt: skip
+    job = _torchrun(["predict", str(imgs), "--aligned", "--model", str(tiny_run), "--out", str(tmp_path / "two.csv")])
+    log = job.communicate(timeout=300)[0]
+    assert job.returncode == 0, log[-3000:]
+    two = pd.read_csv(tmp_path / "two.csv")
+    pd.testing.assert_frame_equal(two, pd.read_csv(tmp_path / "one.csv"), check_exact=False, atol=1e-6)
+    assert len(two) == len(single) and log.count("Wrote") == 1
+    from typer.testing import CliRunner
+
+    from rostro.cli import app
+
+    args = ["embed", str(celeba_dir), "--aligned", "--model", str(tiny_run), "--workers", "1"]
+    assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "one.parquet")]).exit_code == 0
+    job = _torchrun([*args, "--out", str(tmp_path / "two.parquet")])
+    log = job.communicate(timeout=300)[0]
+    assert job.returncode == 0, log[-3000:]
+    emb_one, emb_two = pd.read_parquet(tmp_path / "one.parquet"), pd.read_parquet(tmp_path / "two.parquet")
+    assert emb_two["path"].tolist() == emb_one["path"].tolist() and len(emb_two) == 96
+    assert np.allclose(np.stack(emb_two["embedding"]), np.stack(emb_one["embedding"]), atol=1e-5)
