@@ -117,6 +117,7 @@ def train(
     model: Annotated[str | None, typer.Option(help="Registered model: attr_net or small_cnn.")] = None,
     labels: Annotated[str | None, typer.Option(help="Comma-separated labels to learn (default: all).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    steps_per_epoch: Annotated[int | None, typer.Option(help="Cap on steps per epoch (huge sets).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
     input_size: Annotated[int | None, typer.Option(help="Square input size in pixels.")] = None,
@@ -142,7 +143,8 @@ def train(
     try:
         cfg = load_config(
             TrainConfig, config, data=data, out=out, model=model,
-            labels=labels.split(",") if labels else None, epochs=epochs, batch_size=batch_size, lr=lr,
+            labels=labels.split(",") if labels else None, epochs=epochs, steps_per_epoch=steps_per_epoch,
+            batch_size=batch_size, lr=lr,
             input_size=input_size, imbalance=imbalance, monitor=monitor, patience=patience,
             init_from=init_from, freeze_trunk=freeze_trunk, unfreeze_after=unfreeze_after,
             exclude=exclude or None, resume=resume, threads=threads, seed=seed,

@@ -18,6 +18,7 @@ class TrainConfig(DataConfig):
     model: str = "attr_net"
     input_size: int = 64
     epochs: int = 15
+    steps_per_epoch: int | None = None
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 5e-4

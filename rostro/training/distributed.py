@@ -41,7 +41,7 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def init_world(timeout_s: float = 300.0) -> World:
+def init_world(timeout_s: float = 1800.0) -> World:
     """Join the job's process group once (idempotent); a world of one outside torchrun.
 
     ``timeout_s`` bounds how long a rank waits on a peer that died, so a killed rank turns

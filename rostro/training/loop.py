@@ -159,6 +159,8 @@ def fit(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     batches = math.ceil(len(data.train_idx) / cfg.batch_size)
+    if cfg.steps_per_epoch is not None:  # huge sets: an 'epoch' is this many steps of a fresh shuffle
+        batches = min(batches, cfg.steps_per_epoch)
     cuda = world.device.startswith("cuda")
     if cfg.sync_batchnorm and world.distributed:
         if not cuda:
