@@ -34,7 +34,7 @@ from rostro.training.data import cache_dataset, prepare_dataset, run_dataset, sp
 from rostro.training.distributed import barrier, init_world, peer_lost
 from rostro.training.fusion import Fusion, combine
 from rostro.training.loop import FitResult, TrainData, fit
-from rostro.training.run import RunInfo, git_commit, load_run
+from rostro.training.run import RunInfo, git_commit, load_run, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,7 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
     )
     if world.main:
         info.save(run_dir)
+        write_manifest(run_dir)
     return result, info, run_dir
 
 

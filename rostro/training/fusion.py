@@ -21,7 +21,7 @@ from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_proba
 from rostro.training.checkpoint import atomic_write_text
 from rostro.training.data import cache_dataset, run_dataset, split_indices
-from rostro.training.run import load_run
+from rostro.training.run import load_run, write_manifest
 
 FUSION_FILE = "fusion.json"
 ROUTES = ("cnn", "embedding", "mean")
@@ -110,4 +110,5 @@ def fit_fusion(run_dir: str | Path, embeddings: str | Path, *, data: str | None 
         thresholds.append(float(best[2]))
     fusion = Fusion(head, routes, thresholds, scores)
     fusion.save(run_dir)
+    write_manifest(run_dir)
     return fusion

@@ -7,6 +7,7 @@ tuned thresholds, the data configuration and the code version; ``best.pt`` holds
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from rostro.training.checkpoint import atomic_write_text, load_checkpoint
 
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "best.pt"
+MANIFEST_FILE = "manifest.json"
+SIGNED_FILES = (RUN_FILE, WEIGHTS_FILE, "fusion.json")
 
 
 @dataclass
@@ -55,6 +58,49 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_manifest(run_dir: str | Path) -> Path:
+    """Record the SHA-256 and size of the files a run is loaded from (``manifest.json``)."""
+    run_dir = Path(run_dir)
+    files = {n: {"sha256": _sha256(run_dir / n), "bytes": (run_dir / n).stat().st_size}
+             for n in SIGNED_FILES if (run_dir / n).is_file()}  # fmt: skip
+    return atomic_write_text(run_dir / MANIFEST_FILE, json.dumps({"files": files}, indent=2))
+
+
+def verify_manifest(run_dir: str | Path) -> None:
+    """Refuse a run whose files differ from its manifest (tampered, truncated, swapped or added)."""
+    run_dir = Path(run_dir)
+    path = run_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise RostroError(f"{run_dir}: no {MANIFEST_FILE}, so its files cannot be verified; training writes it at "
+                          "the end (re-sign a run you trust with rostro.training.run.write_manifest)")  # fmt: skip
+    try:
+        files = json.loads(path.read_text())["files"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise RostroError(f"{path}: unreadable manifest ({exc})") from None
+    for name in SIGNED_FILES:
+        f = run_dir / name
+        if name not in files:
+            if f.is_file():
+                raise RostroError(f"{f}: not listed in {MANIFEST_FILE}; the run was changed after it was signed")
+            continue
+        if not f.is_file():
+            raise RostroError(f"{f}: listed in {MANIFEST_FILE} but missing")
+        size = f.stat().st_size
+        if size != files[name]["bytes"]:
+            raise RostroError(f"{f}: {size:,} bytes where the manifest says {files[name]['bytes']:,} (truncated or "
+                              "replaced); refusing to load it")  # fmt: skip
+        if _sha256(f) != files[name]["sha256"]:
+            raise RostroError(f"{f}: SHA-256 differs from {MANIFEST_FILE} (the file was modified); refusing to load it")
+
+
 def read_run_info(run_dir: str | Path) -> RunInfo:
     path = Path(run_dir) / RUN_FILE
     if not path.is_file():
@@ -67,7 +113,10 @@ def read_run_info(run_dir: str | Path) -> RunInfo:
 
 
 def load_run(run_dir: str | Path) -> tuple[TrunkHeadNet, RunInfo]:
-    """The trained model (best weights, eval mode) and its description."""
+    """The trained model (best weights, eval mode) and its description, after checking the manifest."""
+    if not (Path(run_dir) / RUN_FILE).is_file():
+        raise RostroError(f"{run_dir}: not a rostro run folder (no {RUN_FILE})")
+    verify_manifest(run_dir)
     info = read_run_info(run_dir)
     model = create_model(info.model, **info.model_kwargs)
     weights = Path(run_dir) / WEIGHTS_FILE
