@@ -19,6 +19,7 @@ from rostro import __version__, api
 from rostro.config import load_config
 from rostro.data.images import load_image
 from rostro.errors import RostroError
+from rostro.training.checkpoint import atomic_write_text
 from rostro.training.config import TrainConfig
 from rostro.training.distributed import finish as finish_distributed
 from rostro.training.distributed import init_world, launched
@@ -228,9 +229,15 @@ def predict(
     try:
         predictor = P.AttributePredictor(model, runtime=runtime)
         paths = P.collect_paths(target)
-        results = predictor.predict_paths(paths, aligned=aligned, batch_size=batch_size)
-        frame = P.results_frame(results, predictor.labels)
-        if out is not None:
+        if out is not None and out.suffix.lower() == ".csv" and annotate_dir is None:
+            # resumable: a re-run after a kill skips the images already in the file
+            frame = P.predict_table(predictor, paths, out, aligned=aligned, batch_size=batch_size)
+            atomic_write_text(out, frame.to_csv(index=False))
+            results = []
+        else:
+            results = predictor.predict_paths(paths, aligned=aligned, batch_size=batch_size)
+            frame = P.results_frame(results, predictor.labels)
+        if out is not None and results:
             out.parent.mkdir(parents=True, exist_ok=True)
             if out.suffix.lower() == ".json":
                 out.write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=1))

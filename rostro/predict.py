@@ -6,7 +6,10 @@ never stops a batch.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,7 @@ from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.inference import predict_proba
-from rostro.training.checkpoint import atomic_write_text
+from rostro.training.checkpoint import atomic_write_bytes, atomic_write_text
 from rostro.training.distributed import World, barrier, shard
 from rostro.training.fusion import Fusion, combine
 from rostro.training.run import load_run
@@ -78,6 +81,8 @@ class AttributePredictor:
         self.model, self.info = load_run(self.run)
         self.labels = self.info.labels
         self.fusion = Fusion.load(self.run) if use_fusion else None
+        manifest = self.run / "manifest.json"
+        self.fingerprint = hashlib.sha256(manifest.read_bytes() + str(use_fusion).encode()).hexdigest()[:16]
         self.thresholds = np.asarray(self.fusion.thresholds if self.fusion else self.info.thresholds)
         self.detector = detector
         self.runtime = runtime
@@ -208,32 +213,54 @@ def predict_table(
 ) -> pd.DataFrame:
     """``results_frame`` for ``paths``, kept in the CSV ``out`` and resumed from it.
 
-    The file is rewritten atomically after every batch, so a killed run over a large folder
-    keeps what it finished; a re-run predicts only the paths the file does not hold yet.
+    Each batch is appended and fsynced, so a killed run over a large folder keeps what it
+    finished; a re-run drops a torn last line and predicts only the paths not in the file.
+    A sidecar ``.OUT.json`` records the model and options: a file written by another model
+    is refused rather than mixed.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = pd.read_csv(out) if out.is_file() else pd.DataFrame(columns=[*CSV_FIXED, *predictor.labels])
-    absent = [c for c in (*CSV_FIXED, *predictor.labels) if c not in done.columns]
-    if absent:
-        raise RostroError(f"{out}: existing predictions lack column(s) {absent}; another model wrote it? "
-                          "Delete it or pass another path")  # fmt: skip
+    columns = [*CSV_FIXED, *predictor.labels]
+    sidecar = out.parent / f".{out.name}.json"
+    signature = {"model": predictor.fingerprint, "aligned": aligned, "labels": predictor.labels}
+    if out.is_file():
+        if not sidecar.is_file() or json.loads(sidecar.read_text()) != signature:
+            raise RostroError(f"{out} already holds predictions from another model or options (or from before "
+                              "resumable output); delete it or choose another --out")  # fmt: skip
+        _drop_torn_line(out)
+        done = pd.read_csv(out)
+        if list(done.columns) != columns:
+            raise RostroError(f"{out}: columns {list(done.columns)[:10]}... are not {columns[:10]}...; "
+                              "delete it or choose another --out")  # fmt: skip
+    else:
+        atomic_write_text(sidecar, json.dumps(signature))
+        atomic_write_text(out, ",".join(columns) + "\n")
+        done = pd.DataFrame(columns=columns)
     have = set(done["path"].astype(str))
     todo = [str(p) for p in paths if str(p) not in have]
     parts = [done]
-    columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, disable=not progress, transient=True) as bar:
+    bar_columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*bar_columns, disable=not progress, transient=True) as bar, open(out, "a", encoding="utf-8") as fh:
         task = bar.add_task("predict", total=len(todo))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
-            parts.append(results_frame(predictor.predict_paths(chunk, aligned=aligned, progress=False),
-                                       predictor.labels))  # fmt: skip
-            atomic_write_text(out, pd.concat(parts, ignore_index=True).to_csv(index=False))
+            rows = results_frame(predictor.predict_paths(chunk, aligned=aligned, progress=False), predictor.labels)
+            fh.write(rows.to_csv(index=False, header=False))
+            fh.flush()
+            os.fsync(fh.fileno())
+            parts.append(rows)
             bar.advance(task, len(chunk))
-    frame = pd.concat(parts, ignore_index=True)
+    frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else done
     order = {str(p): i for i, p in enumerate(paths)}
     frame = frame[frame["path"].astype(str).isin(order)]
     return frame.sort_values("path", key=lambda s: s.astype(str).map(order)).reset_index(drop=True)
+
+
+def _drop_torn_line(path: Path) -> None:
+    """Cut a last line that a kill left half-written (every complete row ends with a newline)."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        atomic_write_bytes(path, data[: data.rfind(b"\n") + 1])
 
 
 def predict_sharded(
