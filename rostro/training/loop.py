@@ -248,7 +248,10 @@ def fit(
             row["images_per_second"] = count / max(time.perf_counter() - t0, 1e-9)
             history.append(row)
             value = row[cfg.monitor]
-            improved = value < best if mode == "min" else value > best
+            if math.isnan(value):
+                log.warning("%s is undefined on this validation split (one class only?); keeping the first epoch's "
+                            "weights as best unless it becomes defined", cfg.monitor)  # fmt: skip
+            improved = best_epoch < 0 or (value < best if mode == "min" else value > best)
             if improved:
                 best, best_epoch, bad = value, epoch + 1, 0
                 if world.main:

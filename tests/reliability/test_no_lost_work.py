@@ -1,0 +1,86 @@
+"""Kills and full disks: nothing finished is lost, nothing written is torn."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from rostro.training import checkpoint
+
+EPOCHS = 6
+METRICS = ["epoch", "train_loss", "val_loss", "val_mean_accuracy", "val_mean_balanced_accuracy", "val_mean_roc_auc"]
+
+
+def _train(data, out, *extra) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "rostro", "train", str(data), "--out", str(out), "--model", "small_cnn",
+           "--input-size", "32", "--epochs", str(EPOCHS), "--batch-size", "16", "--labels", "Male,Smiling",
+           "--threads", "1", "--patience", "99", *extra]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _rows(path) -> int:
+    try:
+        return len(path.read_text().splitlines()) - 1
+    except FileNotFoundError:
+        return 0
+
+
+def test_sigkill_at_three_points_then_resume_matches_an_uninterrupted_run(celeba_dir, tmp_path):
+    ref = _train(celeba_dir, tmp_path / "ref")
+    assert ref.wait(300) == 0, ref.stdout.read()[-2000:]
+    run = tmp_path / "killed"
+    for after_epochs, delay in ((1, 0.0), (3, 0.15), (4, 0.05)):  # seeded points: mid-epoch, just after a write
+        job = _train(celeba_dir, run, *(["--resume"] if (run / "last.pt").exists() else []))
+        deadline = time.time() + 120
+        while _rows(run / "history.csv") < after_epochs and time.time() < deadline and job.poll() is None:
+            time.sleep(0.01)
+        time.sleep(delay)
+        job.send_signal(signal.SIGKILL)
+        job.wait(30)
+        assert job.returncode == -signal.SIGKILL
+        checkpoint.load_checkpoint(run / "last.pt")  # never torn
+        assert not list(run.glob("*.tmp"))
+    job = _train(celeba_dir, run, "--resume")
+    assert job.wait(300) == 0, job.stdout.read()[-2000:]
+    a = pd.read_csv(tmp_path / "ref" / "history.csv")[METRICS]
+    b = pd.read_csv(run / "history.csv")[METRICS]
+    pd.testing.assert_frame_equal(a, b)
+    assert (run / "run.json").read_text().count('"best_epoch"') == 1
+
+
+def test_a_full_disk_is_a_clear_error_and_keeps_earlier_files(celeba_dir, tmp_path, monkeypatch):
+    from rostro.api import train
+    from rostro.errors import RostroError
+    from rostro.training.config import TrainConfig
+
+    cfg = TrainConfig(data=str(celeba_dir), out=str(tmp_path / "run"), model="small_cnn", input_size=32, epochs=3,
+                      labels=["Male"], progress=False, cache_dir=str(tmp_path / "cache"), patience=99)  # fmt: skip
+    real = checkpoint.atomic_write_bytes
+    calls = {"n": 0}
+
+    def filling(path, data):
+        calls["n"] += 1
+        if calls["n"] > 4:  # the disk fills during epoch 2
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", filling)
+    with pytest.raises(OSError, match="No space left on device"):
+        train(cfg)
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", real)
+    state = checkpoint.load_checkpoint(tmp_path / "run" / "last.pt")  # the last complete write is intact
+    shown = pd.read_csv(tmp_path / "run" / "history.csv")  # a complete file, at most one epoch behind last.pt
+    assert state["epoch"] < 2 and 0 <= len(state["history"]) - len(shown) <= 1
+    assert shown["train_loss"].tolist() == [h["train_loss"] for h in state["history"][: len(shown)]]
+    assert not list((tmp_path / "run").glob("*.tmp"))
+    from dataclasses import replace
+
+    train(replace(cfg, resume=True))
+    assert len(pd.read_csv(tmp_path / "run" / "history.csv")) == 3
+    with pytest.raises(RostroError, match="already holds a run"):
+        train(cfg)
