@@ -1,6 +1,7 @@
 """Load test of ``rostro serve``: concurrent clients on loopback for a bounded time.
 
-Run: ``python -m benchmarks.load [--clients 50] [--seconds 60] [--queue 64] [--photos DIR]``.
+Run: ``python -m benchmarks.load [--clients 50] [--seconds 60] [--queue 64 16] [--photos DIR]``;
+the soak is ``--seconds 300 --mix`` (good, bad and oversized uploads; RSS sampled every 10 s).
 Starts the service in a subprocess, sends photos to ``/analyze`` from N concurrent clients,
 and prints requests/s, p50/p95/p99 latency, 503s and other errors. ``--compare N`` also
 times ``rostro predict`` (the batch path, same process) and ``/analyze`` on the same N photos.
@@ -61,16 +62,42 @@ async def _client(url: str, photos: list[bytes], stop: float, seed: int, out: li
                 out.append((time.perf_counter() - t, type(exc).__name__))
 
 
-async def load(url: str, photos: list[bytes], clients: int, seconds: float) -> dict:
-    """Requests that started before the deadline all finish; figures cover every one of them."""
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _sample_rss(pid: int, every: float, stop: float, samples: list) -> None:
+    while time.perf_counter() < stop:
+        samples.append(_rss_mib(pid))
+        await asyncio.sleep(every)
+
+
+async def load(url: str, photos: list[bytes], clients: int, seconds: float, pid: int | None = None) -> dict:
+    """Requests that started before the deadline all finish; figures cover every one of them.
+
+    Answers are counted by kind: 200, 4xx (refused bad input, as designed), 503 (queue
+    full) and server errors (any other 5xx or a broken connection), which must stay 0.
+    """
     out: list = []
+    rss: list = []
     start = time.perf_counter()
-    await asyncio.gather(*(_client(url, photos, start + seconds, i, out) for i in range(clients)))
+    tasks = [_client(url, photos, start + seconds, i, out) for i in range(clients)]
+    if pid is not None:
+        tasks.append(_sample_rss(pid, 10.0, start + seconds, rss))
+    await asyncio.gather(*tasks)
     wall = time.perf_counter() - start
+    if pid is not None:
+        rss.append(_rss_mib(pid))
     ok = np.array([t for t, s in out if s == 200])
     busy = sum(1 for _, s in out if s == 503)
-    return {"clients": clients, "requests": len(out), "ok": len(ok), "busy_503": busy,
-            "errors": len(out) - len(ok) - busy, "wall_s": wall, "rps": len(ok) / wall,
+    refused = sum(1 for _, s in out if isinstance(s, int) and 400 <= s < 500)
+    return {"clients": clients, "requests": len(out), "ok": len(ok), "refused_4xx": refused, "busy_503": busy,
+            "errors": len(out) - len(ok) - busy - refused, "wall_s": wall, "rps": len(ok) / wall,
+            "rss_start": rss[0] if rss else float("nan"), "rss_peak": max(rss) if rss else float("nan"),
+            "rss_end": rss[-1] if rss else float("nan"),
             **{f"p{q}": float(np.percentile(ok, q)) if len(ok) else float("nan") for q in (50, 95, 99)}}  # fmt: skip
 
 
@@ -113,9 +140,13 @@ def main() -> None:
     ap.add_argument("--photos", type=Path, default=default_photos if default_photos.is_dir() else None)
     ap.add_argument("--limit", type=int, default=200, help="Photos to draw requests from.")
     ap.add_argument("--compare", type=int, default=0, help="Also time predict vs /analyze on N photos.")
+    ap.add_argument("--mix", action="store_true", help="Soak: add bad and oversized uploads to the good photos.")
     args = ap.parse_args()
     paths = list_images(args.photos)[: args.limit] if args.photos else [sample_photo()]
     photos = [p.read_bytes() for p in paths]
+    if args.mix:  # one in five requests: not an image, a truncated JPEG, or 11 MB (over the 10 MB limit)
+        bad = [b"not an image at all", photos[0][: len(photos[0]) // 3], b"\xff" * (11 * 2**20)]
+        photos = photos + bad * max(1, len(photos) // 12)
     print(f"{os.cpu_count()} cores; {len(photos)} photos from {args.photos or 'matplotlib sample'}\n")
     print(
         "| clients | queue limit | seconds | requests | ok | 503 | other errors | requests/s | p50 s | p95 s | p99 s |"
@@ -124,9 +155,10 @@ def main() -> None:
     for queue in args.queue:
         proc, url = start_server(queue)
         try:
-            r = asyncio.run(load(url, photos, args.clients, args.seconds))
-            cells = [r["clients"], queue, f"{r['wall_s']:.0f}", r["requests"], r["ok"], r["busy_503"], r["errors"],
-                     *(f"{r[k]:.2f}" for k in ("rps", "p50", "p95", "p99"))]  # fmt: skip
+            r = asyncio.run(load(url, photos, args.clients, args.seconds, pid=proc.pid))
+            cells = [r["clients"], queue, f"{r['wall_s']:.0f}", r["requests"], r["ok"], r["refused_4xx"], r["busy_503"],
+                     r["errors"], *(f"{r[k]:.2f}" for k in ("rps", "p50", "p95", "p99")),
+                     f"{r['rss_start']:.0f} / {r['rss_peak']:.0f} / {r['rss_end']:.0f}"]  # fmt: skip
             print("| " + " | ".join(map(str, cells)) + " |", flush=True)
             if args.compare and queue == args.queue[0]:
                 c = compare(url, paths[: args.compare])
