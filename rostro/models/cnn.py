@@ -28,8 +28,20 @@ class TrunkHeadNet(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.feature_dim, num_outputs))
 
     def trunk_blocks(self) -> list[nn.Module]:
-        """The trunk's blocks in order, so the last few can be unfrozen."""
-        return list(self.trunk.children())
+        """The trunk's blocks with weights, in order, so the last few can be unfrozen.
+
+        Layers without parameters (activations, pooling, flatten) are not blocks, and a
+        batch norm belongs to the layer before it.
+        """
+        blocks: list[list[nn.Module]] = []
+        for child in self.trunk.children():
+            if not any(True for _ in child.parameters()):
+                continue
+            if isinstance(child, nn.modules.batchnorm._BatchNorm) and blocks:
+                blocks[-1].append(child)
+            else:
+                blocks.append([child])
+        return [b[0] if len(b) == 1 else nn.ModuleList(b) for b in blocks]
 
 
 def _conv_bn(cin: int, cout: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:

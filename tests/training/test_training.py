@@ -168,3 +168,20 @@ def test_evaluation_replays_the_training_split(synthetic_celeba, tmp_path):
                    thresholds=[0.5] * len(trained.labels), data=dataclasses.asdict(cfg))  # fmt: skip
     replayed, _ = run_dataset(info)
     assert replayed.frame["split"].tolist() == trained.frame["split"].tolist()
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "attr_net"])
+def test_unfreezing_the_last_blocks_opens_layers_with_weights(name):
+    """Blocks are layers with weights: unfreezing 'the last 2' must never land on pooling or flatten."""
+    from rostro.models import create_model
+    from rostro.training.loop import set_trainable
+
+    model = create_model(name, num_outputs=3, input_size=64)
+    blocks = model.trunk_blocks()
+    assert all(sum(p.numel() for p in b.parameters()) > 0 for b in blocks)
+    cfg = TrainConfig(freeze_trunk=True, unfreeze_after=2, unfreeze_blocks=2)
+    set_trainable(model, cfg, epoch=0)
+    assert not any(p.requires_grad for p in model.trunk.parameters())
+    set_trainable(model, cfg, epoch=2)
+    opened = sum(p.numel() for p in model.trunk.parameters() if p.requires_grad)
+    assert opened == sum(p.numel() for b in blocks[-2:] for p in b.parameters()) > 0
