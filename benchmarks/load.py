@@ -35,7 +35,7 @@ def _port() -> int:
 
 def start_server(queue: int) -> tuple[subprocess.Popen, str]:
     port = _port()
-    cmd = [sys.executable, "-m", "rostro.cli", "serve", "--port", str(port), "--max-queue", str(queue)]
+    cmd = [sys.executable, "-m", "rostro", "serve", "--port", str(port), "--max-queue", str(queue)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -148,10 +148,9 @@ def main() -> None:
         bad = [b"not an image at all", photos[0][: len(photos[0]) // 3], b"\xff" * (11 * 2**20)]
         photos = photos + bad * max(1, len(photos) // 12)
     print(f"{os.cpu_count()} cores; {len(photos)} photos from {args.photos or 'matplotlib sample'}\n")
-    print(
-        "| clients | queue limit | seconds | requests | ok | 503 | other errors | requests/s | p50 s | p95 s | p99 s |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ["clients", "queue limit", "seconds", "requests", "ok", "4xx (bad input)", "503", "server errors",
+            "requests/s", "p50 s", "p95 s", "p99 s", "RSS MiB start / peak / end"]  # fmt: skip
+    print("| " + " | ".join(head) + " |\n" + "|---" * len(head) + "|")
     for queue in args.queue:
         proc, url = start_server(queue)
         try:

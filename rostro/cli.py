@@ -561,15 +561,6 @@ def synth(
     console.print(f"Wrote {n} synthetic faces to {out} ({layout} layout).")
 
 
-def run() -> None:
-    """Entry point for ``python -m rostro``."""
-    app(prog_name="rostro")
-
-
-if __name__ == "__main__":
-    sys.exit(run())
-
-
 @app.command()
 def serve(
     model: RunOpt = None,
@@ -594,3 +585,12 @@ def serve(
         run_server(cfg)
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
+
+
+def run() -> None:
+    """Entry point for ``python -m rostro``."""
+    app(prog_name="rostro")
+
+
+if __name__ == "__main__":
+    sys.exit(run())
