@@ -64,7 +64,9 @@ def eda(cfg: EdaConfig) -> tuple[DatasetSummary, Path]:
 
 
 def _threads(n: int | None) -> None:
-    torch.set_num_threads(n or os.cpu_count() or 1)
+    """All cores by default, shared among the processes torchrun starts on this machine."""
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(n or max(1, (os.cpu_count() or 1) // per_node))
 
 
 def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:

@@ -137,6 +137,7 @@ def train(
         bool | None, typer.Option("--resume", help="Continue the run in --out from its last epoch.")
     ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
+    compile: Annotated[bool | None, typer.Option("--compile", help="torch.compile the model (measure first).")] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -148,7 +149,7 @@ def train(
             batch_size=batch_size, lr=lr,
             input_size=input_size, imbalance=imbalance, monitor=monitor, patience=patience,
             init_from=init_from, freeze_trunk=freeze_trunk, unfreeze_after=unfreeze_after,
-            exclude=exclude or None, resume=resume, threads=threads, seed=seed,
+            exclude=exclude or None, resume=resume, threads=threads, compile=compile, seed=seed,
         )  # fmt: skip
         result, info, run_dir = api.train(cfg)
     except (RostroError, ValueError, OSError) as exc:

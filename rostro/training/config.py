@@ -41,6 +41,7 @@ class TrainConfig(DataConfig):
     exclude: list[str] | None = None
     resume: bool = False
     sync_batchnorm: bool = False
+    compile: bool = False
     threads: int | None = None
     cache_dir: str | None = None
     progress: bool = True

@@ -214,8 +214,9 @@ def fit(
             set_trainable(model, cfg, epoch)
             _train_mode(model)
             now = tuple(p.requires_grad for p in model.parameters())
-            if world.distributed and now != trainable:  # DDP hooks only the parameters trainable when wrapped
-                wrapped, trainable = DDP(model, device_ids=[world.local_rank] if cuda else None), now
+            if now != trainable:  # DDP hooks only the parameters trainable when wrapped
+                wrapped = DDP(model, device_ids=[world.local_rank] if cuda else None) if world.distributed else model
+                wrapped, trainable = torch.compile(wrapped) if cfg.compile else wrapped, now
             task = bar.add_task("train", total=batches, epoch=f"{epoch + 1}/{cfg.epochs}", ips=0.0, loss=0.0)
             order = _epoch_order(data, cfg, gen).numpy()
             t0, running, count, local = time.perf_counter(), 0.0, 0, 0
@@ -227,6 +228,8 @@ def fit(
                 if augment is not None:
                     x = augment(x, gen, of=(len(batch), part))
                 y = torch.from_numpy(data.labels[rows].astype(np.float32))
+                if cuda:  # page-locked memory lets the copy overlap the previous step
+                    x, y = x.pin_memory(), y.pin_memory()
                 x = x.to(world.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                     logits = wrapped(x)
