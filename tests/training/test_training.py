@@ -69,6 +69,7 @@ def test_attr_net_learns_synthetic_attributes(arrays, tmp_path):
 
 
 def test_best_checkpoint_and_early_stop(tiny, tmp_path):
+    torch.manual_seed(0)  # lr 5 diverges from this start (some starts recover and never stop early)
     model = create_model("small_cnn", num_outputs=3, input_size=32)
     cfg = _cfg(tmp_path, epochs=12, lr=5.0, schedule="constant", patience=2, monitor="val_loss")
     res = fit(model, tiny, cfg, tmp_path, NAMES)
