@@ -84,3 +84,44 @@ def test_a_full_disk_is_a_clear_error_and_keeps_earlier_files(celeba_dir, tmp_pa
     assert len(pd.read_csv(tmp_path / "run" / "history.csv")) == 3
     with pytest.raises(RostroError, match="already holds a run"):
         train(cfg)
+
+
+def test_predict_killed_mid_folder_resumes_without_duplicates(celeba_dir, tiny_run, tmp_path):
+    imgs = celeba_dir / "img_align_celeba"
+    out = tmp_path / "p.csv"
+    cmd = [sys.executable, "-m", "rostro", "predict", str(imgs), "--aligned", "--model", str(tiny_run), "--out",
+           str(out), "--batch-size", "4"]  # fmt: skip
+    job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while _rows(out) < 20 and time.time() < deadline and job.poll() is None:
+        time.sleep(0.01)
+    job.send_signal(signal.SIGKILL)
+    job.wait(30)
+    assert 0 < _rows(out) < 96
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    resumed = pd.read_csv(out)
+    clean = tmp_path / "clean.csv"
+    assert subprocess.run([*cmd[:-3], str(clean), "--batch-size", "4"], capture_output=True).returncode == 0
+    expected = pd.read_csv(clean)
+    assert resumed["path"].is_unique and len(resumed) == 96
+    pd.testing.assert_frame_equal(resumed, expected, check_exact=False, atol=1e-6)
+
+
+def test_training_skips_unreadable_images_and_says_how_many(folders_dir, tmp_path, caplog):
+    import logging
+    import shutil
+
+    from rostro.api import train
+    from rostro.training.config import TrainConfig
+
+    data = shutil.copytree(folders_dir, tmp_path / "data")
+    victims = sorted((data / "train").rglob("*.jpg"))[:3]
+    victims[0].write_bytes(b"")
+    victims[1].write_bytes(victims[2].read_bytes()[:100])
+    victims[2].write_text("not an image")
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), model="small_cnn", input_size=32, epochs=1,
+                      progress=False, cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        _, info, run = train(cfg)
+    assert "3 unreadable image(s) left out" in caplog.text
+    assert (run / "best.pt").is_file() and info.labels
