@@ -412,6 +412,7 @@ class LfwConfig:
     metric: str = "cosine"
     pick: str = "centre"
     flip: bool = True
+    jitter: int = 0
     workers: int | None = None
     out: str = "rostro-report/lfw"
 
@@ -435,8 +436,10 @@ def lfw_eval(cfg: LfwConfig) -> tuple[pd.DataFrame, VerificationResult, dict, Pa
                           "identity": [Path(p).parent.name for p in paths]})  # fmt: skip
     ds = FaceDataset(frame=frame, labels=[], source="lfw", root=Path(cfg.root))
     out = Path(cfg.out)
-    name = f"lfw_embeddings_{cfg.pick}{'_flip' if cfg.flip else ''}.parquet"
-    emb = embed_dataset(ds, out / name, centre_fallback=True, pick=cfg.pick, flip=cfg.flip, workers=cfg.workers)
+    tag = cfg.pick + ("_flip" if cfg.flip else "") + (f"_jitter{cfg.jitter}" if cfg.jitter else "")
+    name = f"lfw_embeddings_{tag}.parquet"
+    emb = embed_dataset(ds, out / name, centre_fallback=True, pick=cfg.pick, flip=cfg.flip, jitter=cfg.jitter,
+                        workers=cfg.workers)  # fmt: skip
     emb = emb.set_index("path")
     bad = emb.index[~emb["face_found"]]
     if len(bad):
@@ -456,6 +459,7 @@ def lfw_eval(cfg: LfwConfig) -> tuple[pd.DataFrame, VerificationResult, dict, Pa
         "cnn_detector": int((emb["found_by"] == "cnn").sum()),
         "pick": cfg.pick,
         "flip": cfg.flip,
+        "jitter": cfg.jitter,
     }
     note = (f"LFW, {len(pairs):,} pairs in {len(folds)} folds; accuracy {summary['mean_accuracy']:.4f} ± "
             f"{summary['std_accuracy']:.4f} (thresholds chosen on the other folds). {summary['centre_fallback']} of "

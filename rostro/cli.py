@@ -466,6 +466,7 @@ def verify_eval(
     group: Annotated[str | None, typer.Option(help="Group column for per-group FAR/FRR.")] = None,
     metric: Annotated[str, typer.Option(help="cosine or euclidean.")] = "cosine",
     no_flip: Annotated[bool, typer.Option("--no-flip", help="LFW: no mirror-image averaging.")] = False,
+    jitter: Annotated[int, typer.Option(help="LFW: average dlib's N jittered copies of each chip (N x slower).")] = 0,
     target_far: Annotated[float, typer.Option(help="FAR at which the global threshold is set.")] = 1e-3,
     max_impostor: Annotated[int, typer.Option(help="Cap on sampled impostor pairs.")] = 200_000,
     out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")] = "rostro-report/verify",
@@ -475,7 +476,7 @@ def verify_eval(
     if lfw is not None:
         try:
             folds, result, summary, html = api.lfw_eval(
-                api.LfwConfig(root=lfw, metric=metric, flip=not no_flip, out=out)
+                api.LfwConfig(root=lfw, metric=metric, flip=not no_flip, jitter=jitter, out=out)
             )
         except (RostroError, ValueError, OSError, KeyError) as exc:
             _fail(exc)

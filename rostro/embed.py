@@ -25,7 +25,13 @@ _RUN_CACHE: dict = {}
 
 
 def _embed_one(
-    path: str, aligned: bool, run: str | None, centre: bool = False, pick: str = "largest", flip: bool = False
+    path: str,
+    aligned: bool,
+    run: str | None,
+    centre: bool = False,
+    pick: str = "largest",
+    flip: bool = False,
+    jitter: int = 0,
 ) -> tuple[str, str, np.ndarray | None]:
     """(how the face was found, error, vector) for one image; never raises for a bad image.
 
@@ -39,11 +45,11 @@ def _embed_one(
         from rostro.faces.embedding import embed_aligned, embed_centre, embed_image
 
         if aligned:
-            return "aligned", "", embed_aligned([img], flip=flip)[0]
-        faces, vecs = embed_image(img, pick=pick, flip=flip)
+            return "aligned", "", embed_aligned([img], flip=flip, jitter=jitter)[0]
+        faces, vecs = embed_image(img, pick=pick, flip=flip, jitter=jitter)
         if faces:
             return faces[0].detector, "", vecs[0]
-        return ("centre", "", embed_centre(img, flip=flip)) if centre else ("", "no face found", None)
+        return ("centre", "", embed_centre(img, flip=flip, jitter=jitter)) if centre else ("", "no face found", None)
     from rostro.data.transforms import resize_square
     from rostro.faces.alignment import align_face
     from rostro.faces.detection import detect_faces
@@ -86,6 +92,7 @@ def embed_dataset(
     centre_fallback: bool = False,
     pick: str = "largest",
     flip: bool = False,
+    jitter: int = 0,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Embed every image of ``ds`` into ``out`` (Parquet), skipping images already there.
@@ -94,7 +101,8 @@ def embed_dataset(
     it finished and the next run picks up from there. ``centre_fallback`` embeds the image
     centre when no face is detected (pre-cropped sets such as LFW); the ``found_by`` column
     then says 'centre'. ``pick`` chooses the largest face or the one nearest the centre;
-    ``flip`` averages each dlib vector with its mirror image's. Options are not stored in the
+    ``flip`` averages each dlib vector with its mirror image's; ``jitter`` > 0 replaces each chip's
+    vector by the mean over that many randomly jittered copies (dlib's). Options are not stored in the
     file: a re-run must pass the ones that wrote it.
     """
     out = Path(out)
@@ -105,7 +113,8 @@ def embed_dataset(
     workers = workers or min(os.cpu_count() or 1, 4)
     paths = todo["path"].tolist()
     run_arg = None if run is None else str(run)
-    options = {"aligned": aligned, "run": run_arg, "centre": centre_fallback, "pick": pick, "flip": flip}
+    options = {"aligned": aligned, "run": run_arg, "centre": centre_fallback, "pick": pick, "flip": flip,
+               "jitter": jitter}  # fmt: skip
     jobs = [(paths[i : i + chunk], options) for i in range(0, len(paths), chunk)]
     columns = (TextColumn("embed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with ExitStack() as stack:

@@ -75,3 +75,12 @@ def test_pick_centre_prefers_the_central_face_over_the_largest():
     assert nearest_centre([big, mid], (400, 400, 3)) == [mid, big]
     with pytest.raises(ValueError, match="pick must be one of"):
         embed_image(np.zeros((50, 50, 3), np.uint8), pick="first")
+
+
+def test_jitter_averages_nearby_copies(portrait):
+    from rostro.faces.embedding import embed_image
+
+    _, plain = embed_image(portrait, flip=True)
+    _, jittered = embed_image(portrait, flip=True, jitter=2)
+    cos = float(plain[0] @ jittered[0])
+    assert 0.95 < cos < 0.99999  # the same face, not the same vector
