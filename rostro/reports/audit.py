@@ -15,6 +15,16 @@ from rostro.reports import plots
 from rostro.reports.html import Page
 
 
+def _start(out_dir: str | Path, title: str, note: str) -> tuple[Path, Page]:
+    """The report folder (created) and a page with its title and note."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    page = Page(title)
+    if note:
+        page.paragraph(note)
+    return out, page
+
+
 def _audit_section(page: Page, audit: AuditResult, out: Path) -> None:
     page.heading("Overall").table(audit.overall.to_frame("value"))
     page.heading("Per group (95% bootstrap intervals)").table(audit.table())
@@ -29,11 +39,7 @@ def _audit_section(page: Page, audit: AuditResult, out: Path) -> None:
 def write_audit_report(
     audit: AuditResult, cross: CrossGroupResult | None, out_dir: str | Path, *, title: str, note: str = ""
 ) -> Path:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    page = Page(title)
-    if note:
-        page.paragraph(note)
+    out, page = _start(out_dir, title, note)
     _audit_section(page, audit, out)
     data = {"audit": audit.to_dict()}
     if cross is not None:
@@ -53,11 +59,7 @@ def write_model_audit_report(
     title: str, note: str = "",
 ) -> Path:  # fmt: skip
     """A trained model audited per group, the face-found rate per group, and per-group thresholds."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    page = Page(title)
-    if note:
-        page.paragraph(note)
+    out, page = _start(out_dir, title, note)
     page.heading("Face found, per group").table(found_rate.to_frame("face found"))
     _audit_section(page, audit, out)
     data = {"audit": audit.to_dict(), "face_found": {str(k): float(v) for k, v in found_rate.items()}}
@@ -77,11 +79,7 @@ def write_verification_report(
     result: VerificationResult, per_group: pd.DataFrame | None, out_dir: str | Path, *, title: str,
     global_threshold: float | None = None, note: str = "",
 ) -> Path:  # fmt: skip
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    page = Page(title)
-    if note:
-        page.paragraph(note)
+    out, page = _start(out_dir, title, note)
     page.paragraph(
         f"{result.n_genuine:,} genuine and {result.n_impostor:,} impostor pairs. "
         f"EER {result.eer:.4f} at threshold {result.eer_threshold:.4f}."
