@@ -81,15 +81,6 @@ def gather_rows(local: np.ndarray, n: int, world: World) -> np.ndarray:
     return out
 
 
-def broadcast_object(obj, world: World):
-    """Rank 0's ``obj`` on every rank."""
-    if not world.distributed:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def peer_lost(exc: BaseException) -> RostroError:
     """The error a rank raises when a collective fails because another rank died."""
     return RostroError(f"rank {os.environ.get('RANK', '?')}: lost contact with another rank of this torchrun job "
