@@ -101,10 +101,15 @@ def verify_manifest(run_dir: str | Path) -> None:
             raise RostroError(f"{f}: SHA-256 differs from {MANIFEST_FILE} (the file was modified); refusing to load it")
 
 
-def read_run_info(run_dir: str | Path) -> RunInfo:
+def _run_file(run_dir: str | Path) -> Path:
     path = Path(run_dir) / RUN_FILE
     if not path.is_file():
         raise RostroError(f"{run_dir}: not a rostro run folder (no {RUN_FILE})")
+    return path
+
+
+def read_run_info(run_dir: str | Path) -> RunInfo:
+    path = _run_file(run_dir)
     try:
         raw = json.loads(path.read_text())
         return RunInfo(**raw)
@@ -114,8 +119,7 @@ def read_run_info(run_dir: str | Path) -> RunInfo:
 
 def load_run(run_dir: str | Path) -> tuple[TrunkHeadNet, RunInfo]:
     """The trained model (best weights, eval mode) and its description, after checking the manifest."""
-    if not (Path(run_dir) / RUN_FILE).is_file():
-        raise RostroError(f"{run_dir}: not a rostro run folder (no {RUN_FILE})")
+    _run_file(run_dir)  # a plain folder gets this message, not "no manifest"
     verify_manifest(run_dir)
     info = read_run_info(run_dir)
     model = create_model(info.model, **info.model_kwargs)
