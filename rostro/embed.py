@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rostro.data.dataset import FaceDataset
+from rostro.data.dataset import FaceDataset, sort_by_paths
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.training.checkpoint import atomic_write_bytes
-from rostro.training.distributed import World, barrier, shard
+from rostro.training.distributed import World, barrier, part_paths, shard
 
 _RUN_CACHE: dict = {}
 
@@ -135,8 +135,7 @@ def embed_dataset(
             if (n + 1) % 20 == 0 or n + 1 == len(jobs):
                 _write(pd.concat(parts, ignore_index=True), out)
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
-    order = {p: i for i, p in enumerate(ds.frame["path"])}
-    frame = frame.sort_values("path", key=lambda s: s.map(order)).reset_index(drop=True)
+    frame = sort_by_paths(frame, ds.frame["path"])
     _write(frame, out)
     return frame
 
@@ -147,16 +146,13 @@ def embed_sharded(ds: FaceDataset, out: str | Path, world: World, **options) -> 
     a re-run after a kill resume. Returns the merged frame on rank 0, None elsewhere.
     """
     out = Path(out)
-    parts = out.parent / f".{out.name}.parts"
-    part = lambda r: parts / f"part-{r}-of-{world.size}.parquet"  # noqa: E731
+    parts = part_paths(out, world)
     mine = ds.with_frame(ds.frame.iloc[shard(len(ds.frame), world)])
-    embed_dataset(mine, part(world.rank), **{**options, "progress": options.get("progress", True) and world.main})
+    embed_dataset(mine, parts[world.rank], **{**options, "progress": options.get("progress", True) and world.main})
     barrier(world)
     if not world.main:
         return None
-    frame = pd.concat([pd.read_parquet(part(r)) for r in range(world.size)], ignore_index=True)
-    order = {p: i for i, p in enumerate(ds.frame["path"])}
-    frame = frame.sort_values("path", key=lambda s: s.map(order)).reset_index(drop=True)
+    frame = sort_by_paths(pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True), ds.frame["path"])
     _write(frame, out)
     return frame
 

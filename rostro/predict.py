@@ -19,13 +19,14 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from rostro.data.dataset import sort_by_paths
 from rostro.data.images import ImageDecodeError, list_images, load_image
 from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.inference import predict_proba
 from rostro.training.checkpoint import atomic_write_bytes, atomic_write_text
-from rostro.training.distributed import World, barrier, shard
+from rostro.training.distributed import World, barrier, part_paths, shard
 from rostro.training.fusion import Fusion, combine
 from rostro.training.run import load_run
 
@@ -250,10 +251,9 @@ def predict_table(
             os.fsync(fh.fileno())
             parts.append(rows)
             bar.advance(task, len(chunk))
-    frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else done
-    order = {str(p): i for i, p in enumerate(paths)}
-    frame = frame[frame["path"].astype(str).isin(order)]
-    return frame.sort_values("path", key=lambda s: s.astype(str).map(order)).reset_index(drop=True)
+    filled = [p for p in parts if len(p)]
+    frame = pd.concat(filled, ignore_index=True) if filled else done
+    return sort_by_paths(frame[frame["path"].astype(str).isin({str(p) for p in paths})], paths)
 
 
 def _drop_torn_line(path: Path) -> None:
@@ -278,16 +278,13 @@ def predict_sharded(
     merged table on rank 0, None elsewhere.
     """
     out = Path(out)
-    parts = out.parent / f".{out.name}.parts"
-    part = lambda r: parts / f"part-{r}-of-{world.size}.csv"  # noqa: E731
-    predict_table(predictor, [paths[i] for i in shard(len(paths), world)], part(world.rank), aligned=aligned,
+    parts = part_paths(out, world)
+    predict_table(predictor, [paths[i] for i in shard(len(paths), world)], parts[world.rank], aligned=aligned,
                   batch_size=batch_size, progress=world.main)  # fmt: skip
     barrier(world)
     if not world.main:
         return None
-    frame = pd.concat([pd.read_csv(part(r)) for r in range(world.size)], ignore_index=True)
-    order = {str(p): i for i, p in enumerate(paths)}
-    frame = frame.sort_values("path", key=lambda s: s.astype(str).map(order)).reset_index(drop=True)
+    frame = sort_by_paths(pd.concat([pd.read_csv(p) for p in parts], ignore_index=True), paths)
     atomic_write_text(out, frame.to_csv(index=False))
     return frame
 

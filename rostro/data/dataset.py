@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -130,3 +131,9 @@ def check_unique_ids(ids: pd.Series, *, file: str | Path, first_line: int) -> No
             file=file,
             line=lines[1],
         )
+
+
+def sort_by_paths(frame: pd.DataFrame, paths: Sequence[str | Path]) -> pd.DataFrame:
+    """``frame`` re-ordered so its ``path`` column follows ``paths`` (rows not in it last)."""
+    order = {str(p): i for i, p in enumerate(paths)}
+    return frame.sort_values("path", key=lambda s: s.astype(str).map(order)).reset_index(drop=True)

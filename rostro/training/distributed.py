@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -79,6 +80,12 @@ def gather_rows(local: np.ndarray, n: int, world: World) -> np.ndarray:
     for r, part in enumerate(parts):
         out[r :: world.size] = part
     return out
+
+
+def part_paths(out: Path, world: World) -> list[Path]:
+    """Each rank's part file for ``out``, kept in ``.OUT.parts/`` so a re-run after a kill resumes."""
+    folder = out.parent / f".{out.name}.parts"
+    return [folder / f"part-{r}-of-{world.size}{out.suffix}" for r in range(world.size)]
 
 
 def peer_lost(exc: BaseException) -> RostroError:
