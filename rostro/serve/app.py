@@ -25,6 +25,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from rostro import __version__
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.errors import RostroError
+from rostro.evaluation.verification import similarity
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -221,7 +222,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         if missing:
             return {"score": None, "threshold": threshold, "same": None, "faces_a": len(fa), "faces_b": len(fb),
                     "message": f"no face found in {' and '.join(missing)}"}  # fmt: skip
-        score = float(va[0] @ vb[0] / (np.linalg.norm(va[0]) * np.linalg.norm(vb[0])))
+        score = float(similarity(va[:1], vb[:1], "cosine")[0])
         return {"score": round(score, 6), "threshold": threshold, "same": score >= threshold,
                 "faces_a": len(fa), "faces_b": len(fb), "box_a": _box(fa[0].box), "box_b": _box(fb[0].box),
                 "message": ""}  # fmt: skip
