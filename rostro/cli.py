@@ -355,6 +355,7 @@ def embed(
         str, typer.Option(help="Which face of a photo: largest, or centre (pre-cropped sets).")
     ] = "largest",
     flip: Annotated[bool, typer.Option("--flip", help="Average each face with its mirror image (dlib only).")] = False,
+    jitter: Annotated[int, typer.Option(help="Average dlib's N jittered copies of each chip (N x slower).")] = 0,
     seed: SeedOpt = None,
 ) -> None:
     """Face embeddings for every image of a dataset, with its labels, groups and identities."""
@@ -363,7 +364,7 @@ def embed(
 
     try:
         ds = open_data(DataConfig(data=data, seed=seed or 0))
-        options = {"aligned": aligned, "run": model, "pick": pick, "flip": flip}
+        options = {"aligned": aligned, "run": model, "pick": pick, "flip": flip, "jitter": jitter}
         if launched():
             frame = embed_sharded(ds, out, init_world(), workers=1, **options)
         else:
