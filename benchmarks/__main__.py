@@ -19,10 +19,9 @@ import re
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from benchmarks.attributes import _speed, _train_speed
+from benchmarks.attributes import male_on_photos, speeds
 from rostro.api import (
     EvaluateConfig,
     LfwConfig,
@@ -34,12 +33,10 @@ from rostro.api import (
 )
 from rostro.config import load_config
 from rostro.data import read_celeba
-from rostro.data.cache import build_cache
 from rostro.embed import embed_dataset, embedding_matrix
 from rostro.evaluation.verification import make_pairs, verification_curves
 from rostro.predict import AttributePredictor, default_run, predict_table
 from rostro.training.config import TrainConfig
-from rostro.training.data import run_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("celeba", "wild", "verify", "lfw", "utkface", "eyeglasses", "speed")
@@ -86,11 +83,7 @@ def _wild(run: Path, shared: Path, work: Path, t: Table, figures: dict) -> None:
     pred = AttributePredictor(run)
     wild = read_celeba(shared / "celeba-wild").frame
     out = predict_table(pred, wild["path"].tolist(), work / "wild_predictions.csv")
-    found = out["face_found"].to_numpy(bool)
-    thr = pred.thresholds[pred.labels.index("Male")]
-    correct = found & ((out["Male"].fillna(0).to_numpy() >= thr) == (wild["Male"].to_numpy() == 1))
-    train_ids = set(run_dataset(pred.info, data=str(shared / "celeba-aligned"))[0].split("train").frame["identity"])
-    unseen = ~wild["identity"].isin(train_ids).to_numpy()
+    found, correct, unseen = male_on_photos(pred, wild, out, shared / "celeba-aligned")
     sample = wild["path"].tolist()[:100]
     start = time.perf_counter()
     pred.predict_paths(sample, progress=False)
@@ -175,12 +168,8 @@ def _eyeglasses(shared: Path, work: Path, t: Table, figures: dict) -> None:
 
 
 def _speed_rows(run: Path, shared: Path, t: Table, figures: dict) -> None:
-    cnn = AttributePredictor(run, use_fusion=False)
-    onnx = AttributePredictor(run, runtime="onnx", use_fusion=False)
-    paths = read_celeba(shared / "celeba-aligned").frame["path"].tolist()[:2048]
-    crops = np.asarray(build_cache(paths, cnn.info.input_size, progress=False).images)
-    sp = {"train": _train_speed(crops), "torch": _speed(cnn, crops), "onnx": _speed(onnx, crops)}
-    figures["speed"] = sp
+    train, torch_fps, onnx_fps = speeds(run, shared / "celeba-aligned")
+    sp = figures["speed"] = {"train": train, "torch": torch_fps, "onnx": onnx_fps}
     t.add("speed, 2 threads", "training images/s (attr_net, 64 px, augmented)", f"{sp['train']:.0f}",
           "plain 1.2 M CNN (NOTES) 113")  # fmt: skip
     t.add("speed, 2 threads", "aligned faces/s, PyTorch", f"{sp['torch']:.0f}", "plain CNN (NOTES) 333")

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from rostro.api import EvaluateConfig, evaluate
@@ -67,19 +68,24 @@ def _aligned_section(run: Path, aligned: Path, embeddings: Path | None, figures:
     return result
 
 
+def male_on_photos(
+    pred: AttributePredictor, wild: pd.DataFrame, out: pd.DataFrame, aligned: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(face found, Male right with a miss counted wrong, identity not in the training split), per photo."""
+    found = out["face_found"].to_numpy(bool)
+    thr = pred.thresholds[pred.labels.index("Male")]
+    correct = found & ((out["Male"].fillna(0).to_numpy() >= thr) == (wild["Male"].to_numpy() == 1))
+    train_ids = set(run_dataset(pred.info, data=str(aligned))[0].split("train").frame.get("identity", []))
+    return found, correct, ~wild["identity"].isin(train_ids).to_numpy()
+
+
 def _wild_section(pred: AttributePredictor, wild_root: Path, aligned: Path, limit: int | None, figures: dict) -> None:
-    info = pred.info
     wild = read_celeba(wild_root)
     frame = wild.frame if limit is None else wild.frame.head(limit)
-    train_ids = set(run_dataset(info, data=str(aligned))[0].split("train").frame.get("identity", []))
     t = time.perf_counter()
     results = pred.predict_paths(frame["path"].tolist(), progress=False)
     photo_seconds = time.perf_counter() - t
-    out = results_frame(results, pred.labels)
-    found = out["face_found"].to_numpy()
-    thr = dict(zip(info.labels, pred.thresholds, strict=True))["Male"]
-    correct = found & ((out["Male"].fillna(0).to_numpy() >= thr) == (frame["Male"].to_numpy() == 1))
-    unseen = ~frame["identity"].isin(train_ids).to_numpy()
+    found, correct, unseen = male_on_photos(pred, frame, results_frame(results, pred.labels), aligned)
     figures["wild"] = {
         "photos": len(frame),
         "face_found_rate": float(found.mean()),
@@ -102,15 +108,21 @@ def _print_wild(w: dict) -> None:
     print(f"| photos/s (detect + align + embed + predict) | {w['photos_per_second']:.1f} |\n")
 
 
-def _speed_section(run: Path, aligned: Path, figures: dict) -> None:
+def speeds(run: Path, aligned: Path) -> tuple[float, float, float]:
+    """Training images/s, and aligned faces/s with PyTorch and with ONNX Runtime (the CNN alone)."""
     cnn = AttributePredictor(run, use_fusion=False)  # the crop speed of the network itself
     onnx = AttributePredictor(run, runtime="onnx", use_fusion=False)
     paths = read_celeba(aligned).frame["path"].tolist()[:2048]
     crops = np.asarray(build_cache(paths, cnn.info.input_size, progress=False).images)
+    return _train_speed(crops), _speed(cnn, crops), _speed(onnx, crops)
+
+
+def _speed_section(run: Path, aligned: Path, figures: dict) -> None:
+    train, torch_fps, onnx_fps = speeds(run, aligned)
     figures["speed"] = {
-        "train_images_per_second": _train_speed(crops),
-        "torch_faces_per_second": _speed(cnn, crops),
-        "onnx_faces_per_second": _speed(onnx, crops),
+        "train_images_per_second": train,
+        "torch_faces_per_second": torch_fps,
+        "onnx_faces_per_second": onnx_fps,
     }
     sp = figures["speed"]
     print("## Speed (2 threads)\n\n| figure | value |\n|---|---|")
