@@ -46,8 +46,12 @@ class EdaConfig(DataConfig):
     samples: int = 16
 
 
-def eda(cfg: EdaConfig) -> tuple[DatasetSummary, Path]:
-    """Describe a dataset's training split and write the HTML report; returns (summary, html)."""
+def eda(cfg: EdaConfig) -> tuple[DatasetSummary, Path, list[dict[str, str]]]:
+    """Describe a dataset's training split and write the HTML report.
+
+    Returns (summary, html, unreadable): the last lists the images met while drawing the sample
+    grid that could not be read, each with its reason.
+    """
     target = cfg.target
     ds = open_data(cfg, stratify=target or "Male")
     if target is None and "Male" in ds.labels:
@@ -56,11 +60,11 @@ def eda(cfg: EdaConfig) -> tuple[DatasetSummary, Path]:
         target = ds.labels[0]
     summary = describe_dataset(ds, target=target)
     out = Path(cfg.out)
-    html = write_eda_report(summary, ds, out, samples=cfg.samples, seed=cfg.seed)
+    html, unreadable = write_eda_report(summary, ds, out, samples=cfg.samples, seed=cfg.seed)
     save_config(cfg, out / "config.yaml")
     if ds.dropped:
         (out / "dropped.json").write_text(json.dumps(ds.dropped))
-    return summary, html
+    return summary, html, unreadable
 
 
 def _threads(n: int | None) -> None:
@@ -209,9 +213,13 @@ def _embedding_frame(path: str, needed: list[str]) -> tuple[pd.DataFrame, np.nda
     absent = [c for c in needed if c not in frame.columns]
     if absent:
         raise RostroError(f"{path}: no column(s) {absent}; columns are {list(frame.columns)}")
+    n = len(frame)
     frame = frame[frame["face_found"]].reset_index(drop=True)
     if frame.empty:
         raise RostroError(f"{path}: no image with a face embedding")
+    if len(frame) < n:
+        log.warning("%s: %d of %d images have no embedding (no face found or unreadable) and are left out",
+                    path, n - len(frame), n)  # fmt: skip
     return frame, np.asarray(frame["embedding"].tolist(), np.float32)
 
 
@@ -272,6 +280,7 @@ class ModelAuditResult:
     found_rate: pd.Series
     mitigation: MitigationResult | None
     html: Path
+    counts: dict[str, int]
 
 
 def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
@@ -298,6 +307,9 @@ def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
     preds = predict_table(predictor, frame["path"].tolist(), out / "predictions.csv", aligned=cfg.aligned,
                           batch_size=cfg.batch_size).set_index("path")  # fmt: skip
     found = preds.loc[frame["path"], "face_found"].astype(bool).to_numpy()
+    errors = preds.loc[frame["path"], "error"].fillna("").astype(str)
+    counts = {"images": len(frame), "face_found": int(found.sum()), "no_face": int((errors == "no face found").sum())}
+    counts["unreadable"] = counts["images"] - counts["face_found"] - counts["no_face"]
     groups = frame[cfg.groups].astype(str)
     group_key = groups.agg(" / ".join, axis=1) if len(cfg.groups) > 1 else groups.iloc[:, 0]
     found_rate = pd.Series(found).groupby(group_key.to_numpy()).mean()
@@ -316,10 +328,12 @@ def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
         mitigation = mitigate_thresholds(scores, y, kept[column], threshold=threshold, constraint=cfg.mitigate,
                                          n_boot=cfg.n_boot, seed=cfg.seed)  # fmt: skip
     note = (f"{cfg.label} predicted by {predictor.run.name} (threshold {threshold:.3f}) on {Path(cfg.data).name}: "
-            f"{len(frame):,} images, a face found in {found.sum():,}; the metrics cover the faces found.")  # fmt: skip
+            f"{len(frame):,} images, a face found in {counts['face_found']:,}, no face in {counts['no_face']:,}, "
+            f"{counts['unreadable']:,} unreadable (reasons in predictions.csv); the metrics cover the faces "
+            "found.")  # fmt: skip
     html = write_model_audit_report(result, found_rate, mitigation, out, title=f"rostro model audit: {cfg.label} by "
                                     f"{', '.join(cfg.groups)}", note=note)  # fmt: skip
-    return ModelAuditResult(result, found_rate, mitigation, html)
+    return ModelAuditResult(result, found_rate, mitigation, html, counts)
 
 
 @dataclass

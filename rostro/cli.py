@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from rostro import __version__, api
@@ -39,10 +40,20 @@ DataArg = Annotated[
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML file of options; flags override it.")]
 SeedOpt = Annotated[int | None, typer.Option(help="Random seed for splits and sampling.")]
+DropOpt = Annotated[bool | None, typer.Option("--drop-missing", help="Leave out listed images absent from disk.")]
+
+
+def _message(exc: BaseException) -> str:
+    """One line naming the problem; OSErrors say which file and why (pandas' only give the name)."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, FileNotFoundError) and not exc.strerror:
+        return f"{exc}: no such file or directory"
+    return str(exc)
 
 
 def _fail(exc: BaseException) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(_message(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -67,9 +78,7 @@ def eda(
     out: Annotated[str | None, typer.Option("--out", "-o", help="Report folder.")] = None,
     format: Annotated[str | None, typer.Option(help="auto, celeba, folders, manifest or utkface.")] = None,
     target: Annotated[str | None, typer.Option(help="Label whose class balance is shown (default Male).")] = None,
-    drop_missing: Annotated[
-        bool | None, typer.Option("--drop-missing", help="Leave out listed images absent from disk.")
-    ] = None,
+    drop_missing: DropOpt = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -87,7 +96,7 @@ def eda(
         )
         if cfg.data is None:
             console.print(f"No DATA given: using {cfg.synthetic_n} synthetic faces drawn by rostro.")
-        summary, html = api.eda(cfg)
+        summary, html, unreadable = api.eda(cfg)
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
     sizes = ", ".join(f"{k} {v:,}" for k, v in summary.split_sizes.items())
@@ -108,6 +117,11 @@ def eda(
         table.add_row(a, b, f"{r:+.3f}")
     if table.row_count:
         console.print(table)
+    for item in unreadable:
+        console.print(
+            f"[yellow]unreadable, left out of the sample grid:[/] {escape(item['path'])}: {escape(item['reason'])}",
+            soft_wrap=True,
+        )
     console.print(f"Report: {html}")
 
 
@@ -356,6 +370,7 @@ def embed(
     ] = "largest",
     flip: Annotated[bool, typer.Option("--flip", help="Average each face with its mirror image (dlib only).")] = False,
     jitter: Annotated[int, typer.Option(help="Average dlib's N jittered copies of each chip (N x slower).")] = 0,
+    drop_missing: DropOpt = None,
     seed: SeedOpt = None,
 ) -> None:
     """Face embeddings for every image of a dataset, with its labels, groups and identities."""
@@ -363,7 +378,7 @@ def embed(
     from rostro.embed import embed_dataset, embed_sharded
 
     try:
-        ds = open_data(DataConfig(data=data, seed=seed or 0))
+        ds = open_data(DataConfig(data=data, seed=seed or 0, drop_missing=bool(drop_missing)))
         options = {"aligned": aligned, "run": model, "pick": pick, "flip": flip, "jitter": jitter}
         if launched():
             frame = embed_sharded(ds, out, init_world(), workers=1, **options)
@@ -376,7 +391,11 @@ def embed(
     if frame is None:  # a rank other than 0 under torchrun
         return
     found = int(frame["face_found"].sum())
-    console.print(f"{len(frame):,} images, {found:,} embedded, {len(frame) - found:,} without a face or unreadable.")
+    no_face = int((frame["error"] == "no face found").sum())
+    console.print(
+        f"{len(frame):,} images, {found:,} embedded, {no_face:,} without a face, "
+        f"{len(frame) - found - no_face:,} unreadable."
+    )
     console.print(f"Wrote {out}")
 
 
@@ -439,6 +458,7 @@ def audit_model(
     ] = "equalized_odds",
     mitigate_group: Annotated[str | None, typer.Option(help="Group column for thresholds (default: first).")] = None,
     aligned: Annotated[bool, typer.Option("--aligned", help="Images are CelebA-aligned crops.")] = False,
+    drop_missing: DropOpt = None,
     out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")] = "rostro-report/model-audit",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
@@ -446,13 +466,16 @@ def audit_model(
     try:
         cfg = api.ModelAuditConfig(data=data, model=model, label=label, groups=group or ["race", "gender"],
                                    mitigate=None if mitigate == "none" else mitigate, mitigate_group=mitigate_group,
-                                   aligned=aligned, out=out, seed=seed)  # fmt: skip
+                                   aligned=aligned, drop_missing=bool(drop_missing), out=out, seed=seed)  # fmt: skip
         res = api.audit_model(cfg)
     except (RostroError, ValueError, OSError, KeyError) as exc:
         _fail(exc)
     table = res.audit.table()[["accuracy", "accuracy_low", "accuracy_high", "fpr", "fnr", "count"]]
     console.print(table.round(4).to_string())
     console.print("Face found: " + ", ".join(f"{k} {v:.4f}" for k, v in res.found_rate.items()))
+    c = res.counts
+    console.print(f"{c['images']:,} images: a face found in {c['face_found']:,}, no face in {c['no_face']:,}, "
+                  f"{c['unreadable']:,} unreadable (reasons in {Path(out) / 'predictions.csv'}).")  # fmt: skip
     console.print("Gaps: " + ", ".join(f"{k} {v:.4f}" for k, v in res.audit.gaps.items()))
     if res.mitigation is not None:
         console.print(f"Per-group thresholds ({res.mitigation.constraint}), {res.mitigation.n_test:,} held-out faces:")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from rostro.data.dataset import FaceDataset
@@ -15,28 +14,39 @@ from rostro.reports import plots
 from rostro.reports.html import Page
 
 
-def _sample_grid(ds: FaceDataset, n: int, seed: int, target: str | None, path: Path) -> Path | None:
+def _sample_grid(
+    ds: FaceDataset, n: int, seed: int, target: str | None, path: Path
+) -> tuple[Path | None, list[dict[str, str]]]:
+    """Draw ``n`` readable training images; return the grid and the unreadable ones met on the way.
+
+    Unreadable files are skipped (up to ``4 n`` tries) so one bad file never blanks a tile,
+    and each is reported by name and reason.
+    """
     train = ds.split("train").frame
     if len(train) == 0 or n <= 0:
-        return None
-    rows = train.sample(min(n, len(train)), random_state=seed)
-    images, captions = [], []
+        return None, []
+    rows = train.sample(min(4 * n, len(train)), random_state=seed)
+    images, captions, unreadable = [], [], []
     for _, row in rows.iterrows():
+        if len(images) == n:
+            break
         try:
             images.append(load_image(row["path"]))
         except ImageDecodeError as exc:
-            images.append(np.zeros((8, 8, 3), np.uint8))
-            captions.append(f"unreadable: {exc.reason[:20]}")
+            unreadable.append({"path": str(row["path"]), "reason": exc.reason})
             continue
         tags = [f"{target}={int(row[target])}"] if target else [k for k in ds.labels if row[k] == 1][:3]
         captions.append(f"{row['image_id']}\n" + ", ".join(tags))
-    return plots.image_grid(images, captions, path)
+    return (plots.image_grid(images, captions, path) if images else None), unreadable
 
 
 def write_eda_report(
     summary: DatasetSummary, ds: FaceDataset, out_dir: str | Path, *, samples: int = 16, seed: int = 0
-) -> Path:
-    """Write ``index.html``, ``summary.json`` and the PNG plots into ``out_dir``; return the HTML path."""
+) -> tuple[Path, list[dict[str, str]]]:
+    """Write ``index.html``, ``summary.json`` and the PNG plots into ``out_dir``.
+
+    Returns the HTML path and the unreadable images met while drawing the sample grid.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     page = Page(f"rostro EDA: {ds.root.name} ({summary.source})")
@@ -72,8 +82,11 @@ def write_eda_report(
         cols = ["attribute A", "attribute B", "r"]
         page.heading("Strongest positive pairs", 3).table(pd.DataFrame(summary.top_positive, columns=cols), index=False)
         page.heading("Strongest negative pairs", 3).table(pd.DataFrame(summary.top_negative, columns=cols), index=False)
-    grid = _sample_grid(ds, samples, seed, summary.target, out / "samples.png")
+    grid, unreadable = _sample_grid(ds, samples, seed, summary.target, out / "samples.png")
     if grid is not None:
         page.heading("Sample faces (train)").image("samples.png", "sample faces")
-    (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
-    return page.write(out / "index.html")
+    if unreadable:
+        page.paragraph(f"{len(unreadable)} images met while drawing the samples could not be read:")
+        page.table(pd.DataFrame(unreadable), index=False)
+    (out / "summary.json").write_text(json.dumps({**summary.to_dict(), "unreadable_in_sample": unreadable}, indent=2))
+    return page.write(out / "index.html"), unreadable

@@ -59,7 +59,8 @@ def test_planted_correlation_is_found():
 def test_report_files(celeba_dir, tmp_path):
     ds = ensure_splits(read_celeba(celeba_dir), seed=0)
     s = describe_dataset(ds, target="Male")
-    html = write_eda_report(s, ds, tmp_path / "r", samples=8)
+    html, unreadable = write_eda_report(s, ds, tmp_path / "r", samples=8)
+    assert unreadable == []
     for name in ("splits.png", "class_balance.png", "prevalence.png", "correlation.png", "samples.png"):
         assert (tmp_path / "r" / name).stat().st_size > 1000
     text = html.read_text()
