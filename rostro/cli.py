@@ -365,6 +365,7 @@ def embed(
         bool, typer.Option("--aligned", help="Images are CelebA-aligned crops: skip detection.")
     ] = False,
     workers: Annotated[int | None, typer.Option(help="Processes (default: cores).")] = None,
+    chunk: Annotated[int, typer.Option(help="Images per task; progress is saved every 20 tasks or minute.")] = 32,
     pick: Annotated[
         str, typer.Option(help="Which face of a photo: largest, or centre (pre-cropped sets).")
     ] = "largest",
@@ -381,9 +382,9 @@ def embed(
         ds = open_data(DataConfig(data=data, seed=seed or 0, drop_missing=bool(drop_missing)))
         options = {"aligned": aligned, "run": model, "pick": pick, "flip": flip, "jitter": jitter}
         if launched():
-            frame = embed_sharded(ds, out, init_world(), workers=1, **options)
+            frame = embed_sharded(ds, out, init_world(), workers=1, chunk=chunk, **options)
         else:
-            frame = embed_dataset(ds, out, workers=workers, **options)
+            frame = embed_dataset(ds, out, workers=workers, chunk=chunk, **options)
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
     finally:

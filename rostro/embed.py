@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rostro.data.dataset import FaceDataset, sort_by_paths
 from rostro.data.images import ImageDecodeError, load_image
-from rostro.training.checkpoint import atomic_write_bytes
+from rostro.training.checkpoint import atomic_write_bytes, check_writable
 from rostro.training.distributed import World, barrier, part_paths, shard
 
 _RUN_CACHE: dict = {}
@@ -97,15 +98,19 @@ def embed_dataset(
 ) -> pd.DataFrame:
     """Embed every image of ``ds`` into ``out`` (Parquet), skipping images already there.
 
-    The file is rewritten atomically after each group of chunks, so a killed run keeps what
-    it finished and the next run picks up from there. ``centre_fallback`` embeds the image
+    The file is rewritten atomically after every 20 chunks of ``chunk`` images, or a minute of
+    work, whichever comes first, so a killed run keeps what it finished and the next run picks up
+    from there. ``centre_fallback`` embeds the image
     centre when no face is detected (pre-cropped sets such as LFW); the ``found_by`` column
     then says 'centre'. ``pick`` chooses the largest face or the one nearest the centre;
     ``flip`` averages each dlib vector with its mirror image's; ``jitter`` > 0 replaces each chip's
     vector by the mean over that many randomly jittered copies (dlib's). Options are not stored in the
     file: a re-run must pass the ones that wrote it.
     """
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1 image, got {chunk}")
     out = Path(out)
+    check_writable(out.parent)
     done = pd.read_parquet(out) if out.is_file() else None
     todo = ds.frame if done is None else ds.frame[~ds.frame["path"].isin(set(done["path"]))]
     keep = ["path", "image_id", "split", *(["identity"] if ds.has_identity else []), *ds.groups, *ds.labels]
@@ -124,6 +129,7 @@ def embed_dataset(
             results = stack.enter_context(ProcessPoolExecutor(workers)).map(_embed_chunk, jobs)
         else:
             results = map(_embed_chunk, jobs)
+        saved = time.monotonic()
         for n, (job, res) in enumerate(zip(jobs, results, strict=True)):
             rows = todo[todo["path"].isin(job[0])][keep].copy()
             rows["face_found"] = [bool(r[0]) for r in res]
@@ -132,8 +138,9 @@ def embed_dataset(
             rows["embedding"] = [None if r[2] is None else r[2].astype(np.float32).tolist() for r in res]
             parts.append(rows)
             bar.advance(task, len(job[0]))
-            if (n + 1) % 20 == 0 or n + 1 == len(jobs):
+            if (n + 1) % 20 == 0 or n + 1 == len(jobs) or time.monotonic() - saved > 60:
                 _write(pd.concat(parts, ignore_index=True), out)
+                saved = time.monotonic()
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
     frame = sort_by_paths(frame, ds.frame["path"])
     _write(frame, out)

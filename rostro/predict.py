@@ -6,6 +6,7 @@ never stops a batch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -13,6 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -241,19 +243,31 @@ def predict_table(
     todo = [str(p) for p in paths if str(p) not in have]
     parts = [done]
     bar_columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*bar_columns, disable=not progress, transient=True) as bar, open(out, "a", encoding="utf-8") as fh:
+    with Progress(*bar_columns, disable=not progress, transient=True) as bar, open(out, "ab", buffering=0) as fh:
         task = bar.add_task("predict", total=len(todo))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             rows = results_frame(predictor.predict_paths(chunk, aligned=aligned, progress=False), predictor.labels)
-            fh.write(rows.to_csv(index=False, header=False))
-            fh.flush()
-            os.fsync(fh.fileno())
+            _append(fh, rows.to_csv(index=False, header=False).encode("utf-8"), out)
             parts.append(rows)
             bar.advance(task, len(chunk))
     filled = [p for p in parts if len(p)]
     frame = pd.concat(filled, ignore_index=True) if filled else done
     return sort_by_paths(frame[frame["path"].astype(str).isin({str(p) for p in paths})], paths)
+
+
+def _append(fh: BinaryIO, data: bytes, out: Path) -> None:
+    """Append whole rows or none: a failed write (disk full) is cut back before the error rises."""
+    start = fh.tell()
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[fh.write(view) :]
+        os.fsync(fh.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            fh.truncate(start)
+        raise OSError(exc.errno, exc.strerror, str(out)) from exc
 
 
 def _drop_torn_line(path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -20,9 +21,23 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # name the file the user asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only disk even removing a missing file fails
+            tmp.unlink(missing_ok=True)
     return path
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Create ``folder`` and prove a file can be written there, before hours of work depend on it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        atomic_write_bytes(folder / ".rostro-write-test", b"").unlink()
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write in this folder ({exc.strerror})", str(folder)) from exc
+    return folder
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

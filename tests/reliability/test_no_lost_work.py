@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -125,3 +126,34 @@ def test_training_skips_unreadable_images_and_says_how_many(folders_dir, tmp_pat
         _, info, run = train(cfg)
     assert "3 unreadable image(s) left out" in caplog.text
     assert (run / "best.pt").is_file() and info.labels
+
+
+def _parquet_rows(path) -> int:
+    try:
+        return len(pd.read_parquet(path))
+    except (FileNotFoundError, OSError, ValueError):
+        return 0
+
+
+def test_embed_killed_mid_folder_resumes_without_duplicates(celeba_dir, tmp_path):
+    out = tmp_path / "e.parquet"
+    cmd = [sys.executable, "-m", "rostro", "embed", str(celeba_dir), "--aligned", "--workers", "1", "--chunk", "2",
+           "--out", str(out)]  # fmt: skip
+    job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while _parquet_rows(out) == 0 and time.time() < deadline and job.poll() is None:
+        time.sleep(0.02)
+    job.send_signal(signal.SIGKILL)
+    job.wait(30)
+    kept = _parquet_rows(out)
+    assert kept == 40  # the first save: 20 chunks of 2 images
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    resumed = pd.read_parquet(out)
+    clean = tmp_path / "clean.parquet"
+    assert subprocess.run([*cmd[:-1], str(clean)], capture_output=True).returncode == 0
+    expected = pd.read_parquet(clean)
+    assert resumed["path"].is_unique and len(resumed) == len(expected) == 96
+    assert resumed["path"].tolist() == expected["path"].tolist()
+    a, b = np.stack(resumed["embedding"]), np.stack(expected["embedding"])
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    pd.testing.assert_frame_equal(resumed.drop(columns="embedding"), expected.drop(columns="embedding"))
