@@ -18,6 +18,8 @@ from rostro.data.sampling import split_dataset
 from rostro.errors import DataFormatError
 from rostro.validation import suggest
 
+LABEL_SHARE = 0.9
+
 
 def _column(raw: pd.DataFrame, name: str, path: Path, role: str) -> str:
     if name not in raw.columns:
@@ -57,7 +59,8 @@ def read_manifest(
     """Read a CSV manifest into a :class:`FaceDataset`.
 
     Image paths are relative to ``root`` (default: the CSV's folder) and may not leave it.
-    ``labels`` default to every other column whose values are all -1/0/1, ``groups`` to the
+    ``labels`` default to every other column whose values are -1/0/1 (in at least 90% of rows: the
+    rest are then reported as errors by line), ``groups`` to the
     columns left after that, ``identity`` and ``split_column`` to columns named ``identity``
     and ``split`` when present. The split column holds train/validation/test (or 0/1/2);
     without one a seeded, identity-disjoint split is made.
@@ -72,6 +75,8 @@ def read_manifest(
     except pd.errors.ParserError as exc:
         raise DataFormatError(f"malformed CSV: {exc}", file=path) from None
     raw.columns = [str(c).strip() for c in raw.columns]
+    if raw.empty:
+        raise DataFormatError("no rows after the header line", file=path)
     base = Path(root).resolve() if root is not None else path.parent.resolve()
     _column(raw, path_column, path, "path")
     if identity is None and "identity" in raw.columns:
@@ -85,10 +90,10 @@ def read_manifest(
     if split_column is not None:
         _column(raw, split_column, path, "split")
     reserved = {path_column, identity, split_column, *groups}
-    if labels is None:
+    if labels is None:  # mostly -1/0/1 is a label column: its other values are errors that name their line
         labels = [
             c for c in raw.columns
-            if c not in reserved and raw[c].str.strip().isin(["-1", "0", "1"]).all()
+            if c not in reserved and raw[c].str.strip().isin(["-1", "0", "1"]).mean() >= LABEL_SHARE
         ]  # fmt: skip
         if not labels:
             raise DataFormatError(
