@@ -97,7 +97,7 @@ async def load(url: str, photos: list[bytes], clients: int, seconds: float, pid:
     return {"clients": clients, "requests": len(out), "ok": len(ok), "refused_4xx": refused, "busy_503": busy,
             "errors": len(out) - len(ok) - busy - refused, "wall_s": wall, "rps": len(ok) / wall,
             "rss_start": rss[0] if rss else float("nan"), "rss_peak": max(rss) if rss else float("nan"),
-            "rss_end": rss[-1] if rss else float("nan"),
+            "rss_end": rss[-1] if rss else float("nan"), "rss_series": rss,
             **{f"p{q}": float(np.percentile(ok, q)) if len(ok) else float("nan") for q in (50, 95, 99)}}  # fmt: skip
 
 
@@ -151,6 +151,7 @@ def main() -> None:
     head = ["clients", "queue limit", "seconds", "requests", "ok", "4xx (bad input)", "503", "server errors",
             "requests/s", "p50 s", "p95 s", "p99 s", "RSS MiB start / peak / end"]  # fmt: skip
     print("| " + " | ".join(head) + " |\n" + "|---" * len(head) + "|")
+    series: dict[int, list[float]] = {}
     for queue in args.queue:
         proc, url = start_server(queue)
         try:
@@ -159,11 +160,16 @@ def main() -> None:
                      r["errors"], *(f"{r[k]:.2f}" for k in ("rps", "p50", "p95", "p99")),
                      f"{r['rss_start']:.0f} / {r['rss_peak']:.0f} / {r['rss_end']:.0f}"]  # fmt: skip
             print("| " + " | ".join(map(str, cells)) + " |", flush=True)
+            series[queue] = r["rss_series"]
             if args.compare and queue == args.queue[0]:
                 c = compare(url, paths[: args.compare])
         finally:
             proc.terminate()
             proc.wait(30)
+    for queue, rss in series.items():
+        half = rss[len(rss) // 2] if rss else float("nan")
+        print(f"\nRSS MiB every 10 s, queue {queue}: " + " ".join(f"{v:.0f}" for v in rss)
+              + f"\n  second half of the run: {half:.0f} -> {rss[-1]:.0f} ({rss[-1] - half:+.0f} MiB)")  # fmt: skip
     if args.compare:
         print(f"\nSame {c['photos']} photos: `rostro predict` batch {c['predict_batch']:.2f} photos/s; /analyze "
               f"sequential {c['analyze_sequential']:.2f}/s, 4 clients {c['analyze_4_clients']:.2f}/s")  # fmt: skip
