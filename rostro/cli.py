@@ -152,6 +152,7 @@ def train(
     ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
     compile: Annotated[bool | None, typer.Option("--compile", help="torch.compile the model (measure first).")] = None,
+    drop_missing: DropOpt = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -164,6 +165,7 @@ def train(
             input_size=input_size, imbalance=imbalance, monitor=monitor, patience=patience,
             init_from=init_from, freeze_trunk=freeze_trunk, unfreeze_after=unfreeze_after,
             exclude=exclude or None, resume=resume, threads=threads, compile=compile, seed=seed,
+            drop_missing=drop_missing,
         )  # fmt: skip
         result, info, run_dir = api.train(cfg)
     except (RostroError, ValueError, OSError) as exc:

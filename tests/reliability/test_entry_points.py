@@ -149,3 +149,14 @@ def test_a_file_without_read_permission_is_a_named_row_everywhere(unreadable, tm
     assert list(cache.errors) == [1] and "permission denied" in cache.errors[1]
     res = CliRunner().invoke(app, ["verify", str(folder / "good.jpg"), str(folder / "locked.jpg")])
     assert res.exit_code == 2 and "locked.jpg" in res.output and "permission denied" in res.output
+
+
+def test_train_leaves_out_each_unreadable_file_and_counts_them(labelled, tmp_path, caplog):
+    root, expected = labelled
+    args = ["train", str(root / "faces.csv"), "--drop-missing", "--out", str(tmp_path / "run"), "--model", "small_cnn",
+            "--input-size", "32", "--epochs", "1", "--threads", "1"]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    n_bad = sum(o in BAD and o != "file not found" for o in expected.values())  # the dangling link: dropped
+    assert f"{n_bad} unreadable image(s) left out" in caplog.text
+    assert (tmp_path / "run" / "best.pt").is_file()
