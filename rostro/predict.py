@@ -25,6 +25,7 @@ from rostro.data.dataset import sort_by_paths
 from rostro.data.images import ImageDecodeError, list_images, load_image
 from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
+from rostro.faces.detection import DETECTION_CHAIN
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.inference import predict_proba
 from rostro.training.checkpoint import atomic_write_bytes, atomic_write_text
@@ -226,6 +227,8 @@ def predict_table(
     columns = [*CSV_FIXED, *predictor.labels]
     sidecar = out.parent / f".{out.name}.json"
     signature = {"model": predictor.fingerprint, "aligned": aligned, "labels": predictor.labels}
+    if not aligned:
+        signature["detector"] = DETECTION_CHAIN if predictor.detector == "auto" else predictor.detector
     if out.is_file():
         if not sidecar.is_file() or json.loads(sidecar.read_text()) != signature:
             raise RostroError(f"{out} already holds predictions from another model or options (or from before "

@@ -1,4 +1,6 @@
-"""Face detection with dlib: HOG first (fast), the CNN (MMOD) detector on photos where HOG finds none.
+"""Face detection: dlib's HOG first (fast), then BlazeFace where HOG finds none (small, dark, tilted
+faces), then dlib's CNN (MMOD) detector as the last resort. Landmarks always come from dlib's
+shape predictors, which the attribute crops and dlib's embedding expect.
 
 One image or a batch in, results index-aligned with the inputs; an image without a face
 gives an empty list, never an exception.
@@ -10,9 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rostro.faces.blazeface import blazeface
 from rostro.faces.models import cnn_detector, dlib_models
 
-DETECTORS = ("auto", "hog", "cnn")
+DETECTORS = ("auto", "hog", "blazeface", "cnn")
+DETECTION_CHAIN = "hog>blazeface>cnn"  # what ``auto`` runs; stored beside resumable outputs
+# BlazeFace's box, moved to where dlib's HOG box for the same face sits (median over 280
+# celeba-wild photos where both found one face), since dlib's shape predictors were fitted to it
+BLAZE_TO_HOG = (0.041, 0.058, -0.045, -0.021)
 
 
 @dataclass
@@ -39,12 +46,19 @@ def _upsample_for(img: np.ndarray, upsample: int | None) -> int:
     return 2 if side <= 250 else 1 if side <= 1000 else 0
 
 
+def _hog_like(box: tuple[float, float, float, float], dlib) -> object:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    dl, dt, dr, db = BLAZE_TO_HOG
+    return dlib.rectangle(round(x0 + dl * w), round(y0 + dt * h), round(x1 + dr * w), round(y1 + db * h))
+
+
 def detect_faces(
     img: np.ndarray, *, detector: str = "auto", upsample: int | None = None, max_side: int = 1600
 ) -> list[Face]:
     """Faces in an HxWx3 uint8 RGB image, largest first.
 
-    ``auto`` runs HOG and falls back to dlib's CNN detector when HOG finds nothing. Very
+    ``auto`` runs HOG, then BlazeFace when HOG finds nothing, then dlib's CNN detector. Very
     large photos are scanned at ``max_side`` pixels and boxes scaled back.
     """
     if detector not in DETECTORS:
@@ -67,6 +81,8 @@ def detect_faces(
     if detector in ("auto", "hog"):
         rects, scores, _ = models["hog"].run(work, up, 0.0)
         found = [(r, float(s), "hog") for r, s in zip(rects, scores, strict=True)]
+    if detector == "blazeface" or (detector == "auto" and not found):
+        found = [(_hog_like(d.box, dlib), d.score, "blazeface") for d in blazeface()(work)]
     if detector == "cnn" or (detector == "auto" and not found):
         found = [(d.rect, float(d.confidence), "cnn") for d in cnn_detector()(work, max(up, 1))]
     faces = []
