@@ -92,10 +92,21 @@ class AttributePredictor:
         self.runtime = runtime
         self.onnx = None
         if runtime == "onnx":
-            onnx_path = self.run / "model.onnx"
-            if not onnx_path.is_file():
-                export_onnx(self.model, onnx_path, input_size=self.info.input_size)
-            self.onnx = OnnxModel(onnx_path, threads=threads)
+            self.onnx = OnnxModel(self._onnx_file(), threads=threads)
+
+    def _onnx_file(self) -> Path:
+        """The run's ONNX export, named by the weights' fingerprint so a stale export is never used;
+        written beside the run, or in the user's cache when the run folder is read-only (an install)."""
+        name = f"model-{self.fingerprint}.onnx"
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rostro" / "onnx"
+        for folder in (self.run, cache):
+            if (folder / name).is_file():
+                return folder / name
+        try:
+            return export_onnx(self.model, self.run / name, input_size=self.info.input_size)
+        except OSError:
+            cache.mkdir(parents=True, exist_ok=True)
+            return export_onnx(self.model, cache / name, input_size=self.info.input_size)
 
     def predict_crops(self, crops: np.ndarray, embeddings: np.ndarray | None = None) -> np.ndarray:
         """Probabilities for N x S x S x 3 uint8 crops at the model's input size.

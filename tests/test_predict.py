@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,30 @@ def test_onnx_matches_torch(run, folder):
     a = AttributePredictor(run).predict_crops(crops)
     b = AttributePredictor(run, runtime="onnx").predict_crops(crops)
     assert a.shape == (7, 2) and np.abs(a - b).max() < 1e-4
-    assert (run / "model.onnx").is_file()
+
+
+def test_the_onnx_export_is_named_by_the_weights_and_goes_to_the_cache_from_a_read_only_run(run, tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    import rostro.predict as predict
+
+    fresh = AttributePredictor(run, runtime="onnx")
+    assert (run / f"model-{fresh.fingerprint}.onnx").is_file()  # new weights get a new name: never a stale export
+    installed = shutil.copytree(run, tmp_path / "installed", ignore=shutil.ignore_patterns("*.onnx"))
+    real = predict.export_onnx
+
+    def read_only(model, path, **kw):
+        if Path(path).parent == installed:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real(model, path, **kw)
+
+    monkeypatch.setattr(predict, "export_onnx", read_only)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    pred = AttributePredictor(installed, runtime="onnx")
+    assert (tmp_path / "cache" / "rostro" / "onnx" / f"model-{pred.fingerprint}.onnx").is_file()
+    crops = np.random.default_rng(1).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
+    assert np.abs(pred.predict_crops(crops) - fresh.predict_crops(crops)).max() < 1e-4
 
 
 def test_photos_with_and_without_faces(run, tmp_path):

@@ -39,6 +39,8 @@ def resize_square(img: np.ndarray, size: int) -> np.ndarray:
 
 def to_float_tensor(batch: np.ndarray | torch.Tensor, mean: float = 0.5, std: float = 0.5) -> torch.Tensor:
     """NHWC uint8 images to NCHW float32, scaled to [0, 1] then normalised by mean/std."""
+    if isinstance(batch, np.ndarray) and not batch.flags.writeable:  # a read-only cache view: torch warns
+        batch = batch.copy()
     x = torch.as_tensor(batch)
     if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"expected an NxHxWx3 uint8 batch, got {tuple(x.shape)} {x.dtype}")

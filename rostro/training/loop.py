@@ -251,7 +251,7 @@ def fit(
             row["images_per_second"] = count / max(time.perf_counter() - t0, 1e-9)
             history.append(row)
             value = row[cfg.monitor]
-            if math.isnan(value):
+            if math.isnan(value) and not any(math.isnan(h[cfg.monitor]) for h in history[:-1]):  # say it once
                 log.warning("%s is undefined on this validation split (one class only?); keeping the first epoch's "
                             "weights as best unless it becomes defined", cfg.monitor)  # fmt: skip
             improved = best_epoch < 0 or (value < best if mode == "min" else value > best)
