@@ -6,7 +6,9 @@ embedding). A re-run reads what is already there and embeds only the images that
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -15,10 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rostro.data.dataset import FaceDataset, sort_by_paths
 from rostro.data.images import ImageDecodeError, load_image
+from rostro.errors import RostroError
+from rostro.faces.detection import DETECTION_CHAIN
 from rostro.training.checkpoint import atomic_write_bytes, check_writable
 from rostro.training.distributed import World, barrier, part_paths, shard
 
@@ -104,14 +110,17 @@ def embed_dataset(
     centre when no face is detected (pre-cropped sets such as LFW); the ``found_by`` column
     then says 'centre'. ``pick`` chooses the largest face or the one nearest the centre;
     ``flip`` averages each dlib vector with its mirror image's; ``jitter`` > 0 replaces each chip's
-    vector by the mean over that many randomly jittered copies (dlib's). Options are not stored in the
-    file: a re-run must pass the ones that wrote it.
+    vector by the mean over that many randomly jittered copies (dlib's). The options, the detector
+    chain and the run's fingerprint are stored in the file's metadata: resuming with other ones is
+    refused rather than mixing two kinds of vectors in one file.
     """
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 image, got {chunk}")
     out = Path(out)
     check_writable(out.parent)
-    done = pd.read_parquet(out) if out.is_file() else None
+    signature = embedding_signature(aligned=aligned, run=run, centre_fallback=centre_fallback, pick=pick,
+                                    flip=flip, jitter=jitter)  # fmt: skip
+    done = _read_done(out, signature)
     todo = ds.frame if done is None else ds.frame[~ds.frame["path"].isin(set(done["path"]))]
     keep = ["path", "image_id", "split", *(["identity"] if ds.has_identity else []), *ds.groups, *ds.labels]
     parts = [] if done is None else [done]
@@ -139,11 +148,11 @@ def embed_dataset(
             parts.append(rows)
             bar.advance(task, len(job[0]))
             if (n + 1) % 20 == 0 or n + 1 == len(jobs) or time.monotonic() - saved > 60:
-                _write(pd.concat(parts, ignore_index=True), out)
+                _write(pd.concat(parts, ignore_index=True), out, signature)
                 saved = time.monotonic()
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
     frame = sort_by_paths(frame, ds.frame["path"])
-    _write(frame, out)
+    _write(frame, out, signature)
     return frame
 
 
@@ -160,14 +169,41 @@ def embed_sharded(ds: FaceDataset, out: str | Path, world: World, **options) -> 
     if not world.main:
         return None
     frame = sort_by_paths(pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True), ds.frame["path"])
-    _write(frame, out)
+    _write(frame, out, pq.read_schema(parts[0]).metadata[SIGNATURE_KEY].decode())
     return frame
 
 
-def _write(frame: pd.DataFrame, out: Path) -> None:
+SIGNATURE_KEY = b"rostro.embed"
+
+
+def embedding_signature(
+    *, aligned: bool, run: str | Path | None, centre_fallback: bool, pick: str, flip: bool, jitter: int
+) -> str:
+    """What made the vectors of an embeddings file: options, detector chain, the run's weights."""
+    sig = {"aligned": aligned, "centre_fallback": centre_fallback, "pick": pick, "flip": flip, "jitter": jitter,
+           "detector": None if aligned else DETECTION_CHAIN, "run": None}  # fmt: skip
+    if run is not None:
+        sig["run"] = hashlib.sha256((Path(run) / "manifest.json").read_bytes()).hexdigest()[:16]
+    return json.dumps(sig, sort_keys=True)
+
+
+def _read_done(out: Path, signature: str) -> pd.DataFrame | None:
+    if not out.is_file():
+        return None
+    stored = (pq.read_schema(out).metadata or {}).get(SIGNATURE_KEY)
+    if stored is None or stored.decode() != signature:
+        made = "unknown options (a file from before rostro recorded them)" if stored is None else stored.decode()
+        raise RostroError(f"{out} holds embeddings made with {made}, not {signature}; delete it or choose "
+                          "another --out")  # fmt: skip
+    return pd.read_parquet(out)
+
+
+def _write(frame: pd.DataFrame, out: Path, signature: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), SIGNATURE_KEY: signature.encode()})
     buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
+    pq.write_table(table, buf)
     atomic_write_bytes(out, buf.getvalue())
 
 

@@ -36,6 +36,24 @@ def test_embed_writes_parquet_and_skips_done_images(small, tmp_path, monkeypatch
     assert pd.read_parquet(out)["path"].is_unique
 
 
+def test_resuming_with_other_options_or_an_unstamped_file_is_refused(small, tmp_path):
+    import pyarrow.parquet as pq
+
+    from rostro.errors import RostroError
+
+    out = tmp_path / "e.parquet"
+    E.embed_dataset(small.with_frame(small.frame.head(4)), out, aligned=True, workers=1, progress=False)
+    stamp = json.loads(pq.read_schema(out).metadata[E.SIGNATURE_KEY])
+    assert stamp["aligned"] is True and stamp["flip"] is False and stamp["detector"] is None
+    before = out.read_bytes()
+    with pytest.raises(RostroError, match="made with .*flip.: false.*not .*flip.: true.*delete it"):
+        E.embed_dataset(small, out, aligned=True, flip=True, workers=1, progress=False)
+    assert out.read_bytes() == before  # the refused run wrote nothing
+    pd.read_parquet(out).to_parquet(out, index=False)  # the same rows without rostro's stamp
+    with pytest.raises(RostroError, match="from before rostro recorded them"):
+        E.embed_dataset(small, out, aligned=True, workers=1, progress=False)
+
+
 def test_features_of_a_trained_run(small, tiny_run, tmp_path):
     frame = E.embed_dataset(small, tmp_path / "f.parquet", aligned=True, run=tiny_run, workers=1, progress=False)
     X, mask = E.embedding_matrix(frame)
