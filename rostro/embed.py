@@ -11,7 +11,6 @@ import io
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -27,8 +26,10 @@ from rostro.errors import RostroError
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.training.checkpoint import atomic_write_bytes, check_writable
 from rostro.training.distributed import World, barrier, part_paths, shard
+from rostro.workers import process_pool
 
 _RUN_CACHE: dict = {}
+RESULT_COLUMNS = ("face_found", "found_by", "error", "embedding")
 
 
 def _embed_one(
@@ -135,7 +136,7 @@ def embed_dataset(
         bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
         task = bar.add_task("embed", total=len(paths))
         if workers > 1 and len(jobs) > 1:
-            results = stack.enter_context(ProcessPoolExecutor(workers)).map(_embed_chunk, jobs)
+            results = stack.enter_context(process_pool(workers)).map(_embed_chunk, jobs)
         else:
             results = map(_embed_chunk, jobs)
         saved = time.monotonic()
@@ -150,7 +151,7 @@ def embed_dataset(
             if (n + 1) % 20 == 0 or n + 1 == len(jobs) or time.monotonic() - saved > 60:
                 _write(pd.concat(parts, ignore_index=True), out, signature)
                 saved = time.monotonic()
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*keep, *RESULT_COLUMNS])
     frame = sort_by_paths(frame, ds.frame["path"])
     _write(frame, out, signature)
     return frame

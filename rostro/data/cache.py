@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.data.transforms import resize_square
+from rostro.workers import process_pool
 
 CACHE_VERSION = 1
 DEFAULT_CACHE_DIR = Path(os.environ.get("ROSTRO_CACHE", Path.home() / ".cache" / "rostro"))
@@ -125,7 +125,7 @@ def build_cache(
             bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
             task = bar.add_task("cache", total=len(paths), px=size)
             if workers > 1 and len(jobs) > 1:
-                pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+                pool = stack.enter_context(process_pool(workers))
                 results = pool.map(_decode_range, jobs)
             else:
                 results = map(_decode_range, jobs)

@@ -1,0 +1,26 @@
+"""Worker processes that are safe to start from a busy process.
+
+A plain ``fork`` copies a parent that may be running other threads (rich's progress refresh,
+the pool's own manager, LiteRT's and PyTorch's thread pools); a lock one of them held is
+copied locked and the child can hang forever. The benchmark hit exactly that once in a few
+runs. Workers therefore start from a clean ``forkserver`` process instead.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool whose workers come from a single-threaded fork server (spawn where there is none).
+
+    The server imports rostro's worker modules once, so each worker starts in milliseconds. As
+    with any such pool, a script that calls this at import time needs ``if __name__ == "__main__":``.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["rostro.data.cache", "rostro.embed"])
+    else:
+        ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
