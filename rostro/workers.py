@@ -1,9 +1,10 @@
 """Worker processes that are safe to start from a busy process.
 
 A plain ``fork`` copies a parent that may be running other threads (rich's progress refresh,
-the pool's own manager, LiteRT's and PyTorch's thread pools); a lock one of them held is
-copied locked and the child can hang forever. The benchmark hit exactly that once in a few
-runs. Workers therefore start from a clean ``forkserver`` process instead.
+LiteRT's and PyTorch's thread pools); a lock one of them held is copied locked and the child
+can hang forever. The benchmark hit exactly that once, in ``embed``'s workers, which run dlib,
+LiteRT and PyTorch. Those workers therefore start from a clean ``forkserver`` process. (The
+image cache's decoders run PIL only and are forked before its progress bar starts.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["rostro.data.cache", "rostro.embed"])
+        ctx.set_forkserver_preload(["rostro.embed"])
     else:
         ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)

@@ -13,6 +13,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.data.transforms import resize_square
-from rostro.workers import process_pool
 
 CACHE_VERSION = 1
 DEFAULT_CACHE_DIR = Path(os.environ.get("ROSTRO_CACHE", Path.home() / ".cache" / "rostro"))
@@ -122,13 +122,15 @@ def build_cache(
     )
     try:
         with ExitStack() as stack:
-            bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
-            task = bar.add_task("cache", total=len(paths), px=size)
             if workers > 1 and len(jobs) > 1:
-                pool = stack.enter_context(process_pool(workers))
+                # decoders only run PIL, so the default (fork on Linux: fast to start) will do; they
+                # start here, before the progress bar starts its thread, so no lock of it is copied
+                pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
                 results = pool.map(_decode_range, jobs)
             else:
                 results = map(_decode_range, jobs)
+            bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
+            task = bar.add_task("cache", total=len(paths), px=size)
             for job, errs in zip(jobs, results, strict=True):
                 errors.update(errs)
                 bar.advance(task, len(job[1]))
