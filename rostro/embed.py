@@ -6,7 +6,6 @@ embedding). A re-run reads what is already there and embeds only the images that
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -26,6 +25,7 @@ from rostro.errors import RostroError
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.training.checkpoint import atomic_write_bytes, check_writable
 from rostro.training.distributed import World, barrier, part_paths, shard
+from rostro.training.run import run_fingerprint
 from rostro.workers import process_pool
 
 _RUN_CACHE: dict = {}
@@ -184,7 +184,7 @@ def embedding_signature(
     sig = {"aligned": aligned, "centre_fallback": centre_fallback, "pick": pick, "flip": flip, "jitter": jitter,
            "detector": None if aligned else DETECTION_CHAIN, "run": None}  # fmt: skip
     if run is not None:
-        sig["run"] = hashlib.sha256((Path(run) / "manifest.json").read_bytes()).hexdigest()[:16]
+        sig["run"] = run_fingerprint(run)
     return json.dumps(sig, sort_keys=True)
 
 

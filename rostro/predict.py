@@ -7,7 +7,6 @@ never stops a batch.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ from rostro.models.inference import predict_proba
 from rostro.training.checkpoint import atomic_write_bytes, atomic_write_text
 from rostro.training.distributed import World, barrier, part_paths, shard
 from rostro.training.fusion import Fusion, combine
-from rostro.training.run import load_run
+from rostro.training.run import load_run, run_fingerprint
 
 log = logging.getLogger(__name__)
 SHIPPED_RUN = Path(__file__).parent / "weights" / "celeba_attr_net"
@@ -85,8 +84,7 @@ class AttributePredictor:
         self.model, self.info = load_run(self.run)
         self.labels = self.info.labels
         self.fusion = Fusion.load(self.run) if use_fusion else None
-        manifest = self.run / "manifest.json"
-        self.fingerprint = hashlib.sha256(manifest.read_bytes() + str(use_fusion).encode()).hexdigest()[:16]
+        self.fingerprint = run_fingerprint(self.run, str(use_fusion).encode())
         self.thresholds = np.asarray(self.fusion.thresholds if self.fusion else self.info.thresholds)
         self.detector = detector
         self.runtime = runtime

@@ -16,7 +16,7 @@ from rostro.faces.blazeface import blazeface
 from rostro.faces.models import cnn_detector, dlib_models
 
 DETECTORS = ("auto", "hog", "blazeface", "cnn")
-DETECTION_CHAIN = "hog>blazeface>cnn"  # what ``auto`` runs; stored beside resumable outputs
+DETECTION_CHAIN = ">".join(DETECTORS[1:])  # what ``auto`` runs, in order; stored beside resumable outputs
 # BlazeFace's box, moved to where dlib's HOG box for the same face sits (median over 280
 # celeba-wild photos where both found one face), since dlib's shape predictors were fitted to it
 BLAZE_TO_HOG = (0.041, 0.058, -0.045, -0.021)

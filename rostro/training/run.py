@@ -66,6 +66,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def run_fingerprint(run_dir: str | Path, extra: bytes = b"") -> str:
+    """A short id of a run's weights (its signed manifest), plus ``extra`` options that change outputs;
+    stored beside resumable outputs so another model's rows are never mixed in."""
+    return hashlib.sha256((Path(run_dir) / MANIFEST_FILE).read_bytes() + extra).hexdigest()[:16]
+
+
 def write_manifest(run_dir: str | Path) -> Path:
     """Record the SHA-256 and size of the files a run is loaded from (``manifest.json``)."""
     run_dir = Path(run_dir)
