@@ -16,6 +16,7 @@ import torch
 from rostro import __version__
 from rostro.config import save_config
 from rostro.data.loading import DataConfig, open_data
+from rostro.data.soft import StackedImages
 from rostro.data.stats import DatasetSummary, describe_dataset
 from rostro.errors import RostroError
 from rostro.evaluation.fairness import AuditResult, CrossGroupResult, audit_predictions, cross_group_matrix
@@ -30,7 +31,7 @@ from rostro.reports.eda import write_eda_report
 from rostro.reports.evaluation import write_evaluation_report, write_training_curves
 from rostro.training.checkpoint import load_checkpoint
 from rostro.training.config import TrainConfig
-from rostro.training.data import cache_dataset, prepare_dataset, run_dataset, split_indices
+from rostro.training.data import cache_dataset, prepare_dataset, run_dataset, soft_label_data, split_indices
 from rostro.training.distributed import barrier, init_world, peer_lost
 from rostro.training.fusion import Fusion, combine
 from rostro.training.loop import FitResult, TrainData, fit
@@ -112,6 +113,13 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
         mean=mean,
         std=std,
     )
+    if cfg.soft_labels:  # teacher-scored images join the training split only
+        extra, targets = soft_label_data(cfg, list(ds.labels), size)
+        n = len(data.images)
+        data.images = StackedImages(data.images, extra)
+        data.labels = np.concatenate([data.labels.astype(np.float32), targets])
+        data.train_idx = np.concatenate([data.train_idx, n + np.arange(len(extra))])
+        log.info("%d soft-labelled image(s) added to the training split", len(extra))
     if world.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")

@@ -147,6 +147,13 @@ def train(
     exclude: Annotated[
         list[str] | None, typer.Option(help="Folder or id list whose images and identities are left out.")
     ] = None,
+    soft_labels: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV/Parquet of extra images with a teacher's probabilities (e.g. predict --aligned's "
+            "CSV): they join the training split (distillation)."
+        ),
+    ] = None,
     resume: Annotated[
         bool | None, typer.Option("--resume", help="Continue the run in --out from its last epoch.")
     ] = None,
@@ -164,8 +171,8 @@ def train(
             batch_size=batch_size, lr=lr,
             input_size=input_size, imbalance=imbalance, monitor=monitor, patience=patience,
             init_from=init_from, freeze_trunk=freeze_trunk, unfreeze_after=unfreeze_after,
-            exclude=exclude or None, resume=resume, threads=threads, compile=compile, seed=seed,
-            drop_missing=drop_missing,
+            exclude=exclude or None, soft_labels=soft_labels, resume=resume, threads=threads, compile=compile,
+            seed=seed, drop_missing=drop_missing,
         )  # fmt: skip
         result, info, run_dir = api.train(cfg)
     except (RostroError, ValueError, OSError) as exc:

@@ -39,6 +39,7 @@ class TrainConfig(DataConfig):
     balance_on: str | None = None
     sample_sizes: tuple[int, int, int] | None = None
     exclude: list[str] | None = None
+    soft_labels: str | None = None
     resume: bool = False
     sync_batchnorm: bool = False
     compile: bool = False

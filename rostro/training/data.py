@@ -11,6 +11,7 @@ from rostro.data.cache import ImageCache, build_cache
 from rostro.data.dataset import SPLITS, FaceDataset
 from rostro.data.loading import open_data
 from rostro.data.sampling import check_no_leakage, exclude_images, sample_balanced
+from rostro.data.soft import read_soft_labels
 from rostro.errors import RostroError
 from rostro.training.config import TrainConfig
 from rostro.training.run import RunInfo
@@ -70,3 +71,14 @@ def cache_dataset(ds: FaceDataset, cfg: TrainConfig, size: int, *, progress: boo
 def split_indices(ds: FaceDataset, cache: ImageCache, split: str) -> np.ndarray:
     """Row indices of ``split`` whose images decoded."""
     return np.flatnonzero((ds.frame["split"] == split).to_numpy() & cache.valid)
+
+
+def soft_label_data(cfg: TrainConfig, labels: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded images and float targets (N x labels) of ``cfg.soft_labels``; unreadable images are
+    logged and left out."""
+    table = read_soft_labels(cfg.soft_labels, labels)
+    cache = build_cache(table["path"].tolist(), size, cache_dir=cfg.cache_dir, progress=cfg.progress)
+    if cache.errors:
+        log.warning("%d unreadable soft-labelled image(s) left out", len(cache.errors))
+    ok = np.flatnonzero(cache.valid)
+    return cache.images[ok], table[labels].to_numpy(np.float32)[ok]
