@@ -176,7 +176,13 @@ def model_card(run: Path, pred: AttributePredictor, result, figures: dict) -> st
         + ", ".join(f"{r}: {routes.count(r)}" for r in ("cnn", "embedding", "mean"))
         + ").",
         "- Data: 8,003 CelebA aligned crops at half resolution (../shared/data/celeba-aligned); identity-disjoint "
-        "70/15/15 split with seed 0; identities of the eyeglasses set's validate/test images left out entirely.",
+        "70/15/15 split with seed 0; identities of the eyeglasses set's validate/test images left out entirely."
+        + (
+            " The CNN also learned from LFW's 7,701 faces (no labels), scored by the previously shipped model "
+            "(distillation: `python -m benchmarks.teacher`, `soft_labels` in `configs/shipped.yaml`)."
+            if info.data.get("soft_labels")
+            else ""
+        ),
         f"- Thresholds: per attribute, maximising {info.threshold_metric} on the validation split.",
         f"- Code: rostro {info.rostro_version}, commit {info.git_commit}.",
         "",
@@ -204,8 +210,8 @@ def model_card(run: Path, pred: AttributePredictor, result, figures: dict) -> st
         "",
         "- CelebA is mostly young, white celebrities photographed at events: expect lower accuracy on other groups, "
         "ages and everyday photos (measure with `rostro audit`).",
-        "- Trained on 5,300 faces at 64 px: subjective attributes (Attractive, Oval_Face, Pointy_Nose) stay near "
-        "their majority baseline.",
+        "- Trained on 5,300 labelled faces at 64 px: subjective attributes (Attractive, Oval_Face, Pointy_Nose) "
+        "stay near their majority baseline.",
         "- CelebA's labels are noisy; Male is a binary label of presented gender, not an identity.",
         "- Licence: CelebA is for non-commercial research only, and so are these weights.",
         "",
