@@ -102,7 +102,9 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
         model = create_model(name, **kwargs)
     if not world.main:  # rank 0 decodes the images once; the others map its cache
         barrier(world)
-    cache = cache_dataset(ds, cfg, size, progress=cfg.progress and world.main)
+    show = cfg.progress and world.main
+    cache = cache_dataset(ds, cfg, size, progress=show)
+    soft = soft_label_data(cfg, list(ds.labels), size, progress=show) if cfg.soft_labels else None
     if world.main:
         barrier(world)
     data = TrainData(
@@ -113,8 +115,8 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
         mean=mean,
         std=std,
     )
-    if cfg.soft_labels:  # teacher-scored images join the training split only
-        extra, targets = soft_label_data(cfg, list(ds.labels), size)
+    if soft is not None:  # teacher-scored images join the training split only
+        extra, targets = soft
         n = len(data.images)
         data.images = StackedImages(data.images, extra)
         data.labels = np.concatenate([data.labels.astype(np.float32), targets])

@@ -73,12 +73,17 @@ def split_indices(ds: FaceDataset, cache: ImageCache, split: str) -> np.ndarray:
     return np.flatnonzero((ds.frame["split"] == split).to_numpy() & cache.valid)
 
 
-def soft_label_data(cfg: TrainConfig, labels: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+def soft_label_data(
+    cfg: TrainConfig, labels: list[str], size: int, *, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Decoded images and float targets (N x labels) of ``cfg.soft_labels``; unreadable images are
     logged and left out."""
     table = read_soft_labels(cfg.soft_labels, labels)
-    cache = build_cache(table["path"].tolist(), size, cache_dir=cfg.cache_dir, progress=cfg.progress)
+    cache = build_cache(table["path"].tolist(), size, cache_dir=cfg.cache_dir, progress=progress)
     if cache.errors:
         log.warning("%d unreadable soft-labelled image(s) left out", len(cache.errors))
+    targets = table[labels].to_numpy(np.float32)
+    if not cache.errors:  # keep the memory map rather than copy it
+        return cache.images, targets
     ok = np.flatnonzero(cache.valid)
-    return cache.images[ok], table[labels].to_numpy(np.float32)[ok]
+    return cache.images[ok], targets[ok]

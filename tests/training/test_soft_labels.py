@@ -65,7 +65,7 @@ def test_stacked_images_index_like_one_array():
         StackedImages(a, b[:, :2])
 
 
-def test_teacher_scored_faces_join_the_training_split_only(tmp_path):
+def test_teacher_scored_faces_join_the_training_split_only(tmp_path, caplog):
     """A teacher that says the opposite of the truth about Male, on 400 extra faces against about
     70 labelled ones, must drag the student's Male below chance (validation AUC 0.28 here, 0.72
     without the teacher); validation keeps its own labels."""
@@ -80,6 +80,8 @@ def test_teacher_scored_faces_join_the_training_split_only(tmp_path):
         Image.fromarray(img).save(extra / f"{i}.png")
         rows.append({"path": f"extra/{i}.png", "Male": 0.95 - 0.9 * frame["Male"].iloc[i],
                      "Smiling": 0.05 + 0.9 * frame["Smiling"].iloc[i]})  # fmt: skip
+    (extra / "broken.png").write_text("not an image")  # left out with a warning, not a crash
+    rows.append({"path": "extra/broken.png", "Male": 0.5, "Smiling": 0.5})
     soft = _table(tmp_path, pd.DataFrame(rows))
     base = dict(data=str(data), fractions=(0.3, 0.6, 0.1), model="small_cnn", input_size=32, epochs=8, labels=LABELS,
                 progress=False, cache_dir=str(tmp_path / "cache"), monitor="val_loss", seed=0)  # fmt: skip
@@ -92,4 +94,5 @@ def test_teacher_scored_faces_join_the_training_split_only(tmp_path):
 
     plain, student = male_auc("plain"), male_auc("student", soft_labels=str(soft))
     assert student < 0.4 < 0.6 < plain, (plain, student)  # chance is 0.5
+    assert "1 unreadable soft-labelled image(s) left out" in caplog.text
     assert load_run(tmp_path / "student")[1].data["soft_labels"] == str(soft)  # the run says what taught it
