@@ -21,6 +21,7 @@ from rostro.data import read_celeba
 from rostro.data.cache import build_cache
 from rostro.predict import AttributePredictor, default_run, results_frame
 from rostro.training.data import run_dataset
+from rostro.training.fusion import route_name
 
 
 def _speed(pred: AttributePredictor, crops: np.ndarray, repeat: int = 3) -> float:
@@ -165,16 +166,17 @@ def model_card(run: Path, pred: AttributePredictor, result, figures: dict) -> st
     """Markdown model card from measured figures."""
     info = pred.info
     s, w = result.summary, figures["wild"]
-    routes = pred.fusion.routes if pred.fusion else ["cnn"] * len(info.labels)
+    weights = pred.fusion.weights if pred.fusion else [0.0] * len(info.labels)
+    routes = [route_name(w) for w in weights]
+    mixed = len(weights) - weights.count(0.0) - weights.count(1.0)
     lines = [
         "# rostro shipped model: 40 CelebA attributes",
         "",
         f"- Network: `{info.model}` ({sum(p.numel() for p in pred.model.parameters()):,} parameters), "
         f"input {info.input_size} x {info.input_size} px of a CelebA-aligned crop.",
-        "- Fusion: per attribute, the CNN, a logistic head on dlib's 128-d face embedding, or the mean of both "
-        "logits, whichever scored best on the validation split ("
-        + ", ".join(f"{r}: {routes.count(r)}" for r in ("cnn", "embedding", "mean"))
-        + ").",
+        "- Fusion: per attribute, the CNN and a logistic head on dlib's 128-d face embedding, mixed in logit space "
+        "with the embedding's weight (0 to 1 in steps of 0.1) that scored best on the validation split "
+        f"(CNN alone: {weights.count(0.0)}, embedding alone: {weights.count(1.0)}, mixed: {mixed}).",
         "- Data: 8,003 CelebA aligned crops at half resolution (../shared/data/celeba-aligned); identity-disjoint "
         "70/15/15 split with seed 0; identities of the eyeglasses set's validate/test images left out entirely."
         + (

@@ -195,7 +195,7 @@ def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
     if fusion is not None:
         emb = pd.read_parquet(cfg.embeddings).set_index("path")
         vectors = np.asarray(emb.loc[ds.frame["path"].iloc[idx], "embedding"].tolist(), np.float32)
-        probs = combine(probs, fusion.head.predict_proba(vectors), fusion.routes)
+        probs = combine(probs, fusion.head.predict_proba(vectors), fusion.weights)
         thresholds = fusion.thresholds
     result = evaluate_scores(ds.label_matrix()[idx], probs, info.labels, thresholds, split=cfg.split)
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{cfg.split}"

@@ -415,15 +415,18 @@ def fuse(
     embeddings: Annotated[Path, typer.Argument(help="dlib embeddings of the run's data (`rostro embed --aligned`).")],
     data: Annotated[str | None, typer.Option(help="Dataset path, when it moved since training.")] = None,
 ) -> None:
-    """Add heads on dlib embeddings to a run and choose, per attribute, CNN, embedding or both."""
+    """Add heads on dlib embeddings to a run and choose, per attribute, how much of CNN and embedding."""
     from rostro.training.fusion import fit_fusion
 
     try:
         fusion = fit_fusion(run, embeddings, data=data)
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
-    counts = {r: fusion.routes.count(r) for r in ("cnn", "embedding", "mean")}
-    console.print(f"Routes chosen on validation: {counts}. Wrote {Path(run) / 'fusion.json'}")
+    cnn, emb = fusion.weights.count(0.0), fusion.weights.count(1.0)
+    console.print(
+        f"Chosen on validation: {cnn} attributes from the CNN alone, {emb} from the embedding alone, "
+        f"{len(fusion.weights) - cnn - emb} mixed. Wrote {Path(run) / 'fusion.json'}"
+    )
 
 
 EmbOpt = Annotated[str, typer.Argument(help="Parquet file from `rostro embed`.")]

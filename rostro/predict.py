@@ -121,7 +121,7 @@ class AttributePredictor:
         if self.fusion is None or not self.fusion.needs_embedding:
             return probs
         p_emb = None if embeddings is None else self.fusion.head.predict_proba(embeddings)
-        return combine(probs, p_emb, self.fusion.routes).astype(np.float32)
+        return combine(probs, p_emb, self.fusion.weights).astype(np.float32)
 
     def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
         """Faces, their crops at the input size, and (for a fused model) their embeddings."""

@@ -9,9 +9,10 @@ import pytest
 from rostro import embed as E
 from rostro.api import EvaluateConfig, evaluate
 from rostro.data import read_celeba
+from rostro.errors import RostroError
 from rostro.models.heads import EmbeddingClassifier
 from rostro.predict import AttributePredictor
-from rostro.training.fusion import ROUTES, Fusion, combine, fit_fusion
+from rostro.training.fusion import WEIGHTS, Fusion, combine, fit_fusion
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +80,25 @@ def test_unreadable_and_faceless_images_are_rows(small, tmp_path):
     assert out.loc[1, "embedding"] is None
 
 
-def test_combine_routes():
-    p = np.array([[0.9, 0.2, 0.5]])
-    e = np.array([[0.1, 0.8, 0.5]])
-    out = combine(p, e, ["cnn", "embedding", "mean"])
-    assert np.allclose(out, [[0.9, 0.8, 0.5]])
-    assert np.allclose(combine(p, e, ["mean"] * 3)[0, 0], 0.5)
+def test_combine_mixes_logits_by_weight():
+    p = np.array([[0.9, 0.2, 0.5, 0.8]])
+    e = np.array([[0.1, 0.8, 0.5, 0.2]])
+    out = combine(p, e, [0.0, 1.0, 0.5, 0.25])
+    # logit(0.8) = log 4; a quarter of the way to logit(0.2) = -log 4 leaves log 4 / 2, i.e. 2/3
+    assert np.allclose(out, [[0.9, 0.8, 0.5, 2 / 3]])
+    assert np.allclose(combine(p, e, [0.5] * 4)[0, 0], 0.5)
+    assert np.allclose(combine(p, None, [0.0] * 4), p)
+    with pytest.raises(RostroError, match="needs face embeddings"):
+        combine(p, None, [0.0, 0.1, 0.0, 0.0])
+
+
+def test_fusion_files_with_routes_still_load(tmp_path):
+    head = EmbeddingClassifier().fit(np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2)
+    data = {"routes": ["cnn", "embedding", "mean"], "thresholds": [0.5] * 3, "validation_accuracy": {},
+            "embedding_head": head.to_dict()}  # fmt: skip
+    (tmp_path / "fusion.json").write_text(json.dumps(data))
+    fusion = Fusion.load(tmp_path)
+    assert fusion.weights == [0.0, 1.0, 0.5] and fusion.needs_embedding
 
 
 def test_fusion_is_fitted_on_train_chosen_on_validation_and_used(celeba_dir, tiny_run, tmp_path):
@@ -92,9 +106,11 @@ def test_fusion_is_fitted_on_train_chosen_on_validation_and_used(celeba_dir, tin
     emb = tmp_path / "emb.parquet"
     E.embed_dataset(read_celeba(celeba_dir), emb, aligned=True, workers=2, progress=False)
     fusion = fit_fusion(run, emb)
-    assert set(fusion.routes) <= set(ROUTES) and len(fusion.thresholds) == 2
+    assert set(fusion.weights) <= set(WEIGHTS) and len(fusion.thresholds) == 2
     saved = json.loads((run / "fusion.json").read_text())
-    assert saved["routes"] == fusion.routes and set(saved["validation_accuracy"]["Male"]) == set(ROUTES)
+    assert saved["weights"] == fusion.weights
+    scores = saved["validation_accuracy"]["Smiling"]  # Male has one class in this tiny validation split
+    assert set(scores) == {"cnn", "embedding", "fused"} and scores["fused"] >= max(scores["cnn"], scores["embedding"])
     loaded = Fusion.load(run)
     X = np.random.default_rng(0).normal(size=(3, 128))
     assert np.allclose(loaded.head.predict_proba(X), fusion.head.predict_proba(X))

@@ -1,9 +1,11 @@
 """Fusing a pixel CNN with heads on dlib's identity embedding, attribute by attribute.
 
 dlib's embedding carries sex and age well but discards expression, hair and accessories;
-the CNN sees those. For each attribute the route (CNN, embedding head, or the mean of both
-logits) is chosen by validation accuracy, and its threshold tuned on validation, so the
-test split never informs a choice.
+the CNN sees those. For each attribute the weight of the embedding head's logit against the
+CNN's (0 = CNN alone, 1 = embedding alone, in steps of 0.1) is chosen by validation accuracy,
+and its threshold tuned on validation, so the test split never informs a choice. Steps of 0.1
+beat the three routes CNN / embedding / mean of both when choosing on one half of the validation
+identities and scoring the other (shipped model: 0.8975 against 0.8970, 40 splits).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from rostro.training.data import cache_dataset, run_dataset, split_indices
 from rostro.training.run import load_run, write_manifest
 
 FUSION_FILE = "fusion.json"
-ROUTES = ("cnn", "embedding", "mean")
+WEIGHTS = tuple(float(round(w, 1)) for w in np.linspace(0, 1, 11))
+# fusion.json files written before weights replaced the three routes
+_ROUTE_WEIGHT = {"cnn": 0.0, "embedding": 1.0, "mean": 0.5}
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -32,35 +36,40 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def combine(p_cnn: np.ndarray, p_emb: np.ndarray | None, routes: list[str]) -> np.ndarray:
-    """Apply each attribute's route to CNN and embedding-head probabilities (N x L)."""
+def combine(p_cnn: np.ndarray, p_emb: np.ndarray | None, weights: list[float]) -> np.ndarray:
+    """Mix CNN and embedding-head probabilities (N x L) in logit space, one weight per attribute."""
     out = p_cnn.astype(np.float64).copy()
-    for j, route in enumerate(routes):
-        if route == "cnn":
+    for j, w in enumerate(weights):
+        if w == 0:
             continue
         if p_emb is None:
             raise RostroError("this model needs face embeddings for some attributes, but none were given")
-        if route == "embedding":
+        if w == 1:
             out[:, j] = p_emb[:, j]
         else:
-            out[:, j] = 1 / (1 + np.exp(-(_logit(p_cnn[:, j]) + _logit(p_emb[:, j])) / 2))
+            out[:, j] = 1 / (1 + np.exp(-((1 - w) * _logit(p_cnn[:, j]) + w * _logit(p_emb[:, j]))))
     return out
+
+
+def route_name(weight: float) -> str:
+    """How a weight reads in a table: cnn, embedding, or the embedding's share of the mix."""
+    return {0.0: "cnn", 1.0: "embedding"}.get(weight, f"mix {weight:.1f}")
 
 
 @dataclass
 class Fusion:
     head: EmbeddingClassifier
-    routes: list[str]
+    weights: list[float]
     thresholds: list[float]
     validation_accuracy: dict[str, dict[str, float]]
 
     @property
     def needs_embedding(self) -> bool:
-        return any(r != "cnn" for r in self.routes)
+        return any(w > 0 for w in self.weights)
 
     def save(self, run_dir: str | Path) -> Path:
         data = {
-            "routes": self.routes,
+            "weights": self.weights,
             "thresholds": self.thresholds,
             "validation_accuracy": self.validation_accuracy,
             "embedding_head": self.head.to_dict(),
@@ -73,12 +82,13 @@ class Fusion:
         if not path.is_file():
             return None
         data = json.loads(path.read_text())
-        return cls(EmbeddingClassifier.from_dict(data["embedding_head"]), data["routes"], data["thresholds"],
+        weights = data["weights"] if "weights" in data else [_ROUTE_WEIGHT[r] for r in data["routes"]]
+        return cls(EmbeddingClassifier.from_dict(data["embedding_head"]), weights, data["thresholds"],
                    data["validation_accuracy"])  # fmt: skip
 
 
 def fit_fusion(run_dir: str | Path, embeddings: str | Path, *, data: str | None = None) -> Fusion:
-    """Fit embedding heads on the run's training split and choose routes on its validation split."""
+    """Fit embedding heads on the run's training split and choose mixing weights on its validation split."""
     model, info = load_run(run_dir)
     ds, cfg = run_dataset(info, data=data)
     cache = cache_dataset(ds, cfg, info.input_size)
@@ -95,20 +105,20 @@ def fit_fusion(run_dir: str | Path, embeddings: str | Path, *, data: str | None 
     head = EmbeddingClassifier("logistic", C=0.5).fit(vectors[train], Y[train])
     p_cnn = predict_proba(model, cache.images, mean=info.mean, std=info.std, indices=val)
     p_emb = head.predict_proba(vectors[val])
-    routes, thresholds, scores = [], [], {}
+    weights, thresholds, scores = [], [], {}
     for j, name in enumerate(info.labels):
-        best = None
-        scores[name] = {}
-        for route in ROUTES:
-            p = combine(p_cnn[:, [j]], p_emb[:, [j]], [route])[:, 0]
+        best, by_weight = None, {}
+        for w in WEIGHTS:  # ties keep the lower weight: the CNN alone needs no embedding
+            p = combine(p_cnn[:, [j]], p_emb[:, [j]], [w])[:, 0]
             t = tune_threshold(Y[val, j], p, info.threshold_metric)
-            acc = binary_metrics(Y[val, j], p, t)[info.threshold_metric]
-            scores[name][route] = round(acc, 5)
-            if best is None or acc > best[0] + 1e-9:
-                best = (acc, route, t)
-        routes.append(best[1])
+            by_weight[w] = binary_metrics(Y[val, j], p, t)[info.threshold_metric]
+            if best is None or by_weight[w] > best[0] + 1e-9:
+                best = (by_weight[w], w, t)
+        weights.append(best[1])
         thresholds.append(float(best[2]))
-    fusion = Fusion(head, routes, thresholds, scores)
+        scores[name] = {"cnn": round(by_weight[0.0], 5), "embedding": round(by_weight[1.0], 5),
+                        "fused": round(best[0], 5)}  # fmt: skip
+    fusion = Fusion(head, weights, thresholds, scores)
     fusion.save(run_dir)
     write_manifest(run_dir)
     return fusion
