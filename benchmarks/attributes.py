@@ -181,7 +181,7 @@ def model_card(run: Path, pred: AttributePredictor, result, figures: dict) -> st
         "70/15/15 split with seed 0; identities of the eyeglasses set's validate/test images left out entirely."
         + (
             " The CNN also learned from LFW's 7,701 faces (no labels), scored by the previously shipped model "
-            "(distillation: `python -m benchmarks.teacher`, `soft_labels` in `configs/shipped.yaml`)."
+            "(distillation, two rounds: `python -m benchmarks.teacher`, `soft_labels` in `configs/shipped.yaml`)."
             if info.data.get("soft_labels")
             else ""
         ),

@@ -110,7 +110,7 @@ class AttributePredictor:
         """Probabilities for N x S x S x 3 uint8 crops at the model's input size.
 
         With a fused model, ``embeddings`` (N x 128 dlib vectors of the same faces) feed the
-        attributes whose route uses them.
+        attributes that mix in the embedding head.
         """
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
