@@ -187,7 +187,7 @@ def train(
         f"{result.images_per_second:,.0f} training images/s."
     )
     console.print(
-        f"Validation with tuned thresholds: mean accuracy {v['mean_accuracy']:.4f} "
+        f"Validation at the run's thresholds: mean accuracy {v['mean_accuracy']:.4f} "
         f"(majority {v['mean_majority_baseline']:.4f}), "
         f"mean balanced accuracy {v['mean_balanced_accuracy']:.4f}"
     )

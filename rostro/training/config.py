@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rostro.data.loading import DataConfig
+from rostro.evaluation.metrics import THRESHOLD_METRICS
 
 SCHEDULES = ("onecycle", "cosine", "constant")
 IMBALANCE = ("none", "pos_weight", "balanced")
@@ -52,6 +53,7 @@ class TrainConfig(DataConfig):
             ("schedule", self.schedule, SCHEDULES),
             ("imbalance", self.imbalance, IMBALANCE),
             ("monitor", self.monitor, MONITORS),
+            ("threshold_metric", self.threshold_metric, THRESHOLD_METRICS),
         ):
             if value not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {value!r}")

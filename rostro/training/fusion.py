@@ -106,12 +106,13 @@ def fit_fusion(run_dir: str | Path, embeddings: str | Path, *, data: str | None 
     p_cnn = predict_proba(model, cache.images, mean=info.mean, std=info.std, indices=val)
     p_emb = head.predict_proba(vectors[val])
     weights, thresholds, scores = [], [], {}
+    metric = "accuracy" if info.threshold_metric == "none" else info.threshold_metric
     for j, name in enumerate(info.labels):
         best, by_weight = None, {}
         for w in WEIGHTS:  # ties keep the lower weight: the CNN alone needs no embedding
             p = combine(p_cnn[:, [j]], p_emb[:, [j]], [w])[:, 0]
             t = tune_threshold(Y[val, j], p, info.threshold_metric)
-            by_weight[w] = binary_metrics(Y[val, j], p, t)[info.threshold_metric]
+            by_weight[w] = binary_metrics(Y[val, j], p, t)[metric]
             if best is None or by_weight[w] > best[0] + 1e-9:
                 best = (by_weight[w], w, t)
         weights.append(best[1])

@@ -48,6 +48,8 @@ def test_threshold_tuning_finds_the_best_cut():
         assert binary_metrics(y, s, t)[metric] == pytest.approx(best)
     separable = tune_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.7, 0.9]))
     assert 0.2 < separable < 0.7
+    assert tune_threshold(y, s, "none") == 0.5  # keeps the calibrated cut; accuracy's tuned one differs
+    assert tune_threshold(y, s, "accuracy") != 0.5
     with pytest.raises(ValueError, match="metric must be one of"):
         tune_threshold(y, s, "recall")
 

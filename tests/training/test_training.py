@@ -186,3 +186,9 @@ def test_unfreezing_the_last_blocks_opens_layers_with_weights(name):
     set_trainable(model, cfg, epoch=2)
     opened = sum(p.numel() for p in model.trunk.parameters() if p.requires_grad)
     assert opened == sum(p.numel() for b in blocks[-2:] for p in b.parameters()) > 0
+
+
+def test_config_names_a_bad_threshold_metric_before_any_work():
+    with pytest.raises(ValueError, match="threshold_metric must be one of .*'none'.* got 'recall'"):
+        TrainConfig(threshold_metric="recall")
+    assert TrainConfig(threshold_metric="none").threshold_metric == "none"
