@@ -30,11 +30,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 
 def check_writable(folder: str | Path) -> Path:
-    """Create ``folder`` and prove a file can be written there, before hours of work depend on it."""
+    """Create ``folder`` and prove a file can be written there, before hours of work depend on it.
+
+    The probe is named by the process: torchrun's ranks check the same folder at once.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        atomic_write_bytes(folder / ".rostro-write-test", b"").unlink()
+        atomic_write_bytes(folder / f".rostro-write-test.{os.getpid()}", b"").unlink()
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write in this folder ({exc.strerror})", str(folder)) from exc
     return folder

@@ -192,3 +192,24 @@ def test_config_names_a_bad_threshold_metric_before_any_work():
     with pytest.raises(ValueError, match="threshold_metric must be one of .*'none'.* got 'recall'"):
         TrainConfig(threshold_metric="recall")
     assert TrainConfig(threshold_metric="none").threshold_metric == "none"
+
+
+def _probe_many(folder: str) -> None:
+    from rostro.training.checkpoint import check_writable
+
+    for _ in range(300):
+        check_writable(folder)
+
+
+def test_ranks_checking_one_folder_at_once_do_not_trip_on_each_others_probe(tmp_path):
+    """torchrun's ranks check the same parts folder together; a shared probe name once failed one of them."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_probe_many, args=(str(tmp_path),)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert list(tmp_path.iterdir()) == []
