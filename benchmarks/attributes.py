@@ -21,7 +21,7 @@ from rostro.data import read_celeba
 from rostro.data.cache import build_cache
 from rostro.predict import AttributePredictor, default_run, results_frame
 from rostro.training.data import run_dataset
-from rostro.training.fusion import route_name
+from rostro.training.fusion import route_counts, route_name
 
 
 def _speed(pred: AttributePredictor, crops: np.ndarray, repeat: int = 3) -> float:
@@ -168,7 +168,7 @@ def model_card(run: Path, pred: AttributePredictor, result, figures: dict) -> st
     s, w = result.summary, figures["wild"]
     weights = pred.fusion.weights if pred.fusion else [0.0] * len(info.labels)
     routes = [route_name(w) for w in weights]
-    mixed = len(weights) - weights.count(0.0) - weights.count(1.0)
+    cnn, emb, mixed = route_counts(weights)
     lines = [
         "# rostro shipped model: 40 CelebA attributes",
         "",
@@ -176,7 +176,7 @@ def model_card(run: Path, pred: AttributePredictor, result, figures: dict) -> st
         f"input {info.input_size} x {info.input_size} px of a CelebA-aligned crop.",
         "- Fusion: per attribute, the CNN and a logistic head on dlib's 128-d face embedding, mixed in logit space "
         "with the embedding's weight (0 to 1 in steps of 0.1) that scored best on the validation split "
-        f"(CNN alone: {weights.count(0.0)}, embedding alone: {weights.count(1.0)}, mixed: {mixed}).",
+        f"(CNN alone: {cnn}, embedding alone: {emb}, mixed: {mixed}).",
         "- Data: 8,003 CelebA aligned crops at half resolution (../shared/data/celeba-aligned); identity-disjoint "
         "70/15/15 split with seed 0; identities of the eyeglasses set's validate/test images left out entirely."
         + (

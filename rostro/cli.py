@@ -416,16 +416,16 @@ def fuse(
     data: Annotated[str | None, typer.Option(help="Dataset path, when it moved since training.")] = None,
 ) -> None:
     """Add heads on dlib embeddings to a run and choose, per attribute, how much of CNN and embedding."""
-    from rostro.training.fusion import fit_fusion
+    from rostro.training.fusion import fit_fusion, route_counts
 
     try:
         fusion = fit_fusion(run, embeddings, data=data)
     except (RostroError, ValueError, OSError) as exc:
         _fail(exc)
-    cnn, emb = fusion.weights.count(0.0), fusion.weights.count(1.0)
+    cnn, emb, mixed = route_counts(fusion.weights)
     console.print(
         f"Chosen on validation: {cnn} attributes from the CNN alone, {emb} from the embedding alone, "
-        f"{len(fusion.weights) - cnn - emb} mixed. Wrote {Path(run) / 'fusion.json'}"
+        f"{mixed} mixed. Wrote {Path(run) / 'fusion.json'}"
     )
 
 

@@ -12,7 +12,7 @@ from rostro.data import read_celeba
 from rostro.errors import RostroError
 from rostro.models.heads import EmbeddingClassifier
 from rostro.predict import AttributePredictor
-from rostro.training.fusion import WEIGHTS, Fusion, combine, fit_fusion
+from rostro.training.fusion import WEIGHTS, Fusion, combine, fit_fusion, route_counts, route_name
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,8 @@ def test_combine_mixes_logits_by_weight():
     assert np.allclose(combine(p, None, [0.0] * 4), p)
     with pytest.raises(RostroError, match="needs face embeddings"):
         combine(p, None, [0.0, 0.1, 0.0, 0.0])
+    assert route_counts([0.0, 1.0, 0.5, 0.25]) == (1, 1, 2)
+    assert [route_name(w) for w in (0.0, 1.0, 0.3)] == ["cnn", "embedding", "mix 0.3"]
 
 
 def test_fusion_files_with_routes_still_load(tmp_path):

@@ -56,6 +56,12 @@ def route_name(weight: float) -> str:
     return {0.0: "cnn", 1.0: "embedding"}.get(weight, f"mix {weight:.1f}")
 
 
+def route_counts(weights: list[float]) -> tuple[int, int, int]:
+    """How many attributes take the CNN alone, the embedding alone, and a mix of both."""
+    cnn, emb = weights.count(0.0), weights.count(1.0)
+    return cnn, emb, len(weights) - cnn - emb
+
+
 @dataclass
 class Fusion:
     head: EmbeddingClassifier
