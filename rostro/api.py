@@ -74,6 +74,18 @@ def _threads(n: int | None) -> None:
     torch.set_num_threads(n or max(1, (os.cpu_count() or 1) // per_node))
 
 
+def _transfer_size(cfg: TrainConfig, base: RunInfo) -> int:
+    """The input size of a transfer: the trunk's own, or ``cfg.input_size`` where the network allows it."""
+    if cfg.input_size is None or cfg.input_size == base.input_size:
+        return base.input_size
+    if not model_spec(base.model).any_size:
+        raise ValueError(
+            f"input_size {cfg.input_size}: {base.model} from {cfg.init_from} was built for {base.input_size} px "
+            f"inputs (its dense layer depends on the size); leave input_size unset or set it to {base.input_size}"
+        )
+    return cfg.input_size
+
+
 def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
     """Train a model as ``cfg`` says; returns the fit history, the run description and the folder.
 
@@ -91,14 +103,16 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
     if cfg.init_from:
         model, base_info = load_run(cfg.init_from)
         name, kwargs = base_info.model, dict(base_info.model_kwargs)
-        size, mean, std = base_info.input_size, base_info.mean, base_info.std
+        size, mean, std = _transfer_size(cfg, base_info), base_info.mean, base_info.std
+        if size != base_info.input_size:
+            kwargs["input_size"] = size
         if base_info.labels != ds.labels:
             model.replace_head(len(ds.labels))
             kwargs["num_outputs"] = len(ds.labels)
     else:
         spec = model_spec(cfg.model)
-        name, kwargs = cfg.model, {"num_outputs": len(ds.labels), "input_size": cfg.input_size}
-        size, mean, std = cfg.input_size, spec.mean, spec.std
+        size, mean, std = cfg.input_size or spec.input_size, spec.mean, spec.std
+        name, kwargs = cfg.model, {"num_outputs": len(ds.labels), "input_size": size}
         model = create_model(name, **kwargs)
     if not world.main:  # rank 0 decodes the images once; the others map its cache
         barrier(world)

@@ -135,7 +135,9 @@ def train(
     steps_per_epoch: Annotated[int | None, typer.Option(help="Cap on steps per epoch (huge sets).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    input_size: Annotated[int | None, typer.Option(help="Square input size in pixels.")] = None,
+    input_size: Annotated[
+        int | None, typer.Option(help="Input size in px (default: the model's; with --init-from, the trunk's).")
+    ] = None,
     imbalance: Annotated[str | None, typer.Option(help="none, pos_weight or balanced (sampling).")] = None,
     monitor: Annotated[str | None, typer.Option(help="Validation figure for best checkpoint and early stop.")] = None,
     patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
@@ -143,6 +145,9 @@ def train(
     freeze_trunk: Annotated[bool | None, typer.Option("--freeze-trunk", help="Train only the new head.")] = None,
     unfreeze_after: Annotated[
         int | None, typer.Option(help="Epoch from which the last trunk blocks train too.")
+    ] = None,
+    unfreeze_blocks: Annotated[
+        int | None, typer.Option(help="How many of the trunk's last blocks --unfreeze-after opens (default 2).")
     ] = None,
     exclude: Annotated[
         list[str] | None, typer.Option(help="Folder or id list whose images and identities are left out.")
@@ -171,6 +176,7 @@ def train(
             batch_size=batch_size, lr=lr,
             input_size=input_size, imbalance=imbalance, monitor=monitor, patience=patience,
             init_from=init_from, freeze_trunk=freeze_trunk, unfreeze_after=unfreeze_after,
+            unfreeze_blocks=unfreeze_blocks,
             exclude=exclude or None, soft_labels=soft_labels, resume=resume, threads=threads, compile=compile,
             seed=seed, drop_missing=drop_missing,
         )  # fmt: skip

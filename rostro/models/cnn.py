@@ -90,7 +90,7 @@ class InvertedResidual(nn.Module):
         return x + out if self.residual else out
 
 
-@register_model(input_size=64)
+@register_model(input_size=64, any_size=True)
 def attr_net(
     num_outputs: int = 40,
     input_size: int = 64,

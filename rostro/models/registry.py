@@ -26,19 +26,24 @@ class ModelSpec:
     mean: float
     std: float
     description: str
+    any_size: bool = False  # fully convolutional up to a global pool: a trained trunk runs at any input size
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(*, input_size: int = 64, mean: float = 0.5, std: float = 0.5):
-    """Register a constructor under its function name, with its preprocessing defaults."""
+def register_model(*, input_size: int = 64, mean: float = 0.5, std: float = 0.5, any_size: bool = False):
+    """Register a constructor under its function name, with its preprocessing defaults.
+
+    ``any_size`` marks a network whose weights do not depend on the input size, so a transfer
+    from it may change the size (detail the trunk never saw at its own size, such as thin frames).
+    """
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if fn.__name__ in _REGISTRY:
             log.warning("model %r registered twice; the later one wins", fn.__name__)
         doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[fn.__name__] = ModelSpec(fn.__name__, fn, input_size, mean, std, doc[0] if doc else "")
+        _REGISTRY[fn.__name__] = ModelSpec(fn.__name__, fn, input_size, mean, std, doc[0] if doc else "", any_size)
         return fn
 
     return wrap

@@ -17,7 +17,7 @@ class TrainConfig(DataConfig):
     out: str = "runs/default"
     labels: list[str] | None = None
     model: str = "attr_net"
-    input_size: int = 64
+    input_size: int | None = None  # the model's default size, or the trunk's with init_from
     epochs: int = 15
     steps_per_epoch: int | None = None
     batch_size: int = 64
@@ -62,5 +62,7 @@ class TrainConfig(DataConfig):
                 f"TrainConfig needs epochs >= 1, batch_size >= 1 and lr > 0; got {self.epochs}, "
                 f"{self.batch_size}, {self.lr}"
             )
+        if self.input_size is not None and self.input_size < 16:
+            raise ValueError(f"TrainConfig.input_size must be at least 16 px (or unset), got {self.input_size}")
         if self.sample_sizes is not None and self.balance_on is None:
             raise ValueError("TrainConfig.sample_sizes needs balance_on (the label to balance)")

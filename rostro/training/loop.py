@@ -87,8 +87,10 @@ def _optimizer(model: TrunkHeadNet, cfg: TrainConfig, steps: int):
         {"params": list(model.head.parameters()), "lr": cfg.lr},
     ]
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
-    if cfg.schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[trunk_lr, cfg.lr], total_steps=steps, pct_start=0.25)
+    if cfg.schedule == "onecycle" and steps >= 3:
+        # OneCycleLR divides by each phase's length, so both phases need more than one step
+        pct = max(0.25, 1.5 / steps)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[trunk_lr, cfg.lr], total_steps=steps, pct_start=pct)
     elif cfg.schedule == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     else:

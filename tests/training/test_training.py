@@ -158,6 +158,30 @@ def test_train_evaluate_and_transfer_through_run_folders(synthetic_celeba, tmp_p
     assert any(changed), "the last blocks were unfrozen and trained"
 
 
+def test_a_transfer_changes_the_input_size_only_where_the_network_allows(synthetic_celeba, tmp_path):
+    """attr_net's trunk ends in a global pool, so a new task may use more pixels; small_cnn's dense layer may not."""
+    common = dict(data=str(synthetic_celeba), epochs=1, schedule="constant", progress=False,
+                  cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    _, _, base = train(TrainConfig(out=str(tmp_path / "base"), model="attr_net", input_size=32, labels=["Male"],
+                                   **common))  # fmt: skip
+    new_task = dict(common, labels=["Eyeglasses"], init_from=str(base), freeze_trunk=True)
+    _, info, run = train(TrainConfig(out=str(tmp_path / "big"), input_size=48, **new_task))
+    model, loaded = load_run(run)
+    assert info.input_size == loaded.input_size == 48 and loaded.model_kwargs["input_size"] == 48
+    assert model(torch.zeros(2, 3, 48, 48)).shape == (2, 1)
+    base_model, _ = load_run(base)
+    for (k, v), (_, w) in zip(base_model.trunk.state_dict().items(), model.trunk.state_dict().items(), strict=True):
+        assert torch.equal(v, w), f"frozen trunk tensor {k} changed"
+    _, kept, _ = train(TrainConfig(out=str(tmp_path / "kept"), **new_task))
+    assert kept.input_size == 32, "unset, the input size is the trunk's"
+
+    _, _, small = train(TrainConfig(out=str(tmp_path / "small"), model="small_cnn", input_size=32, labels=["Male"],
+                                    **common))  # fmt: skip
+    with pytest.raises(ValueError, match=r"input_size 48: small_cnn .* built for 32 px"):
+        train(TrainConfig(out=str(tmp_path / "bad"), input_size=48, **dict(new_task, init_from=str(small))))
+    assert not (tmp_path / "bad").exists(), "refused before any work"
+
+
 def test_evaluation_replays_the_training_split(synthetic_celeba, tmp_path):
     """Stratification follows the config as trained; setting labels afterwards would re-split identities."""
     from rostro.training.data import prepare_dataset, run_dataset
@@ -186,6 +210,24 @@ def test_unfreezing_the_last_blocks_opens_layers_with_weights(name):
     set_trainable(model, cfg, epoch=2)
     opened = sum(p.numel() for p in model.trunk.parameters() if p.requires_grad)
     assert opened == sum(p.numel() for b in blocks[-2:] for p in b.parameters()) > 0
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 40])
+def test_one_cycle_schedule_survives_runs_of_a_few_steps(steps):
+    """One epoch on a few images is a handful of steps; OneCycleLR divided by zero on 4 of them."""
+    from rostro.models import create_model
+    from rostro.training.loop import _optimizer
+
+    model = create_model("small_cnn", num_outputs=1, input_size=32)
+    opt, sched = _optimizer(model, TrainConfig(schedule="onecycle", lr=0.01), steps)
+    rates = []
+    for _ in range(steps):
+        rates.append(opt.param_groups[1]["lr"])  # the rate this step uses
+        opt.step()
+        sched.step()
+    assert all(0 < r <= 0.01 + 1e-12 for r in rates)
+    if steps >= 4:
+        assert rates[0] < max(rates) > rates[-1], "the rate rises then falls"
 
 
 def test_config_names_a_bad_threshold_metric_before_any_work():
