@@ -28,9 +28,6 @@ def score(args: tuple[str, list[str], str]) -> list[dict]:
 
     from rostro.data.images import load_image
     from rostro.data.transforms import resize_square
-    from rostro.faces.alignment import align_face
-    from rostro.faces.detection import detect_faces
-    from rostro.faces.embedding import embed_faces, nearest_centre
     from rostro.predict import AttributePredictor
 
     torch.set_num_threads(1)
@@ -38,15 +35,14 @@ def score(args: tuple[str, list[str], str]) -> list[dict]:
     pred = AttributePredictor(teacher)
     rows = []
     for path in paths:
-        img = load_image(path)
-        faces = detect_faces(img)
+        faces, crops, vecs = pred.align_faces(load_image(path), pick="centre")
         if not faces:
             continue
-        face = nearest_centre(faces, img.shape)[0]
-        crop = np.asarray(Image.fromarray(align_face(img, face.landmarks)).resize(CROP, Image.BILINEAR))
+        crop = np.asarray(Image.fromarray(crops[0]).resize(CROP, Image.BILINEAR))
         target = Path(out) / f"{Path(path).stem}.jpg"
         Image.fromarray(crop).save(target, quality=90)
-        probs = pred.predict_crops(resize_square(crop, pred.info.input_size)[None], embed_faces(img, [face]))[0]
+        vec = np.stack(vecs[:1]) if vecs else None  # a fused teacher mixes in the embedding head
+        probs = pred.predict_crops(resize_square(crop, pred.info.input_size)[None], vec)[0]
         rows.append({"path": str(target), **dict(zip(pred.labels, probs.tolist(), strict=True))})
     return rows
 

@@ -123,20 +123,34 @@ class AttributePredictor:
         p_emb = None if embeddings is None else self.fusion.head.predict_proba(embeddings)
         return combine(probs, p_emb, self.fusion.weights).astype(np.float32)
 
-    def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
-        """Faces, their crops at the input size, and (for a fused model) their embeddings."""
-        from rostro.faces.embedding import embed_aligned, embed_faces
+    @property
+    def _wants_embedding(self) -> bool:
+        return self.fusion is not None and self.fusion.needs_embedding
 
-        size = self.info.input_size
-        want = self.fusion is not None and self.fusion.needs_embedding
-        if aligned:
-            return [None], [resize_square(img, size)], list(embed_aligned([img])) if want else []
+    def align_faces(self, img: np.ndarray, *, pick: str = "largest") -> tuple[list, list[np.ndarray], list[np.ndarray]]:
+        """Every face in a photo, its crop in CelebA's aligned layout (178 x 218) and, for a fused
+        model, its dlib embedding; largest first, or nearest the centre first with ``pick='centre'``."""
         from rostro.faces.alignment import align_face
         from rostro.faces.detection import detect_faces
+        from rostro.faces.embedding import PICKS, embed_faces, nearest_centre
 
+        if pick not in PICKS:
+            raise ValueError(f"pick must be one of {PICKS}, got {pick!r}")
         faces = detect_faces(img, detector=self.detector)
-        crops = [resize_square(align_face(img, f.landmarks), size) for f in faces]
-        return faces, crops, list(embed_faces(img, faces)) if want else []
+        if pick == "centre":
+            faces = nearest_centre(faces, img.shape)
+        crops = [align_face(img, f.landmarks) for f in faces]
+        return faces, crops, list(embed_faces(img, faces)) if self._wants_embedding else []
+
+    def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
+        """Faces, their crops at the input size, and (for a fused model) their embeddings."""
+        size = self.info.input_size
+        if aligned:
+            from rostro.faces.embedding import embed_aligned
+
+            return [None], [resize_square(img, size)], list(embed_aligned([img])) if self._wants_embedding else []
+        faces, crops, vecs = self.align_faces(img)
+        return faces, [resize_square(c, size) for c in crops], vecs
 
     def _result(self, path: str, faces: list, probs: np.ndarray) -> ImageResult:
         out = []

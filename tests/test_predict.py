@@ -84,6 +84,30 @@ def test_photos_with_and_without_faces(run, tmp_path):
     assert results[1].faces == [] and results[1].error == "no face found"
 
 
+def test_align_faces_orders_by_size_or_by_centre(run):
+    """A large face at the left edge and a smaller one in the middle: ``pick`` decides which comes first."""
+    from PIL import Image
+
+    from rostro.data.images import load_image
+
+    img = load_image(sample_photo())
+    h, w = img.shape[:2]
+    small = np.asarray(Image.fromarray(img).resize((w * 2 // 3, h * 2 // 3)))
+    canvas = np.full((h, 2 * w + small.shape[1], 3), 128, np.uint8)
+    canvas[:, :w] = img
+    left = (canvas.shape[1] - small.shape[1]) // 2
+    canvas[: small.shape[0], left : left + small.shape[1]] = small
+    pred = AttributePredictor(run)
+    faces, crops, vecs = pred.align_faces(canvas)
+    assert len(faces) == 2 and faces[0].area > faces[1].area
+    assert all(c.shape == (218, 178, 3) for c in crops) and vecs == []  # the tiny run has no fusion
+    centred, centred_crops, _ = pred.align_faces(canvas, pick="centre")
+    assert [f.box for f in centred] == [f.box for f in faces[::-1]]
+    assert np.array_equal(centred_crops[0], crops[1])
+    with pytest.raises(ValueError, match="pick must be one of"):
+        pred.align_faces(canvas, pick="middle")
+
+
 def test_cli_predict_and_analyze(run, folder, tmp_path):
     runner = CliRunner()
     out = tmp_path / "p.csv"
