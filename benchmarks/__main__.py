@@ -19,7 +19,6 @@ import re
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from benchmarks.attributes import male_on_photos, speeds
@@ -34,14 +33,12 @@ from rostro.api import (
 )
 from rostro.config import load_config
 from rostro.data import read_celeba
-from rostro.data.images import load_image
-from rostro.data.transforms import resize_square
 from rostro.embed import embed_dataset, embedding_matrix
 from rostro.evaluation.verification import make_pairs, verification_curves
 from rostro.predict import AttributePredictor, default_run, predict_table
 from rostro.training.config import TrainConfig
 from rostro.training.data import run_dataset
-from rostro.training.run import load_run
+from rostro.training.run import read_run_info
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("celeba", "wild", "verify", "lfw", "utkface", "eyeglasses", "speed")
@@ -160,8 +157,7 @@ def _no_glasses_outside_set(run: Path, shared: Path) -> list[str]:
     age (glasses: 77% men, 44% young; none: 36%, 81%), so a model may learn them as a shortcut;
     these faces, none with glasses, show its false alarms on the population the set came from.
     """
-    _, info = load_run(run)
-    ds, _ = run_dataset(info, data=str(shared / "celeba-aligned"))
+    ds, _ = run_dataset(read_run_info(run), data=str(shared / "celeba-aligned"))
     in_set = {p.name for p in (shared / "eyeglasses").rglob("*.jpg")}
     glasses = ds.frame["Eyeglasses"].to_numpy() == 1
     keep = (ds.frame["split"] == "test").to_numpy() & ~glasses & ~ds.frame["path"].map(lambda q: Path(q).name in in_set)
@@ -170,8 +166,8 @@ def _no_glasses_outside_set(run: Path, shared: Path) -> list[str]:
 
 def _false_alarms(run_dir: str, paths: list[str]) -> int:
     pred = AttributePredictor(run_dir)
-    crops = np.stack([resize_square(load_image(q), pred.info.input_size) for q in paths])
-    return int((pred.predict_crops(crops)[:, 0] >= pred.thresholds[0]).sum())
+    label = pred.labels[0]
+    return sum(label in r.faces[0].positive for r in pred.predict_paths(paths, aligned=True, progress=False))
 
 
 def _eyeglasses(run: Path, shared: Path, work: Path, t: Table, figures: dict) -> None:

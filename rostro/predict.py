@@ -118,7 +118,7 @@ class AttributePredictor:
             probs = self.onnx.predict_proba(crops, mean=self.info.mean, std=self.info.std)
         else:
             probs = predict_proba(self.model, crops, mean=self.info.mean, std=self.info.std)
-        if self.fusion is None or not self.fusion.needs_embedding:
+        if not self._wants_embedding:
             return probs
         p_emb = None if embeddings is None else self.fusion.head.predict_proba(embeddings)
         return combine(probs, p_emb, self.fusion.weights).astype(np.float32)
