@@ -236,6 +236,12 @@ def test_config_names_a_bad_threshold_metric_before_any_work():
     assert TrainConfig(threshold_metric="none").threshold_metric == "none"
 
 
+def test_config_names_a_too_small_input_size_before_any_work():
+    with pytest.raises(ValueError, match="input_size must be at least 16 px .* got 8"):
+        TrainConfig(input_size=8)
+    assert TrainConfig().input_size is None and TrainConfig(input_size=16).input_size == 16
+
+
 def _probe_many(folder: str) -> None:
     from rostro.training.checkpoint import check_writable
 
