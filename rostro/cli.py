@@ -510,6 +510,8 @@ def verify_eval(
     metric: Annotated[str, typer.Option(help="cosine or euclidean.")] = "cosine",
     no_flip: Annotated[bool, typer.Option("--no-flip", help="LFW: no mirror-image averaging.")] = False,
     jitter: Annotated[int, typer.Option(help="LFW: average dlib's N jittered copies of each chip (N x slower).")] = 0,
+    refine_jitter: Annotated[int, typer.Option(help="LFW: re-score pairs near the threshold with N jitters.")] = 0,
+    refine_band: Annotated[float, typer.Option(help="LFW: how near the threshold a pair is refined.")] = 0.02,
     target_far: Annotated[float, typer.Option(help="FAR at which the global threshold is set.")] = 1e-3,
     max_impostor: Annotated[int, typer.Option(help="Cap on sampled impostor pairs.")] = 200_000,
     out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")] = "rostro-report/verify",
@@ -519,14 +521,19 @@ def verify_eval(
     if lfw is not None:
         try:
             folds, result, summary, html = api.lfw_eval(
-                api.LfwConfig(root=lfw, metric=metric, flip=not no_flip, jitter=jitter, out=out)
-            )
+                api.LfwConfig(root=lfw, metric=metric, flip=not no_flip, jitter=jitter,
+                              refine_jitter=refine_jitter, refine_band=refine_band, out=out)
+            )  # fmt: skip
         except (RostroError, ValueError, OSError, KeyError) as exc:
             _fail(exc)
         console.print(folds.round(4).to_string(index=False))
         console.print(f"LFW accuracy {summary['mean_accuracy']:.4f} ± {summary['std_accuracy']:.4f}; "
                       f"EER {summary['eer']:.4f}; {summary['centre_fallback']} of {summary['images']:,} images "
                       "embedded from their centre (no face detected).")  # fmt: skip
+        if refine_jitter:
+            unrefined = summary["mean_accuracy_unrefined"]
+            console.print(f"{summary['refined_images']:,} images of pairs near the threshold re-embedded with "
+                          f"{refine_jitter} jittered copies; without: {unrefined:.4f}.")  # fmt: skip
         console.print(f"Report: {html}")
         return
     if embeddings is None:

@@ -75,13 +75,51 @@ def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
     return float(cands[int(np.argmax(acc))])
 
 
-def lfw_protocol(scores: np.ndarray, same: np.ndarray, folds: np.ndarray) -> pd.DataFrame:
-    """The standard protocol: for each fold, a threshold chosen on the other folds, accuracy on it."""
+def lfw_protocol(
+    scores: np.ndarray,
+    same: np.ndarray,
+    folds: np.ndarray,
+    *,
+    refined: np.ndarray | None = None,
+    band: float = 0.0,
+) -> pd.DataFrame:
+    """The standard protocol: for each fold, a threshold chosen on the other folds, accuracy on it.
+
+    With ``refined`` (scores from a slower embedding, e.g. dlib's jittered copies, NaN where not
+    computed) a pair whose score lies within ``band`` of its fold's threshold is decided by its
+    refined score instead, against a second threshold chosen on the other folds' pairs in the
+    same band: the cheap score settles the clear pairs, the slow one only the doubtful ones.
+    ``near_threshold`` names the pairs that need a refined score.
+    """
     scores, same, folds = np.asarray(scores, float), np.asarray(same, bool), np.asarray(folds)
+    if refined is not None:
+        refined = np.asarray(refined, float)
+        if refined.shape != scores.shape:
+            raise ValueError(f"refined has {refined.shape[0]} scores, expected one per pair ({scores.shape[0]})")
     rows = []
     for f in np.unique(folds):
         test = folds == f
         t = best_threshold(scores[~test], same[~test])
-        rows.append({"fold": int(f) + 1, "threshold": t, "accuracy": float(((scores[test] >= t) == same[test]).mean()),
-                     "pairs": int(test.sum())})  # fmt: skip
+        decided = scores >= t
+        row = {"fold": int(f) + 1, "threshold": t}
+        if refined is not None:
+            near = np.abs(scores - t) < band
+            if np.isnan(refined[near]).any():
+                raise ValueError(f"{int(np.isnan(refined[near]).sum())} pair(s) within {band} of fold {f + 1}'s "
+                                 "threshold lack a refined score (see near_threshold)")  # fmt: skip
+            t2 = best_threshold(refined[near & ~test], same[near & ~test]) if (near & ~test).any() else t
+            decided = np.where(near, refined >= t2, decided)
+            row |= {"refined_threshold": t2, "refined_pairs": int((near & test).sum())}
+        rows.append(row | {"accuracy": float((decided[test] == same[test]).mean()), "pairs": int(test.sum())})
     return pd.DataFrame(rows)
+
+
+def near_threshold(scores: np.ndarray, same: np.ndarray, folds: np.ndarray, band: float) -> np.ndarray:
+    """Pairs within ``band`` of any fold's threshold (chosen on the other folds): those
+    ``lfw_protocol`` decides by their refined score, so those whose images need one."""
+    scores, same, folds = np.asarray(scores, float), np.asarray(same, bool), np.asarray(folds)
+    near = np.zeros(len(scores), bool)
+    for f in np.unique(folds):
+        t = best_threshold(scores[folds != f], same[folds != f])
+        near |= np.abs(scores - t) < band
+    return near

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rostro.data.lfw import best_threshold, lfw_protocol, read_lfw_pairs
+from rostro.data.lfw import best_threshold, lfw_protocol, near_threshold, read_lfw_pairs
 from rostro.data.utkface import parse_utkface_name, read_utkface
 from rostro.errors import DataFormatError
 from tests.conftest import save
@@ -73,6 +73,37 @@ def test_protocol_never_picks_a_threshold_on_the_tested_fold():
     assert (table.drop(index=3)["accuracy"] > 0.9).all()
 
 
+def test_refined_scores_decide_only_the_doubtful_pairs_with_thresholds_from_other_folds():
+    rng = np.random.default_rng(1)
+    folds = np.repeat(np.arange(10), 100)
+    same = np.tile(np.r_[np.ones(50, bool), np.zeros(50, bool)], 10)
+    scores = np.where(same, rng.normal(0.6, 0.12, 1000), rng.normal(0.4, 0.12, 1000))
+    near = near_threshold(scores, same, folds, band=0.1)
+    assert 0 < near.sum() < 1000
+    refined = np.full(1000, np.nan)
+    refined[near] = np.where(same[near], 2.0, 1.0)  # another scale: a second threshold is needed
+    base = lfw_protocol(scores, same, folds)
+    table = lfw_protocol(scores, same, folds, refined=refined, band=0.1)
+    assert (table["accuracy"] >= base["accuracy"]).all() and table["accuracy"].mean() > base["accuracy"].mean()
+    assert table["threshold"].tolist() == base["threshold"].tolist()
+    assert table["refined_pairs"].sum() == sum(
+        ((folds == f) & (np.abs(scores - t) < 0.1)).sum() for f, t in enumerate(table["threshold"])
+    )
+    assert ((table["refined_threshold"] > 1.0) & (table["refined_threshold"] < 2.0)).all()
+    for f, t in enumerate(table["threshold"]):  # pairs outside the band keep the cheap decision: every error left
+        test, far = folds == f, np.abs(scores - t) >= 0.1
+        assert table.loc[f, "accuracy"] == 1 - (((scores >= t) != same) & test & far).sum() / test.sum()
+    flipped = refined.copy()
+    fold4 = (folds == 3) & near
+    flipped[fold4] = 3.0 - refined[fold4]  # fold 4's refined scores inverted: its own threshold would follow
+    table4 = lfw_protocol(scores, same, folds, refined=flipped, band=0.1)
+    assert table4.loc[3, "refined_threshold"] == pytest.approx(table.loc[3, "refined_threshold"])
+    assert table4.loc[3, "accuracy"] < base.loc[3, "accuracy"]
+    refined[np.flatnonzero(near)[0]] = np.nan
+    with pytest.raises(ValueError, match="lack a refined score"):
+        lfw_protocol(scores, same, folds, refined=refined, band=0.1)
+
+
 def test_lfw_eval_scores_every_pair_even_without_a_detected_face(lfw, tmp_path):
     from rostro.api import LfwConfig, lfw_eval
 
@@ -81,3 +112,36 @@ def test_lfw_eval_scores_every_pair_even_without_a_detected_face(lfw, tmp_path):
     assert summary["images"] == 6 and summary["centre_fallback"] == 6  # noise images: no face detected
     assert result.n_genuine == 2 and result.n_impostor == 2 and html.is_file()
     assert (tmp_path / "out" / "lfw_embeddings_centre_flip.parquet").is_file()
+
+
+def test_lfw_eval_refines_only_the_images_of_doubtful_pairs(lfw, tmp_path):
+    import pandas as pd
+
+    from rostro.api import LfwConfig, lfw_eval
+
+    out = tmp_path / "out"
+    plain, *_ = lfw_eval(LfwConfig(root=str(lfw), workers=1, out=str(out)))
+    folds, _, summary, _ = lfw_eval(LfwConfig(root=str(lfw), refine_jitter=2, refine_band=1.9, workers=1, out=str(out)))
+    assert folds["refined_pairs"].sum() == 4 and summary["refined_images"] == 6 and summary["refine_jitter"] == 2
+    assert summary["mean_accuracy_unrefined"] == plain["accuracy"].mean()
+    assert len(pd.read_parquet(out / "lfw_embeddings_centre_jitter2.parquet")) == 6
+    folds, _, summary, _ = lfw_eval(
+        LfwConfig(root=str(lfw), refine_jitter=2, refine_band=1e-9, workers=1, out=str(out))
+    )
+    assert folds["refined_pairs"].sum() == 0 and summary["refined_images"] == 0
+    assert folds["accuracy"].tolist() == plain["accuracy"].tolist()
+    with pytest.raises(ValueError, match="refine_band"):
+        LfwConfig(root=str(lfw), refine_jitter=2, refine_band=0)
+
+
+def test_verify_eval_cli_refines_and_names_a_bad_band(lfw, tmp_path):
+    from typer.testing import CliRunner
+
+    from rostro.cli import app
+
+    args = ["verify-eval", "--lfw", str(lfw), "--refine-jitter", "1", "--out", str(tmp_path / "o")]
+    res = CliRunner().invoke(app, [*args, "--refine-band", "1.9"])
+    assert res.exit_code == 0, res.output
+    assert "6 images of pairs near the threshold re-embedded with 1 jittered copies" in res.output
+    res = CliRunner().invoke(app, [*args, "--refine-band", "-1"])
+    assert res.exit_code != 0 and "refine_band is a cosine distance" in res.output
