@@ -461,8 +461,8 @@ class LfwConfig:
             raise ValueError(f"jitter and refine_jitter count copies: expected >= 0, got {self.jitter}, "
                              f"{self.refine_jitter}")  # fmt: skip
         if self.refine_jitter and not 0 < self.refine_band < 2:
-            raise ValueError(f"refine_band is a cosine distance from the threshold: expected in (0, 2), got "
-                             f"{self.refine_band}")  # fmt: skip
+            raise ValueError(f"refine_band is how far from the threshold (in score units) a pair is re-scored: "
+                             f"expected in (0, 2), got {self.refine_band}")  # fmt: skip
 
 
 def _pair_scores(emb: pd.DataFrame, pairs: pd.DataFrame, metric: str) -> np.ndarray:

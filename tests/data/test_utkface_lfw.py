@@ -144,4 +144,4 @@ def test_verify_eval_cli_refines_and_names_a_bad_band(lfw, tmp_path):
     assert res.exit_code == 0, res.output
     assert "6 images of pairs near the threshold re-embedded with 1 jittered copies" in res.output
     res = CliRunner().invoke(app, [*args, "--refine-band", "-1"])
-    assert res.exit_code != 0 and "refine_band is a cosine distance" in res.output
+    assert res.exit_code != 0 and "refine_band is how far from the threshold" in res.output
