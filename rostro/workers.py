@@ -10,7 +10,28 @@ image cache's decoders run PIL only and are forked before its progress bar start
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
+
+
+def _exit_with(parent: int) -> None:
+    """Worker initializer: end this worker when the process that made the pool is gone.
+
+    Killing ``rostro embed`` otherwise left its workers running the chunks already queued (each
+    several minutes with dlib's jitter) and then idling forever with their models loaded.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="rostro-parent-watch").start()
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
@@ -18,10 +39,11 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
 
     The server imports rostro's worker modules once, so each worker starts in milliseconds. As
     with any such pool, a script that calls this at import time needs ``if __name__ == "__main__":``.
+    Workers end within about a second of this process's death, however it died.
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["rostro.embed"])
     else:
         ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_exit_with, initargs=(os.getpid(),))
