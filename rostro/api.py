@@ -509,7 +509,7 @@ def lfw_eval(cfg: LfwConfig) -> tuple[pd.DataFrame, VerificationResult, dict, Pa
     folds = plain = lfw_protocol(scores, same, fold_of)
     refined_images = 0
     if cfg.refine_jitter:
-        near = near_threshold(scores, same, fold_of, cfg.refine_band)
+        near = near_threshold(scores, plain["threshold"], cfg.refine_band)
         doubtful = set(pairs.loc[near, "path_a"]) | set(pairs.loc[near, "path_b"])
         refined_images = len(doubtful)
         refined = np.full(len(pairs), np.nan)

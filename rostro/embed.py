@@ -60,7 +60,7 @@ def _embed_one(
         return ("centre", "", embed_centre(img, flip=flip, jitter=jitter)) if centre else ("", "no face found", None)
     from rostro.data.transforms import resize_square
     from rostro.faces.alignment import align_face
-    from rostro.faces.detection import detect_faces
+    from rostro.faces.embedding import find_faces
     from rostro.models.inference import extract_features
     from rostro.training.run import load_run
 
@@ -69,11 +69,7 @@ def _embed_one(
     model, info = _RUN_CACHE[run]
     found = "aligned"
     if not aligned:
-        faces = detect_faces(img)
-        if pick == "centre":
-            from rostro.faces.embedding import nearest_centre
-
-            faces = nearest_centre(faces, img.shape)
+        faces = find_faces(img, pick=pick)
         if not faces:
             return "", "no face found", None
         img, found = align_face(img, faces[0].landmarks), faces[0].detector

@@ -131,14 +131,9 @@ class AttributePredictor:
         """Every face in a photo, its crop in CelebA's aligned layout (178 x 218) and, for a fused
         model, its dlib embedding; largest first, or nearest the centre first with ``pick='centre'``."""
         from rostro.faces.alignment import align_face
-        from rostro.faces.detection import detect_faces
-        from rostro.faces.embedding import PICKS, embed_faces, nearest_centre
+        from rostro.faces.embedding import embed_faces, find_faces
 
-        if pick not in PICKS:
-            raise ValueError(f"pick must be one of {PICKS}, got {pick!r}")
-        faces = detect_faces(img, detector=self.detector)
-        if pick == "centre":
-            faces = nearest_centre(faces, img.shape)
+        faces = find_faces(img, detector=self.detector, pick=pick)
         crops = [align_face(img, f.landmarks) for f in faces]
         return faces, crops, list(embed_faces(img, faces)) if self._wants_embedding else []
 

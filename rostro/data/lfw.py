@@ -89,7 +89,7 @@ def lfw_protocol(
     computed) a pair whose score lies within ``band`` of its fold's threshold is decided by its
     refined score instead, against a second threshold chosen on the other folds' pairs in the
     same band: the cheap score settles the clear pairs, the slow one only the doubtful ones.
-    ``near_threshold`` names the pairs that need a refined score.
+    ``near_threshold`` names the pairs that need a refined score, from the plain run's thresholds.
     """
     scores, same, folds = np.asarray(scores, float), np.asarray(same, bool), np.asarray(folds)
     if refined is not None:
@@ -114,12 +114,8 @@ def lfw_protocol(
     return pd.DataFrame(rows)
 
 
-def near_threshold(scores: np.ndarray, same: np.ndarray, folds: np.ndarray, band: float) -> np.ndarray:
-    """Pairs within ``band`` of any fold's threshold (chosen on the other folds): those
-    ``lfw_protocol`` decides by their refined score, so those whose images need one."""
-    scores, same, folds = np.asarray(scores, float), np.asarray(same, bool), np.asarray(folds)
-    near = np.zeros(len(scores), bool)
-    for f in np.unique(folds):
-        t = best_threshold(scores[folds != f], same[folds != f])
-        near |= np.abs(scores - t) < band
-    return near
+def near_threshold(scores: np.ndarray, thresholds: np.ndarray, band: float) -> np.ndarray:
+    """Pairs within ``band`` of any fold's threshold (``lfw_protocol``'s ``threshold`` column):
+    those it decides by their refined score, so those whose images need one."""
+    scores = np.asarray(scores, float)
+    return (np.abs(scores[:, None] - np.asarray(thresholds, float)[None, :]) < band).any(axis=1)

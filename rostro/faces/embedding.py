@@ -80,18 +80,20 @@ def nearest_centre(faces: list[Face], shape: tuple[int, ...]) -> list[Face]:
     return sorted(faces, key=dist)
 
 
-def embed_image(
-    img: np.ndarray, *, detector: str = "auto", jitter: int = 0, flip: bool = False, pick: str = "largest"
-) -> tuple[list[Face], np.ndarray]:
-    """Detect every face in a photo and embed each; ([], 0 x 128) when there is none.
-
-    Faces come largest first, or nearest the centre first with ``pick='centre'``.
-    """
+def find_faces(img: np.ndarray, *, detector: str = "auto", pick: str = "largest") -> list[Face]:
+    """Every face in a photo, largest first, or nearest the centre first with ``pick='centre'``."""
     if pick not in PICKS:
         raise ValueError(f"pick must be one of {PICKS}, got {pick!r}")
     faces = detect_faces(img, detector=detector)
-    if pick == "centre":
-        faces = nearest_centre(faces, img.shape)
+    return nearest_centre(faces, img.shape) if pick == "centre" else faces
+
+
+def embed_image(
+    img: np.ndarray, *, detector: str = "auto", jitter: int = 0, flip: bool = False, pick: str = "largest"
+) -> tuple[list[Face], np.ndarray]:
+    """Detect every face in a photo (ordered as ``find_faces`` says) and embed each; ([], 0 x 128)
+    when there is none."""
+    faces = find_faces(img, detector=detector, pick=pick)
     return faces, embed_faces(img, faces, jitter=jitter, flip=flip)
 
 

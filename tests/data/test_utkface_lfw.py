@@ -78,11 +78,11 @@ def test_refined_scores_decide_only_the_doubtful_pairs_with_thresholds_from_othe
     folds = np.repeat(np.arange(10), 100)
     same = np.tile(np.r_[np.ones(50, bool), np.zeros(50, bool)], 10)
     scores = np.where(same, rng.normal(0.6, 0.12, 1000), rng.normal(0.4, 0.12, 1000))
-    near = near_threshold(scores, same, folds, band=0.1)
+    base = lfw_protocol(scores, same, folds)
+    near = near_threshold(scores, base["threshold"], band=0.1)
     assert 0 < near.sum() < 1000
     refined = np.full(1000, np.nan)
     refined[near] = np.where(same[near], 2.0, 1.0)  # another scale: a second threshold is needed
-    base = lfw_protocol(scores, same, folds)
     table = lfw_protocol(scores, same, folds, refined=refined, band=0.1)
     assert (table["accuracy"] >= base["accuracy"]).all() and table["accuracy"].mean() > base["accuracy"].mean()
     assert table["threshold"].tolist() == base["threshold"].tolist()
