@@ -20,7 +20,7 @@ from rostro import __version__, api
 from rostro.config import load_config
 from rostro.data.images import load_image
 from rostro.errors import RostroError
-from rostro.training.checkpoint import atomic_write_text
+from rostro.files import atomic_write_text
 from rostro.training.config import TrainConfig
 from rostro.training.distributed import finish as finish_distributed
 from rostro.training.distributed import init_world, launched
@@ -386,6 +386,9 @@ def embed(
     ] = "largest",
     flip: Annotated[bool, typer.Option("--flip", help="Average each face with its mirror image (dlib only).")] = False,
     jitter: Annotated[int, typer.Option(help="Average dlib's N jittered copies of each chip (N x slower).")] = 0,
+    face_network: Annotated[
+        str, typer.Option(help="Run dlib's face network with onnx (default), torch, or dlib itself (to check).")
+    ] = "onnx",
     drop_missing: DropOpt = None,
     seed: SeedOpt = None,
 ) -> None:
@@ -394,8 +397,9 @@ def embed(
     from rostro.embed import embed_dataset, embed_sharded
 
     try:
-        ds = open_data(DataConfig(data=data, seed=seed or 0, drop_missing=bool(drop_missing)))
-        options = {"aligned": aligned, "run": model, "pick": pick, "flip": flip, "jitter": jitter}
+        ds = open_data(DataConfig(data=data, seed=seed or 0, drop_missing=bool(drop_missing)), labels_optional=True)
+        options = {"aligned": aligned, "run": model, "pick": pick, "flip": flip, "jitter": jitter,
+                   "backend": face_network}  # fmt: skip
         if launched():
             frame = embed_sharded(ds, out, init_world(), workers=1, chunk=chunk, **options)
         else:

@@ -23,7 +23,8 @@ from rostro.data.dataset import FaceDataset, sort_by_paths
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.errors import RostroError
 from rostro.faces.detection import DETECTION_CHAIN
-from rostro.training.checkpoint import atomic_write_bytes, check_writable
+from rostro.faces.network import BACKENDS
+from rostro.files import atomic_write_bytes, check_writable
 from rostro.training.distributed import World, barrier, part_paths, shard
 from rostro.training.run import run_fingerprint
 from rostro.workers import process_pool
@@ -32,38 +33,36 @@ _RUN_CACHE: dict = {}
 RESULT_COLUMNS = ("face_found", "found_by", "error", "embedding")
 
 
-def _embed_one(
-    path: str,
-    aligned: bool,
-    run: str | None,
-    centre: bool = False,
-    pick: str = "largest",
-    flip: bool = False,
-    jitter: int = 0,
-) -> tuple[str, str, np.ndarray | None]:
-    """(how the face was found, error, vector) for one image; never raises for a bad image.
+def _chip_one(path: str, aligned: bool, centre: bool, pick: str) -> tuple[str, str, np.ndarray | None]:
+    """(how the face was found, error, the face network's chip) for one image; never raises for a
+    bad image. The first field is '' when no face was found, else 'aligned', the detector, or 'centre'."""
+    from rostro.faces.embedding import aligned_chips, centre_chip, find_faces
+    from rostro.faces.network import face_chips
 
-    The first field is '' when no face was found, else 'aligned', 'hog', 'cnn' or 'centre'.
-    """
     try:
         img = load_image(path)
     except ImageDecodeError as exc:
         return "", exc.reason, None
-    if run is None:
-        from rostro.faces.embedding import embed_aligned, embed_centre, embed_image
+    if aligned:
+        return "aligned", "", aligned_chips([img])[0]
+    faces = find_faces(img, pick=pick)
+    if faces:
+        return faces[0].detector, "", face_chips(img, [faces[0].shape])[0]
+    return ("centre", "", centre_chip(img)) if centre else ("", "no face found", None)
 
-        if aligned:
-            return "aligned", "", embed_aligned([img], flip=flip, jitter=jitter)[0]
-        faces, vecs = embed_image(img, pick=pick, flip=flip, jitter=jitter)
-        if faces:
-            return faces[0].detector, "", vecs[0]
-        return ("centre", "", embed_centre(img, flip=flip, jitter=jitter)) if centre else ("", "no face found", None)
+
+def _features_one(path: str, aligned: bool, run: str, pick: str) -> tuple[str, str, np.ndarray | None]:
+    """(how the face was found, error, vector) for one image from a trained run's features."""
     from rostro.data.transforms import resize_square
     from rostro.faces.alignment import align_face
     from rostro.faces.embedding import find_faces
     from rostro.models.inference import extract_features
     from rostro.training.run import load_run
 
+    try:
+        img = load_image(path)
+    except ImageDecodeError as exc:
+        return "", exc.reason, None
     if run not in _RUN_CACHE:
         _RUN_CACHE[run] = load_run(run)
     model, info = _RUN_CACHE[run]
@@ -78,11 +77,25 @@ def _embed_one(
 
 
 def _embed_chunk(args: tuple[list[str], dict]) -> list[tuple[str, str, np.ndarray | None]]:
+    """One chunk of images; dlib vectors are computed in one batch for the whole chunk."""
+    paths, options = args
+    if options["run"] is not None:
+        return [_features_one(p, options["aligned"], options["run"], options["pick"]) for p in paths]
+    from rostro.faces.network import face_network
+
+    found = [_chip_one(p, options["aligned"], options["centre"], options["pick"]) for p in paths]
+    chips = [chip for _, _, chip in found if chip is not None]
+    vecs = iter(face_network(options["backend"]).describe(np.stack(chips), jitter=options["jitter"],
+                                                          flip=options["flip"]) if chips else [])  # fmt: skip
+    return [(how, error, None if chip is None else next(vecs)) for how, error, chip in found]
+
+
+def _embed_in_worker(args: tuple[list[str], dict]) -> list[tuple[str, str, np.ndarray | None]]:
+    """``_embed_chunk`` in a pool worker: one thread each, the pool already uses every core."""
     import torch
 
     torch.set_num_threads(1)
-    paths, options = args
-    return [_embed_one(p, **options) for p in paths]
+    return _embed_chunk(args)
 
 
 def embed_dataset(
@@ -97,6 +110,7 @@ def embed_dataset(
     pick: str = "largest",
     flip: bool = False,
     jitter: int = 0,
+    backend: str = "onnx",
     progress: bool = True,
 ) -> pd.DataFrame:
     """Embed every image of ``ds`` into ``out`` (Parquet), skipping images already there.
@@ -107,12 +121,15 @@ def embed_dataset(
     centre when no face is detected (pre-cropped sets such as LFW); the ``found_by`` column
     then says 'centre'. ``pick`` chooses the largest face or the one nearest the centre;
     ``flip`` averages each dlib vector with its mirror image's; ``jitter`` > 0 replaces each chip's
-    vector by the mean over that many randomly jittered copies (dlib's). The options, the detector
+    vector by the mean over that many randomly jittered copies (dlib's). ``backend`` runs dlib's
+    network with onnxruntime (default), PyTorch or dlib itself (for checking). The options, the detector
     chain and the run's fingerprint are stored in the file's metadata: resuming with other ones is
     refused rather than mixing two kinds of vectors in one file.
     """
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 image, got {chunk}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     out = Path(out)
     check_writable(out.parent)
     signature = embedding_signature(aligned=aligned, run=run, centre_fallback=centre_fallback, pick=pick,
@@ -125,14 +142,14 @@ def embed_dataset(
     paths = todo["path"].tolist()
     run_arg = None if run is None else str(run)
     options = {"aligned": aligned, "run": run_arg, "centre": centre_fallback, "pick": pick, "flip": flip,
-               "jitter": jitter}  # fmt: skip
+               "jitter": jitter, "backend": backend}  # fmt: skip
     jobs = [(paths[i : i + chunk], options) for i in range(0, len(paths), chunk)]
     columns = (TextColumn("embed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with ExitStack() as stack:
         bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
         task = bar.add_task("embed", total=len(paths))
         if workers > 1 and len(jobs) > 1:
-            results = stack.enter_context(process_pool(workers)).map(_embed_chunk, jobs)
+            results = stack.enter_context(process_pool(workers)).map(_embed_in_worker, jobs)
         else:
             results = map(_embed_chunk, jobs)
         saved = time.monotonic()

@@ -24,10 +24,13 @@ from rostro.data.dataset import sort_by_paths
 from rostro.data.images import ImageDecodeError, list_images, load_image
 from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
+from rostro.faces.alignment import align_face
 from rostro.faces.detection import DETECTION_CHAIN
+from rostro.faces.embedding import aligned_chips, find_faces
+from rostro.faces.network import CHIP_SIZE, face_chips, face_network
+from rostro.files import atomic_write_bytes, atomic_write_text
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.inference import predict_proba
-from rostro.training.checkpoint import atomic_write_bytes, atomic_write_text
 from rostro.training.distributed import World, barrier, part_paths, shard
 from rostro.training.fusion import Fusion, combine
 from rostro.training.run import load_run, run_fingerprint
@@ -130,22 +133,27 @@ class AttributePredictor:
     def align_faces(self, img: np.ndarray, *, pick: str = "largest") -> tuple[list, list[np.ndarray], list[np.ndarray]]:
         """Every face in a photo, its crop in CelebA's aligned layout (178 x 218) and, for a fused
         model, its dlib embedding; largest first, or nearest the centre first with ``pick='centre'``."""
-        from rostro.faces.alignment import align_face
-        from rostro.faces.embedding import embed_faces, find_faces
+        faces, crops, chips = self._align(img, pick)
+        return faces, crops, list(face_network().describe(chips)) if len(chips) else []
 
+    def _align(self, img: np.ndarray, pick: str) -> tuple[list, list[np.ndarray], np.ndarray]:
+        """Faces, CelebA-layout crops and (for a fused model) the face network's chips."""
         faces = find_faces(img, detector=self.detector, pick=pick)
         crops = [align_face(img, f.landmarks) for f in faces]
-        return faces, crops, list(embed_faces(img, faces)) if self._wants_embedding else []
+        return faces, crops, face_chips(img, [f.shape for f in faces]) if self._wants_embedding else _NO_CHIPS
 
-    def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
-        """Faces, their crops at the input size, and (for a fused model) their embeddings."""
+    def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], np.ndarray]:
+        """Faces, their crops at the input size, and (for a fused model) their face-network chips."""
         size = self.info.input_size
         if aligned:
-            from rostro.faces.embedding import embed_aligned
+            return [None], [resize_square(img, size)], aligned_chips([img]) if self._wants_embedding else _NO_CHIPS
+        faces, crops, chips = self._align(img, "largest")
+        return faces, [resize_square(c, size) for c in crops], chips
 
-            return [None], [resize_square(img, size)], list(embed_aligned([img])) if self._wants_embedding else []
-        faces, crops, vecs = self.align_faces(img)
-        return faces, [resize_square(c, size) for c in crops], vecs
+    def _predict(self, crops: list[np.ndarray], chips: list[np.ndarray]) -> np.ndarray:
+        """Probabilities for a batch of faces from many images: one call of each network."""
+        vecs = face_network().describe(np.concatenate(chips)) if self._wants_embedding else None
+        return self.predict_crops(_stack(crops), vecs)
 
     def _result(self, path: str, faces: list, probs: np.ndarray) -> ImageResult:
         out = []
@@ -159,8 +167,8 @@ class AttributePredictor:
         return ImageResult(path, out, "" if out else "no face found")
 
     def analyze_image(self, img: np.ndarray, *, aligned: bool = False, name: str = "<image>") -> ImageResult:
-        faces, crops, vecs = self._faces_of(img, aligned)
-        return self._result(name, faces, self.predict_crops(_stack(crops), _stack(vecs) if vecs else None))
+        faces, crops, chips = self._faces_of(img, aligned)
+        return self._result(name, faces, self._predict(crops, [chips]))
 
     def predict_paths(
         self,
@@ -177,16 +185,16 @@ class AttributePredictor:
             task = bar.add_task("predict", total=len(paths))
             for start in range(0, len(paths), batch_size):
                 chunk = [str(p) for p in paths[start : start + batch_size]]
-                found, crops, vecs = [], [], []
+                found, crops, chips = [], [], [_NO_CHIPS]
                 for p in chunk:
                     try:
-                        faces, face_crops, face_vecs = self._faces_of(load_image(p), aligned)
+                        faces, face_crops, face_chips_ = self._faces_of(load_image(p), aligned)
                     except ImageDecodeError as exc:
-                        faces, face_crops, face_vecs = exc, [], []
+                        faces, face_crops, face_chips_ = exc, [], _NO_CHIPS
                     found.append(faces)
                     crops.extend(face_crops)
-                    vecs.extend(face_vecs)
-                probs = self.predict_crops(_stack(crops), _stack(vecs) if vecs else None)
+                    chips.append(face_chips_)
+                probs = self._predict(crops, chips)
                 at = 0
                 for p, faces in zip(chunk, found, strict=True):
                     if isinstance(faces, ImageDecodeError):
@@ -196,6 +204,9 @@ class AttributePredictor:
                     at += len(faces)
                 bar.advance(task, len(chunk))
         return results
+
+
+_NO_CHIPS = np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:

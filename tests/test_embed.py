@@ -26,8 +26,8 @@ def test_embed_writes_parquet_and_skips_done_images(small, tmp_path, monkeypatch
     first = E.embed_dataset(small.with_frame(small.frame.head(10)), out, aligned=True, workers=1, progress=False)
     assert len(first) == 10 and first["face_found"].all()
     calls = []
-    real = E._embed_one
-    monkeypatch.setattr(E, "_embed_one", lambda p, **kw: calls.append(p) or real(p, **kw))
+    real = E._chip_one
+    monkeypatch.setattr(E, "_chip_one", lambda p, *a: calls.append(p) or real(p, *a))
     frame = E.embed_dataset(small, out, aligned=True, workers=1, progress=False)
     assert len(calls) == 14 and frame["path"].tolist() == small.frame["path"].tolist()
     assert {"identity", "Male", "split", "embedding"} <= set(frame.columns)
@@ -121,3 +121,24 @@ def test_fusion_is_fitted_on_train_chosen_on_validation_and_used(celeba_dir, tin
     assert res.thresholds == dict(zip(["Male", "Smiling"], fusion.thresholds, strict=True))
     pred = AttributePredictor(run)
     assert pred.fusion is not None and list(pred.thresholds) == fusion.thresholds
+
+
+@pytest.mark.parametrize("layout", ["flat", "one_subfolder"])
+def test_cli_embeds_any_folder_of_photos_without_labels(celeba_dir, tmp_path, layout):
+    """As face_recognition's command line does: a plain folder, or one with a single subfolder."""
+    from typer.testing import CliRunner
+
+    from rostro.cli import app
+
+    sources = sorted((celeba_dir / "img_align_celeba").glob("*.jpg"))[:5]
+    root = tmp_path / "photos"
+    folder = root if layout == "flat" else root / "holiday"
+    folder.mkdir(parents=True)
+    for p in sources:
+        shutil.copy(p, folder / p.name)
+    out = tmp_path / "e.parquet"
+    res = CliRunner().invoke(app, ["embed", str(root), "--aligned", "--workers", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    frame = pd.read_parquet(out)
+    assert sorted(Path(p).name for p in frame["path"]) == [p.name for p in sources]
+    assert frame["face_found"].all() and {len(v) for v in frame["embedding"]} == {128}

@@ -1,4 +1,5 @@
-"""Read a folder per class: ``ROOT/{train,validate,test}/CLASS/*`` or ``ROOT/CLASS/*``."""
+"""Read a folder per class (``ROOT/{train,validate,test}/CLASS/*`` or ``ROOT/CLASS/*``), or any
+folder of photos without labels."""
 
 from __future__ import annotations
 
@@ -92,3 +93,15 @@ def read_folders(
     if layout[0][0] is None:
         ds = split_dataset(ds, fractions=fractions, stratify=labels[0], seed=seed)
     return ds
+
+
+def read_images(root: str | Path) -> FaceDataset:
+    """Every image below ``root``, unlabelled, as one split: for commands that need no labels
+    (embedding a folder of photos, as face_recognition's command line does)."""
+    root = check_dir(root, what="image folder")
+    paths = list_images(root)
+    if not paths:
+        raise DataFormatError("no images found in this folder or below it", file=root)
+    frame = pd.DataFrame({"image_id": [str(p.relative_to(root)) for p in paths], "path": [str(p) for p in paths],
+                          "split": "test"})  # fmt: skip
+    return FaceDataset(frame=frame, labels=[], source="images", root=root)

@@ -11,7 +11,7 @@ from pathlib import Path
 from rostro.data.cache import DEFAULT_CACHE_DIR
 from rostro.data.celeba import read_celeba
 from rostro.data.dataset import FaceDataset
-from rostro.data.folders import read_folders
+from rostro.data.folders import read_folders, read_images
 from rostro.data.manifest import read_manifest
 from rostro.data.sampling import ensure_splits
 from rostro.data.synthetic import write_celeba
@@ -72,10 +72,20 @@ def synthetic_default(n: int = 800, seed: int = 0) -> Path:
     return root
 
 
-def open_data(cfg: DataConfig, *, stratify: str | None = None) -> FaceDataset:
-    """Read ``cfg.data`` (the synthetic default when unset) and make sure it has three splits."""
+def open_data(cfg: DataConfig, *, stratify: str | None = None, labels_optional: bool = False) -> FaceDataset:
+    """Read ``cfg.data`` (the synthetic default when unset) and make sure it has three splits.
+
+    With ``labels_optional``, a folder that is not a labelled dataset (plain photos, or a single
+    class folder) is read as unlabelled images, kept in one split.
+    """
     path = cfg.data if cfg.data is not None else synthetic_default(cfg.synthetic_n, cfg.seed)
     fmt = detect_format(path) if cfg.format == "auto" else cfg.format
+    if labels_optional and fmt == "folders":
+        try:
+            return ensure_splits(read_folders(path, fractions=cfg.fractions, seed=cfg.seed), fractions=cfg.fractions,
+                                 stratify=stratify, seed=cfg.seed)  # fmt: skip
+        except DataFormatError:
+            return read_images(path)
     missing = "drop" if cfg.drop_missing else "error"
     split = {"fractions": cfg.fractions, "seed": cfg.seed}
     options = {"celeba": {"missing": missing}, "folders": split, "manifest": {"missing": missing, **split},

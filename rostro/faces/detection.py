@@ -1,9 +1,13 @@
-"""Face detection: dlib's HOG first (fast), then BlazeFace where HOG finds none (small, dark, tilted
-faces), then dlib's CNN (MMOD) detector as the last resort. Landmarks always come from dlib's
-shape predictors, which the attribute crops and dlib's embedding expect.
+"""Face detection: dlib's HOG without upsampling, then MediaPipe's BlazeFace where it finds none,
+then HOG upsampled, then dlib's CNN (MMOD) detector as the last resort. Landmarks always come from
+dlib's shape predictors, which the attribute crops and dlib's face network expect.
 
-One image or a batch in, results index-aligned with the inputs; an image without a face
-gives an empty list, never an exception.
+The order is measured (400 celeba-wild photos, about 314 px, 2 cores): HOG without upsampling
+finds a face in 83% at 4.4 ms a photo, with one upsampling step 94% at 19 ms; BlazeFace 100% at
+3.6 ms. dlib's landmark models were fitted to HOG's boxes, so HOG's box is kept where the cheap
+pass finds one (on the 849 photos of training identities both orders give the same Male
+accuracy; BlazeFace alone is 1.3x faster). An image without a face gives an empty list, never an
+exception.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from rostro.faces.blazeface import blazeface
 from rostro.faces.models import cnn_detector, dlib_models
 
 DETECTORS = ("auto", "hog", "blazeface", "cnn")
-DETECTION_CHAIN = ">".join(DETECTORS[1:])  # what ``auto`` runs, in order; stored beside resumable outputs
+DETECTION_CHAIN = "hog0>blazeface>hog>cnn"  # what ``auto`` runs, in order; stored beside resumable outputs
 # BlazeFace's box, moved to where dlib's HOG box for the same face sits (median over 280
 # celeba-wild photos where both found one face), since dlib's shape predictors were fitted to it
 BLAZE_TO_HOG = (0.041, 0.058, -0.045, -0.021)
@@ -58,8 +62,9 @@ def detect_faces(
 ) -> list[Face]:
     """Faces in an HxWx3 uint8 RGB image, largest first.
 
-    ``auto`` runs HOG, then BlazeFace when HOG finds nothing, then dlib's CNN detector. Very
-    large photos are scanned at ``max_side`` pixels and boxes scaled back.
+    ``auto`` runs HOG without upsampling, then BlazeFace, HOG upsampled and dlib's CNN detector,
+    each only when the ones before found nothing. Very large photos are scanned at ``max_side``
+    pixels and boxes scaled back.
     """
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
@@ -78,11 +83,14 @@ def detect_faces(
     work = np.ascontiguousarray(work)
     up = _upsample_for(work, upsample)
     found: list[tuple[object, float, str]] = []
-    if detector in ("auto", "hog"):
-        rects, scores, _ = models["hog"].run(work, up, 0.0)
+    if detector == "auto":
+        rects, scores, _ = models["hog"].run(work, 0, 0.0)
         found = [(r, float(s), "hog") for r, s in zip(rects, scores, strict=True)]
     if detector == "blazeface" or (detector == "auto" and not found):
         found = [(_hog_like(d.box, dlib), d.score, "blazeface") for d in blazeface()(work)]
+    if detector == "hog" or (detector == "auto" and not found):
+        rects, scores, _ = models["hog"].run(work, up, 0.0)
+        found = [(r, float(s), "hog") for r, s in zip(rects, scores, strict=True)]
     if detector == "cnn" or (detector == "auto" and not found):
         found = [(d.rect, float(d.confidence), "cnn") for d in cnn_detector()(work, max(up, 1))]
     faces = []

@@ -6,63 +6,45 @@ faces (any photo) or on CelebA-aligned crops, whose face box is known from the t
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 
 from rostro.faces.detection import Face, detect_faces
-from rostro.faces.models import dlib_models, model_file
+from rostro.faces.models import dlib_models
+from rostro.faces.network import CHIP_SIZE, EMBEDDING_DIM, face_chips, face_network
 
-EMBEDDING_DIM = 128
 PICKS = ("largest", "centre")
 # dlib-style face box on CelebA's 178 x 218 aligned crop (eyebrows to chin, cheek to cheek)
 _ALIGNED_BOX = (25, 70, 153, 198)
 
 
-@cache
-def _resnet():
-    import dlib
-
-    return dlib.face_recognition_model_v1(str(model_file("resnet")))
-
-
-def _descriptors(img: np.ndarray, shapes: list, jitter: int, flip: bool) -> np.ndarray:
-    """dlib vectors for the chips that ``shapes`` cut from ``img``; with ``flip``, the unit-length
-    mean of each chip's vector and its mirror image's (measured on LFW: 98.97% -> 99.18%)."""
-    net = _resnet()
-    img = np.ascontiguousarray(img)
-    if not flip:
-        batch = dlib_models()["dlib"].full_object_detections()
-        for shape in shapes:
-            batch.append(shape)
-        return np.array([list(v) for v in net.compute_face_descriptor(img, batch, jitter)], dtype=np.float32)
-    dlib = dlib_models()["dlib"]
-    chips = [dlib.get_face_chip(img, shape, size=150, padding=0.25) for shape in shapes]
-    mirrored = [np.ascontiguousarray(c[:, ::-1]) for c in chips]
-    vecs = np.array([list(v) for v in net.compute_face_descriptor(chips + mirrored, jitter)], dtype=np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    both = vecs[: len(chips)] + vecs[len(chips) :]
-    return both / np.linalg.norm(both, axis=1, keepdims=True)
-
-
-def embed_faces(img: np.ndarray, faces: list[Face], *, jitter: int = 0, flip: bool = False) -> np.ndarray:
+def embed_faces(
+    img: np.ndarray, faces: list[Face], *, jitter: int = 0, flip: bool = False, backend: str = "onnx"
+) -> np.ndarray:
     """One 128-d vector per detected face (F x 128 float32)."""
     if not faces:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
-    return _descriptors(img, [f.shape for f in faces], jitter, flip)
+    return face_network(backend).describe(face_chips(img, [f.shape for f in faces]), jitter=jitter, flip=flip)
 
 
-def embed_aligned(crops: list[np.ndarray], *, jitter: int = 0, flip: bool = False) -> np.ndarray:
-    """Embeddings of CelebA-aligned crops (any size with CelebA's 178 x 218 proportions)."""
+def aligned_chips(crops: list[np.ndarray]) -> np.ndarray:
+    """The face network's chips of CelebA-aligned crops (any size with CelebA's 178 x 218
+    proportions): dlib's 5 landmarks fitted inside the template's face box."""
     models = dlib_models()
     dlib = models["dlib"]
-    out = np.zeros((len(crops), EMBEDDING_DIM), np.float32)
+    chips = np.zeros((len(crops), CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
     for i, crop in enumerate(crops):
         sx, sy = crop.shape[1] / 178, crop.shape[0] / 218
         box = dlib.rectangle(*(round(v * s) for v, s in zip(_ALIGNED_BOX, (sx, sy, sx, sy), strict=True)))
         crop = np.ascontiguousarray(crop)
-        out[i] = _descriptors(crop, [models["shape5"](crop, box)], jitter, flip)[0]
-    return out
+        chips[i] = face_chips(crop, [models["shape5"](crop, box)])[0]
+    return chips
+
+
+def embed_aligned(
+    crops: list[np.ndarray], *, jitter: int = 0, flip: bool = False, backend: str = "onnx"
+) -> np.ndarray:
+    """Embeddings of CelebA-aligned crops, in one batch."""
+    return face_network(backend).describe(aligned_chips(crops), jitter=jitter, flip=flip)
 
 
 def nearest_centre(faces: list[Face], shape: tuple[int, ...]) -> list[Face]:
@@ -89,16 +71,17 @@ def find_faces(img: np.ndarray, *, detector: str = "auto", pick: str = "largest"
 
 
 def embed_image(
-    img: np.ndarray, *, detector: str = "auto", jitter: int = 0, flip: bool = False, pick: str = "largest"
+    img: np.ndarray, *, detector: str = "auto", jitter: int = 0, flip: bool = False, pick: str = "largest",
+    backend: str = "onnx",
 ) -> tuple[list[Face], np.ndarray]:
     """Detect every face in a photo (ordered as ``find_faces`` says) and embed each; ([], 0 x 128)
     when there is none."""
     faces = find_faces(img, detector=detector, pick=pick)
-    return faces, embed_faces(img, faces, jitter=jitter, flip=flip)
+    return faces, embed_faces(img, faces, jitter=jitter, flip=flip, backend=backend)
 
 
-def embed_centre(img: np.ndarray, *, fraction: float = 0.5, jitter: int = 0, flip: bool = False) -> np.ndarray:
-    """Embedding of a face assumed at the image centre (a box ``fraction`` of the shorter side).
+def centre_chip(img: np.ndarray, *, fraction: float = 0.5) -> np.ndarray:
+    """The chip of a face assumed at the image centre (a box ``fraction`` of the shorter side).
 
     For datasets of pre-cropped faces (LFW, UTKFace) where the detector misses one: the face
     is still scored, from landmarks fitted inside the central box, instead of being dropped.
@@ -109,7 +92,14 @@ def embed_centre(img: np.ndarray, *, fraction: float = 0.5, jitter: int = 0, fli
     box = models["dlib"].rectangle(round((w - side) / 2), round((h - side) / 2), round((w + side) / 2),
                                    round((h + side) / 2))  # fmt: skip
     img = np.ascontiguousarray(img)
-    return _descriptors(img, [models["shape5"](img, box)], jitter, flip)[0]
+    return face_chips(img, [models["shape5"](img, box)])[0]
+
+
+def embed_centre(
+    img: np.ndarray, *, fraction: float = 0.5, jitter: int = 0, flip: bool = False, backend: str = "onnx"
+) -> np.ndarray:
+    """Embedding of the face assumed at the image centre (see :func:`centre_chip`)."""
+    return face_network(backend).describe(centre_chip(img, fraction=fraction)[None], jitter=jitter, flip=flip)[0]
 
 
 # Cosine similarity at which dlib embeddings of two photos are called the same person: the

@@ -19,9 +19,9 @@ import pandas as pd
 
 from rostro.errors import RostroError
 from rostro.evaluation.metrics import binary_metrics, tune_threshold
+from rostro.files import atomic_write_text
 from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_proba
-from rostro.training.checkpoint import atomic_write_text
 from rostro.training.data import cache_dataset, run_dataset, split_indices
 from rostro.training.run import load_run, write_manifest
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rostro.errors import RostroError
+from rostro.files import atomic_write_text
 from rostro.models.cnn import TrunkHeadNet
 from rostro.models.registry import create_model, load_weights
-from rostro.training.checkpoint import atomic_write_text, load_checkpoint
+from rostro.training.checkpoint import load_checkpoint
 
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "best.pt"

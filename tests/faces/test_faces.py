@@ -51,7 +51,9 @@ def test_large_photos_are_scanned_downscaled(portrait):
     faces = detect_faces(big, max_side=800)
     assert len(faces) == 1
     ref = detect_faces(portrait)[0].box
-    assert np.allclose(np.array(faces[0].box) / 4, ref, atol=12)
+    # HOG's pyramid levels differ between the two sizes by up to ~16 px here; a box not scaled back
+    # would be off by hundreds
+    assert np.allclose(np.array(faces[0].box) / 4, ref, atol=20)
 
 
 def test_flip_averaging_is_mirror_symmetric_and_unit_length(portrait):

@@ -243,7 +243,7 @@ def test_config_names_a_too_small_input_size_before_any_work():
 
 
 def _probe_many(folder: str) -> None:
-    from rostro.training.checkpoint import check_writable
+    from rostro.files import check_writable
 
     for _ in range(300):
         check_writable(folder)
