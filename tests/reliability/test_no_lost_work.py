@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rostro import files
 from rostro.training import checkpoint
 
 EPOCHS = 6
@@ -70,10 +71,12 @@ def test_a_full_disk_is_a_clear_error_and_keeps_earlier_files(celeba_dir, tmp_pa
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real(path, data)
 
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", filling)
+    for module in (checkpoint, files):  # checkpoints, and the run's text files
+        monkeypatch.setattr(module, "atomic_write_bytes", filling)
     with pytest.raises(OSError, match="No space left on device"):
         train(cfg)
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", real)
+    for module in (checkpoint, files):
+        monkeypatch.setattr(module, "atomic_write_bytes", real)
     state = checkpoint.load_checkpoint(tmp_path / "run" / "last.pt")  # the last complete write is intact
     shown = pd.read_csv(tmp_path / "run" / "history.csv")  # a complete file, at most one epoch behind last.pt
     assert state["epoch"] < 2 and 0 <= len(state["history"]) - len(shown) <= 1
