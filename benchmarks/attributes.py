@@ -111,7 +111,7 @@ def _print_wild(w: dict) -> None:
 
 def speeds(run: Path, aligned: Path) -> tuple[float, float, float]:
     """Training images/s, and aligned faces/s with PyTorch and with ONNX Runtime (the CNN alone)."""
-    cnn = AttributePredictor(run, use_fusion=False)  # the crop speed of the network itself
+    cnn = AttributePredictor(run, runtime="torch", use_fusion=False)  # the crop speed of the network itself
     onnx = AttributePredictor(run, runtime="onnx", use_fusion=False)
     paths = read_celeba(aligned).frame["path"].tolist()[:2048]
     crops = np.asarray(build_cache(paths, cnn.info.input_size, progress=False).images)

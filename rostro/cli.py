@@ -246,9 +246,12 @@ def predict(
     aligned: Annotated[
         bool, typer.Option("--aligned", help="Images are CelebA-aligned crops: skip detection.")
     ] = False,
-    runtime: Annotated[str, typer.Option(help="torch or onnx.")] = "torch",
+    runtime: Annotated[str, typer.Option(help="onnx (default) or torch.")] = "onnx",
     annotate_dir: Annotated[Path | None, typer.Option("--annotate", help="Folder for images with boxes drawn.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 64,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes for a folder (default: one per core, up to 4).")
+    ] = None,
 ) -> None:
     """Attributes of the largest face in each image; unreadable images and missing faces are rows too."""
     from rostro import predict as P
@@ -259,13 +262,14 @@ def predict(
     try:
         predictor = P.AttributePredictor(model, runtime=runtime)
         paths = P.collect_paths(target)
+        workers = workers or min(os.cpu_count() or 1, 4)
         if out is not None and out.suffix.lower() == ".csv" and annotate_dir is None:
             # resumable: a re-run after a kill skips the images already in the file
-            frame = P.predict_table(predictor, paths, out, aligned=aligned, batch_size=batch_size)
+            frame = P.predict_table(predictor, paths, out, aligned=aligned, batch_size=batch_size, workers=workers)
             atomic_write_text(out, frame.to_csv(index=False))
             results = []
         else:
-            results = predictor.predict_paths(paths, aligned=aligned, batch_size=batch_size)
+            results = predictor.predict_paths(paths, aligned=aligned, batch_size=batch_size, workers=workers)
             frame = P.results_frame(results, predictor.labels)
         if out is not None and results:
             out.parent.mkdir(parents=True, exist_ok=True)

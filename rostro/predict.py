@@ -10,7 +10,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -34,6 +34,7 @@ from rostro.models.inference import predict_proba
 from rostro.training.distributed import World, barrier, part_paths, shard
 from rostro.training.fusion import Fusion, combine
 from rostro.training.run import load_run, run_fingerprint
+from rostro.workers import process_pool
 
 log = logging.getLogger(__name__)
 SHIPPED_RUN = Path(__file__).parent / "weights" / "celeba_attr_net"
@@ -78,7 +79,7 @@ class AttributePredictor:
     """A trained run (the shipped model by default) wrapped for photos and aligned crops."""
 
     def __init__(
-        self, run: str | Path | None = None, *, runtime: str = "torch", detector: str = "auto",
+        self, run: str | Path | None = None, *, runtime: str = "onnx", detector: str = "auto",
         threads: int | None = None, use_fusion: bool = True,
     ):  # fmt: skip
         if runtime not in RUNTIMES:
@@ -91,6 +92,7 @@ class AttributePredictor:
         self.thresholds = np.asarray(self.fusion.thresholds if self.fusion else self.info.thresholds)
         self.detector = detector
         self.runtime = runtime
+        self._recipe = (str(self.run), runtime, detector, use_fusion)  # how a worker process rebuilds it
         self.onnx = None
         if runtime == "onnx":
             self.onnx = OnnxModel(self._onnx_file(), threads=threads)
@@ -177,33 +179,69 @@ class AttributePredictor:
         aligned: bool = False,
         batch_size: int = 64,
         progress: bool = True,
+        workers: int = 1,
     ) -> list[ImageResult]:
-        """One result per path, in order; unreadable images and photos without a face are results too."""
+        """One result per path, in order; unreadable images and photos without a face are results too.
+
+        ``workers`` > 1 spreads batches over that many processes, one thread each: detection,
+        landmarks and alignment run one image at a time, so processes, not threads, fill the cores.
+        """
         results: list[ImageResult] = []
         columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, disable=not progress, transient=True) as bar:
             task = bar.add_task("predict", total=len(paths))
-            for start in range(0, len(paths), batch_size):
-                chunk = [str(p) for p in paths[start : start + batch_size]]
-                found, crops, chips = [], [], [_NO_CHIPS]
-                for p in chunk:
-                    try:
-                        faces, face_crops, face_chips_ = self._faces_of(load_image(p), aligned)
-                    except ImageDecodeError as exc:
-                        faces, face_crops, face_chips_ = exc, [], _NO_CHIPS
-                    found.append(faces)
-                    crops.extend(face_crops)
-                    chips.append(face_chips_)
-                probs = self._predict(crops, chips)
-                at = 0
-                for p, faces in zip(chunk, found, strict=True):
-                    if isinstance(faces, ImageDecodeError):
-                        results.append(ImageResult(p, [], faces.reason))
-                        continue
-                    results.append(self._result(p, faces, probs[at : at + len(faces)]))
-                    at += len(faces)
-                bar.advance(task, len(chunk))
+            for chunk_results in self.iter_batches(paths, aligned=aligned, batch_size=batch_size, workers=workers):
+                results.extend(chunk_results)
+                bar.advance(task, len(chunk_results))
         return results
+
+    def iter_batches(
+        self, paths: Sequence[str | Path], *, aligned: bool = False, batch_size: int = 64, workers: int = 1
+    ) -> Iterator[list[ImageResult]]:
+        """The results of ``paths`` a batch at a time, in order."""
+        chunks = [[str(p) for p in paths[i : i + batch_size]] for i in range(0, len(paths), batch_size)]
+        if workers <= 1 or len(chunks) < 2:
+            yield from (self._predict_batch(chunk, aligned) for chunk in chunks)
+            return
+        jobs = [(self._recipe, chunk, aligned) for chunk in chunks]
+        with process_pool(workers) as pool:
+            yield from pool.map(_predict_in_worker, jobs)
+
+    def _predict_batch(self, chunk: list[str], aligned: bool) -> list[ImageResult]:
+        found, crops, chips = [], [], [_NO_CHIPS]
+        for p in chunk:
+            try:
+                faces, face_crops, face_chips_ = self._faces_of(load_image(p), aligned)
+            except ImageDecodeError as exc:
+                faces, face_crops, face_chips_ = exc, [], _NO_CHIPS
+            found.append(faces)
+            crops.extend(face_crops)
+            chips.append(face_chips_)
+        probs = self._predict(crops, chips)
+        results, at = [], 0
+        for p, faces in zip(chunk, found, strict=True):
+            if isinstance(faces, ImageDecodeError):
+                results.append(ImageResult(p, [], faces.reason))
+                continue
+            results.append(self._result(p, faces, probs[at : at + len(faces)]))
+            at += len(faces)
+        return results
+
+
+_WORKER_PREDICTORS: dict = {}
+
+
+def _predict_in_worker(job: tuple[tuple, list[str], bool]) -> list[ImageResult]:
+    """One batch in a pool worker, with that worker's own predictor (loaded once) on one thread."""
+    import torch
+
+    recipe, chunk, aligned = job
+    torch.set_num_threads(1)
+    if recipe not in _WORKER_PREDICTORS:
+        run, runtime, detector, use_fusion = recipe
+        _WORKER_PREDICTORS[recipe] = AttributePredictor(run, runtime=runtime, detector=detector, threads=1,
+                                                        use_fusion=use_fusion)  # fmt: skip
+    return _WORKER_PREDICTORS[recipe]._predict_batch(chunk, aligned)
 
 
 _NO_CHIPS = np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
@@ -243,6 +281,7 @@ def predict_table(
     aligned: bool = False,
     batch_size: int = 64,
     progress: bool = True,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """``results_frame`` for ``paths``, kept in the CSV ``out`` and resumed from it.
 
@@ -277,12 +316,11 @@ def predict_table(
     bar_columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*bar_columns, disable=not progress, transient=True) as bar, open(out, "ab", buffering=0) as fh:
         task = bar.add_task("predict", total=len(todo))
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
-            rows = results_frame(predictor.predict_paths(chunk, aligned=aligned, progress=False), predictor.labels)
+        for results in predictor.iter_batches(todo, aligned=aligned, batch_size=batch_size, workers=workers):
+            rows = results_frame(results, predictor.labels)
             _append(fh, rows.to_csv(index=False, header=False).encode("utf-8"), out)
             parts.append(rows)
-            bar.advance(task, len(chunk))
+            bar.advance(task, len(results))
     filled = [p for p in parts if len(p)]
     frame = pd.concat(filled, ignore_index=True) if filled else done
     return sort_by_paths(frame[frame["path"].astype(str).isin({str(p) for p in paths})], paths)

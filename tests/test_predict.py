@@ -131,17 +131,17 @@ def test_predict_table_resumes_from_its_csv(run, folder, tmp_path, monkeypatch):
     first = predict_table(pred, paths[:4], out, aligned=True, batch_size=2, progress=False)
     assert len(first) == 4 and len(pd.read_csv(out)) == 4
     seen = []
-    original = pred.predict_paths
+    original = pred._predict_batch
 
-    def counting(chunk, **kw):
+    def counting(chunk, aligned):
         seen.extend(chunk)
-        return original(chunk, **kw)
+        return original(chunk, aligned)
 
-    monkeypatch.setattr(pred, "predict_paths", counting)
+    monkeypatch.setattr(pred, "_predict_batch", counting)
     full = predict_table(pred, paths, out, aligned=True, batch_size=2, progress=False)
     assert seen == [str(p) for p in paths[4:]]
     assert full["path"].tolist() == [str(p) for p in paths]
-    direct = results_frame(original(paths, aligned=True, progress=False), pred.labels)
+    direct = results_frame(pred.predict_paths(paths, aligned=True, progress=False), pred.labels)
     assert np.allclose(full["Male"].to_numpy(float), direct["Male"].to_numpy(float), equal_nan=True, atol=1e-6)
     # a kill mid-write leaves a torn last line: it is dropped and that image predicted again
     text = out.read_text()
@@ -156,3 +156,14 @@ def test_predict_table_resumes_from_its_csv(run, folder, tmp_path, monkeypatch):
     # another model's (or options') file is refused, not mixed
     with pytest.raises(RostroError, match="another model or options"):
         predict_table(pred, paths, out, aligned=False, progress=False)
+
+
+def test_worker_processes_give_the_same_rows_in_order(run, folder):
+    """A folder spread over processes: the same probabilities, errors and order as one process."""
+    pred = AttributePredictor(run)
+    paths = collect_paths(folder)
+    one = results_frame(pred.predict_paths(paths, aligned=True, batch_size=2, progress=False), pred.labels)
+    two = results_frame(pred.predict_paths(paths, aligned=True, batch_size=2, progress=False, workers=2), pred.labels)
+    assert two["path"].tolist() == [str(p) for p in paths]
+    assert two["error"].tolist() == one["error"].tolist()
+    assert np.allclose(two[pred.labels].to_numpy(float), one[pred.labels].to_numpy(float), atol=1e-5, equal_nan=True)
