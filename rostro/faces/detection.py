@@ -24,7 +24,6 @@ DETECTION_CHAIN = "hog0>blazeface>hog>cnn"  # what ``auto`` runs, in order; stor
 # BlazeFace's box, moved to where dlib's HOG box for the same face sits (median over 280
 # celeba-wild photos where both found one face), since dlib's shape predictors were fitted to it
 BLAZE_TO_HOG = (0.041, 0.058, -0.045, -0.021)
-PATCH_FACE = 120  # px: the size a BlazeFace face is scaled to before HOG boxes it
 
 
 @dataclass
@@ -56,32 +55,6 @@ def _hog_like(box: tuple[float, float, float, float], dlib) -> object:
     w, h = x1 - x0, y1 - y0
     dl, dt, dr, db = BLAZE_TO_HOG
     return dlib.rectangle(round(x0 + dl * w), round(y0 + dt * h), round(x1 + dr * w), round(y1 + db * h))
-
-
-def _hog_box(img: np.ndarray, box: tuple[float, float, float, float], models: dict) -> object | None:
-    """HOG's own box for a face another detector found: HOG run once, without upsampling, on a
-    patch twice the face's size scaled so the face is about 120 px (HOG's smallest is 80 px).
-    None when HOG finds no face there."""
-    from PIL import Image
-
-    x0, y0, x1, y1 = box
-    side = max(x1 - x0, y1 - y0)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    h, w = img.shape[:2]
-    left, top = max(0, round(cx - side)), max(0, round(cy - side))
-    right, bottom = min(w, round(cx + side)), min(h, round(cy + side))
-    if right - left < 8 or bottom - top < 8:
-        return None
-    scale = PATCH_FACE / side
-    size = (max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale)))
-    patch = np.asarray(Image.fromarray(img[top:bottom, left:right]).resize(size, Image.BILINEAR))
-    rects = models["hog"](np.ascontiguousarray(patch), 0)
-    if not len(rects):
-        return None
-    px, py = (cx - left) * scale, (cy - top) * scale
-    best = min(rects, key=lambda r: (r.center().x - px) ** 2 + (r.center().y - py) ** 2)
-    return models["dlib"].rectangle(round(best.left() / scale + left), round(best.top() / scale + top),
-                                    round(best.right() / scale + left), round(best.bottom() / scale + top))  # fmt: skip
 
 
 def detect_faces(
