@@ -37,9 +37,9 @@ from rostro.data import read_celeba
 from rostro.embed import embed_dataset, embedding_matrix
 from rostro.evaluation.verification import make_pairs, verification_curves
 from rostro.predict import AttributePredictor, default_run, predict_table
+from rostro.runs import read_run_info
 from rostro.training.config import TrainConfig
 from rostro.training.data import run_dataset
-from rostro.training.run import read_run_info
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("celeba", "wild", "verify", "lfw", "utkface", "eyeglasses", "speed", "pipeline")

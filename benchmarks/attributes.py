@@ -19,9 +19,9 @@ import torch
 from rostro.api import EvaluateConfig, evaluate
 from rostro.data import read_celeba
 from rostro.data.cache import build_cache
+from rostro.models.fusion import route_counts, route_name
 from rostro.predict import AttributePredictor, default_run, results_frame
 from rostro.training.data import run_dataset
-from rostro.training.fusion import route_counts, route_name
 
 
 def _speed(pred: AttributePredictor, crops: np.ndarray, repeat: int = 3) -> float:

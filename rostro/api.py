@@ -18,24 +18,23 @@ from rostro.config import save_config
 from rostro.data.loading import DataConfig, open_data
 from rostro.data.soft import StackedImages
 from rostro.data.stats import DatasetSummary, describe_dataset
+from rostro.distributed import barrier, init_world, peer_lost
 from rostro.errors import RostroError
 from rostro.evaluation.fairness import AuditResult, CrossGroupResult, audit_predictions, cross_group_matrix
 from rostro.evaluation.metrics import EvaluationResult, evaluate_scores, tune_thresholds
 from rostro.evaluation.mitigation import MitigationResult, mitigate_thresholds
 from rostro.evaluation.verification import VerificationResult, make_pairs, per_group_rates, verification_curves
+from rostro.models.fusion import Fusion, combine
 from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_proba
 from rostro.models.registry import create_model, load_weights, model_spec
 from rostro.reports.audit import write_audit_report, write_model_audit_report, write_tsne, write_verification_report
 from rostro.reports.eda import write_eda_report
 from rostro.reports.evaluation import write_evaluation_report, write_training_curves
-from rostro.training.checkpoint import load_checkpoint
+from rostro.runs import RunInfo, git_commit, load_checkpoint, load_run, write_manifest
 from rostro.training.config import TrainConfig
 from rostro.training.data import cache_dataset, prepare_dataset, run_dataset, soft_label_data, split_indices
-from rostro.training.distributed import barrier, init_world, peer_lost
-from rostro.training.fusion import Fusion, combine
 from rostro.training.loop import FitResult, TrainData, fit
-from rostro.training.run import RunInfo, git_commit, load_run, write_manifest
 
 log = logging.getLogger(__name__)
 

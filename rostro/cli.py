@@ -19,11 +19,11 @@ from rich.table import Table
 from rostro import __version__, api
 from rostro.config import load_config
 from rostro.data.images import load_image
+from rostro.distributed import finish as finish_distributed
+from rostro.distributed import init_world, launched
 from rostro.errors import RostroError
 from rostro.files import atomic_write_text
 from rostro.training.config import TrainConfig
-from rostro.training.distributed import finish as finish_distributed
-from rostro.training.distributed import init_world, launched
 
 app = typer.Typer(
     help="rostro: train, evaluate, audit and serve face-attribute classifiers, offline.",
@@ -359,7 +359,7 @@ def export(
 ) -> None:
     """Export a run's model for onnxruntime."""
     from rostro.models.export import export_onnx
-    from rostro.training.run import load_run
+    from rostro.runs import load_run
 
     try:
         if format != "onnx":
@@ -430,7 +430,8 @@ def fuse(
     data: Annotated[str | None, typer.Option(help="Dataset path, when it moved since training.")] = None,
 ) -> None:
     """Add heads on dlib embeddings to a run and choose, per attribute, how much of CNN and embedding."""
-    from rostro.training.fusion import fit_fusion, route_counts
+    from rostro.models.fusion import route_counts
+    from rostro.training.fusion import fit_fusion
 
     try:
         fusion = fit_fusion(run, embeddings, data=data)

@@ -21,12 +21,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rostro.data.dataset import FaceDataset, sort_by_paths
 from rostro.data.images import ImageDecodeError, load_image
+from rostro.distributed import World, barrier, part_paths, shard
 from rostro.errors import RostroError
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.network import BACKENDS
 from rostro.files import atomic_write_bytes, check_writable
-from rostro.training.distributed import World, barrier, part_paths, shard
-from rostro.training.run import run_fingerprint
+from rostro.runs import run_fingerprint
 from rostro.workers import process_pool
 
 _RUN_CACHE: dict = {}
@@ -57,7 +57,7 @@ def _features_one(path: str, aligned: bool, run: str, pick: str) -> tuple[str, s
     from rostro.faces.alignment import align_face
     from rostro.faces.embedding import find_faces
     from rostro.models.inference import extract_features
-    from rostro.training.run import load_run
+    from rostro.runs import load_run
 
     try:
         img = load_image(path)

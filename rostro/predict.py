@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rostro.data.dataset import sort_by_paths
 from rostro.data.images import ImageDecodeError, list_images, load_image
 from rostro.data.transforms import resize_square
+from rostro.distributed import World, barrier, part_paths, shard
 from rostro.errors import RostroError
 from rostro.faces.alignment import align_face
 from rostro.faces.detection import DETECTION_CHAIN
@@ -30,10 +31,9 @@ from rostro.faces.embedding import aligned_chips, find_faces
 from rostro.faces.network import CHIP_SIZE, face_chips, face_network
 from rostro.files import atomic_write_bytes, atomic_write_text
 from rostro.models.export import OnnxModel, export_onnx
+from rostro.models.fusion import Fusion, combine
 from rostro.models.inference import predict_proba
-from rostro.training.distributed import World, barrier, part_paths, shard
-from rostro.training.fusion import Fusion, combine
-from rostro.training.run import load_run, run_fingerprint
+from rostro.runs import load_run, run_fingerprint
 from rostro.workers import process_pool
 
 log = logging.getLogger(__name__)

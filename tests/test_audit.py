@@ -98,7 +98,7 @@ def test_audit_model_on_a_manifest_counts_misses_and_resumes(celeba_dir, tiny_ru
     assert res.found_rate["p"] == 1.0 and res.found_rate["q"] == pytest.approx(30 / 31)
     assert res.audit.by_group["count"].sum() == 60
     # the audit's accuracy is the model's own threshold applied to the stored probabilities
-    from rostro.training.run import load_run
+    from rostro.runs import load_run
 
     info = load_run(tiny_run)[1]
     t = info.thresholds[info.labels.index("Male")]

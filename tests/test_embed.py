@@ -10,9 +10,10 @@ from rostro import embed as E
 from rostro.api import EvaluateConfig, evaluate
 from rostro.data import read_celeba
 from rostro.errors import RostroError
+from rostro.models.fusion import WEIGHTS, Fusion, combine, route_counts, route_name
 from rostro.models.heads import EmbeddingClassifier
 from rostro.predict import AttributePredictor
-from rostro.training.fusion import WEIGHTS, Fusion, combine, fit_fusion, route_counts, route_name
+from rostro.training.fusion import fit_fusion
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from rostro.data.loading import open_data
 from rostro.data.sampling import check_no_leakage, exclude_images, sample_balanced
 from rostro.data.soft import read_soft_labels
 from rostro.errors import RostroError
+from rostro.runs import RunInfo
 from rostro.training.config import TrainConfig
-from rostro.training.run import RunInfo
 
 log = logging.getLogger(__name__)
 

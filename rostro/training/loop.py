@@ -22,13 +22,13 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from rostro.data.transforms import Augment, to_float_tensor
+from rostro.distributed import World, gather_rows, shard
 from rostro.evaluation.metrics import attribute_table, summarise_table
 from rostro.files import atomic_write_text
 from rostro.models.cnn import TrunkHeadNet
 from rostro.models.inference import predict_proba
-from rostro.training.checkpoint import load_checkpoint, save_checkpoint
+from rostro.runs import load_checkpoint, save_checkpoint
 from rostro.training.config import TrainConfig
-from rostro.training.distributed import World, gather_rows, shard
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from rostro import files
-from rostro.training import checkpoint
+from rostro import runs as checkpoint
 
 EPOCHS = 6
 METRICS = ["epoch", "train_loss", "val_loss", "val_mean_accuracy", "val_mean_balanced_accuracy", "val_mean_roc_auc"]

@@ -44,7 +44,7 @@ def _rank(rank: int, size: int, port: int, out: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))  # fmt: skip
     torch.set_num_threads(1)
-    from rostro.training.distributed import finish, init_world
+    from rostro.distributed import finish, init_world
 
     model, data, cfg = _setup()
     fit(model, data, cfg, out, ["a", "b"], world=init_world(timeout_s=60))

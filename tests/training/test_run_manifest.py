@@ -7,7 +7,7 @@ import pytest
 
 from rostro.errors import RostroError
 from rostro.predict import SHIPPED_RUN
-from rostro.training.run import MANIFEST_FILE, load_run, verify_manifest, write_manifest
+from rostro.runs import MANIFEST_FILE, load_run, verify_manifest, write_manifest
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from rostro.api import EvaluateConfig, evaluate, train
 from rostro.data.soft import StackedImages, read_soft_labels
 from rostro.data.synthetic import make_faces, write_celeba
 from rostro.errors import DataFormatError
+from rostro.runs import load_run
 from rostro.training.config import TrainConfig
-from rostro.training.run import load_run
 
 LABELS = ["Male", "Smiling"]
 

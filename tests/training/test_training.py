@@ -12,10 +12,9 @@ from rostro.data.synthetic import make_faces, write_celeba
 from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
 from rostro.models import create_model
-from rostro.training.checkpoint import load_checkpoint
+from rostro.runs import load_checkpoint, load_run
 from rostro.training.config import TrainConfig
 from rostro.training.loop import TrainData, fit
-from rostro.training.run import load_run
 
 NAMES = ["Eyeglasses", "Male", "Smiling"]
 
@@ -184,8 +183,8 @@ def test_a_transfer_changes_the_input_size_only_where_the_network_allows(synthet
 
 def test_evaluation_replays_the_training_split(synthetic_celeba, tmp_path):
     """Stratification follows the config as trained; setting labels afterwards would re-split identities."""
+    from rostro.runs import RunInfo
     from rostro.training.data import prepare_dataset, run_dataset
-    from rostro.training.run import RunInfo
 
     cfg = TrainConfig(data=str(synthetic_celeba), out=str(tmp_path), progress=False)  # all labels, stratified on Male
     trained = prepare_dataset(cfg)

@@ -1,4 +1,5 @@
-"""A run folder: everything needed to evaluate or predict with nothing else.
+"""A run folder: everything needed to evaluate or predict with nothing else, and its checkpoints
+(written atomically, read with weights_only). Training writes runs; inference only reads them.
 
 ``run.json`` names the model and its arguments, the label list, input size, normalisation,
 tuned thresholds, the data configuration and the code version; ``best.pt`` holds weights.
@@ -8,16 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from rostro.errors import RostroError
-from rostro.files import atomic_write_text
+from rostro.files import atomic_write_bytes, atomic_write_text
 from rostro.models.cnn import TrunkHeadNet
 from rostro.models.registry import create_model, load_weights
-from rostro.training.checkpoint import load_checkpoint
 
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "best.pt"
@@ -87,7 +91,7 @@ def verify_manifest(run_dir: str | Path) -> None:
     path = run_dir / MANIFEST_FILE
     if not path.is_file():
         raise RostroError(f"{run_dir}: no {MANIFEST_FILE}, so its files cannot be verified; training writes it at "
-                          "the end (re-sign a run you trust with rostro.training.run.write_manifest)")  # fmt: skip
+                          "the end (re-sign a run you trust with rostro.runs.write_manifest)")  # fmt: skip
     try:
         files = json.loads(path.read_text())["files"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -135,3 +139,21 @@ def load_run(run_dir: str | Path) -> tuple[TrunkHeadNet, RunInfo]:
         raise RostroError(f"{run_dir}: no {WEIGHTS_FILE}; the run has not finished an epoch")
     load_weights(model, load_checkpoint(weights), source=str(weights))
     return model.eval(), info
+
+
+def save_checkpoint(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` through :func:`atomic_write_bytes`."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | Path) -> Any:
+    """Load tensors and plain containers only: a checkpoint can never run code on load."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a torn or foreign file
+        raise ValueError(f"{path}: not a readable rostro checkpoint ({type(exc).__name__}: {exc})") from None
