@@ -459,9 +459,9 @@ class LfwConfig:
         if self.jitter < 0 or self.refine_jitter < 0:
             raise ValueError(f"jitter and refine_jitter count copies: expected >= 0, got {self.jitter}, "
                              f"{self.refine_jitter}")  # fmt: skip
-        if self.refine_jitter and not 0 < self.refine_band < 2:
+        if self.refine_jitter and not 0 < self.refine_band <= 2:
             raise ValueError(f"refine_band is how far from the threshold (in score units) a pair is re-scored: "
-                             f"expected in (0, 2), got {self.refine_band}")  # fmt: skip
+                             f"expected in (0, 2] (2: every pair), got {self.refine_band}")  # fmt: skip
 
 
 def _pair_scores(emb: pd.DataFrame, pairs: pd.DataFrame, metric: str) -> np.ndarray:

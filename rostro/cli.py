@@ -520,7 +520,9 @@ def verify_eval(
     no_flip: Annotated[bool, typer.Option("--no-flip", help="LFW: no mirror-image averaging.")] = False,
     jitter: Annotated[int, typer.Option(help="LFW: average dlib's N jittered copies of each chip (N x slower).")] = 0,
     refine_jitter: Annotated[int, typer.Option(help="LFW: re-score pairs near the threshold with N jitters.")] = 0,
-    refine_band: Annotated[float, typer.Option(help="LFW: how near the threshold a pair is refined.")] = 0.02,
+    refine_band: Annotated[
+        float, typer.Option(help="LFW: how near the threshold a pair is refined (2: every pair).")
+    ] = 0.02,
     target_far: Annotated[float, typer.Option(help="FAR at which the global threshold is set.")] = 1e-3,
     max_impostor: Annotated[int, typer.Option(help="Cap on sampled impostor pairs.")] = 200_000,
     out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")] = "rostro-report/verify",
