@@ -3,8 +3,8 @@
 Run: ``python -m benchmarks [--shared ../shared/data] [--work benchmarks/work] [--readme]``.
 
 Slow intermediate results (dlib embeddings, photo predictions, the eyeglasses runs) are kept
-in ``--work`` and reused, so the first run takes about 2.3 hours on 2 cores (LFW's 100-jitter
-refinement is about 45 minutes of it) and a re-run about 10 minutes. The table is printed
+in ``--work`` and reused, so the first run takes about 40 minutes on 2 cores (about 25 of them:
+every LFW image with dlib's 100 jitters) and a re-run about 15 minutes. The table is printed
 and written to ``benchmarks/results/latest.{md,json}``;
 ``--readme`` also puts it in README.md between the benchmark markers.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import threading
 import warnings
 from functools import cache
@@ -17,13 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from rostro.errors import RostroError
+from rostro.faces.dlib_resnet import CHIP_SIZE, EMBEDDING_DIM
 from rostro.faces.models import dlib_models, model_file
-from rostro.files import atomic_write_bytes
 
 BACKENDS = ("onnx", "torch", "dlib")
-CHIP_SIZE = 150
 CHIP_PADDING = 0.25  # dlib's default for compute_face_descriptor, which the network was trained with
-EMBEDDING_DIM = 128
 
 
 def face_chips(img: np.ndarray, shapes: list) -> np.ndarray:
@@ -45,37 +44,24 @@ def _digest(path: Path) -> str:
 
 
 def _onnx_file(path: Path) -> Path:
-    """The network's ONNX export, made once per weights file in the user's cache folder."""
+    """The network's ONNX export, made once per weights file in the user's cache folder (a private
+    temporary file where that cannot be written)."""
     from rostro.faces.dlib_resnet import load_face_network
+    from rostro.models.export import export_onnx
 
     cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rostro" / "dlib"
     file = cache_dir / f"{_digest(path)}.onnx"
     if file.is_file():
         return file
-    import io
-
-    import torch
-
-    buf = io.BytesIO()
     with warnings.catch_warnings():
-        # the TorchScript exporter (simple and exact) warns of its deprecation and of slices it cannot fold
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        torch.onnx.export(load_face_network(path), (torch.zeros(2, 3, CHIP_SIZE, CHIP_SIZE),), buf,
-                          input_names=["chips"], output_names=["descriptors"],
-                          dynamic_axes={"chips": {0: "batch"}, "descriptors": {0: "batch"}},
-                          opset_version=17, dynamo=False)  # fmt: skip
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(file, buf.getvalue())
-    except OSError:  # a read-only home: keep the export in a private temporary file
-        import tempfile
-
-        fd, name = tempfile.mkstemp(suffix=".onnx")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.getvalue())
-        file = Path(name)
-    return file
+        warnings.simplefilter("ignore", UserWarning)  # slices of the zero-padded skips that it cannot fold
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            return export_onnx(load_face_network(path), file, input_size=CHIP_SIZE)
+        except OSError:
+            fd, name = tempfile.mkstemp(suffix=".onnx")
+            os.close(fd)
+            return export_onnx(load_face_network(path), Path(name), input_size=CHIP_SIZE)
 
 
 def _torch_threads() -> int:
@@ -102,6 +88,7 @@ class FaceNetwork:
             opts.intra_op_num_threads = self.threads
             opts.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(_onnx_file(self.path)), opts, providers=["CPUExecutionProvider"])
+            self._input = self._session.get_inputs()[0].name
         elif backend == "torch":
             from rostro.faces.dlib_resnet import load_face_network
 
@@ -126,7 +113,7 @@ class FaceNetwork:
             return np.array(vecs, np.float32)
         x = np.ascontiguousarray(chips.transpose(0, 3, 1, 2), dtype=np.float32)
         if self.backend == "onnx":
-            return self._session.run(None, {"chips": x})[0]
+            return self._session.run(None, {self._input: x})[0]
         import torch
 
         with self._lock, torch.inference_mode():
