@@ -1,6 +1,6 @@
 """Networks and the registry that builds them by name."""
 
-from rostro.models import cnn  # noqa: F401  (registers the networks)
+from rostro.models import cnn, face_trunk  # noqa: F401  (register the networks)
 from rostro.models.cnn import TrunkHeadNet
 from rostro.models.registry import create_model, list_models, load_weights, model_spec, register_model
 

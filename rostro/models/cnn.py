@@ -31,8 +31,10 @@ class TrunkHeadNet(nn.Module):
         """The trunk's blocks with weights, in order, so the last few can be unfrozen.
 
         Layers without parameters (activations, pooling, flatten) are not blocks, and a
-        batch norm belongs to the layer before it.
+        batch norm belongs to the layer before it. A trunk that knows its own blocks says so.
         """
+        if hasattr(self.trunk, "trunk_blocks"):
+            return self.trunk.trunk_blocks()
         blocks: list[list[nn.Module]] = []
         for child in self.trunk.children():
             if not any(True for _ in child.parameters()):
