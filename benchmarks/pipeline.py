@@ -17,8 +17,7 @@ from benchmarks.peer import run_peer
 from rostro.data import read_celeba
 from rostro.data.images import load_image
 from rostro.embed import _embed_chunk
-from rostro.faces.embedding import _ALIGNED_BOX, aligned_chips
-from rostro.faces.models import dlib_models
+from rostro.faces.embedding import aligned_chips, aligned_shape
 from rostro.faces.network import FaceNetwork
 from rostro.predict import AttributePredictor
 
@@ -53,14 +52,10 @@ def parity(aligned: Path, n: int = PARITY_FACES) -> dict:
 
 def _dlib_loop(paths: list[str]) -> None:
     """What a dlib user writes for aligned crops: load, 5 landmarks in the template box, descriptor."""
-    models = dlib_models()
-    dlib = models["dlib"]
     net = FaceNetwork("dlib")._dlib
     for p in paths:
         img = load_image(p)
-        sx, sy = img.shape[1] / 178, img.shape[0] / 218
-        box = dlib.rectangle(*(round(v * s) for v, s in zip(_ALIGNED_BOX, (sx, sy, sx, sy), strict=True)))
-        net.compute_face_descriptor(img, models["shape5"](img, box))
+        net.compute_face_descriptor(img, aligned_shape(img))
 
 
 def speeds(run: Path, shared: Path, work: Path) -> dict:

@@ -24,6 +24,7 @@ from rostro.distributed import init_world, launched
 from rostro.errors import RostroError
 from rostro.files import atomic_write_text
 from rostro.training.config import TrainConfig
+from rostro.workers import default_workers
 
 app = typer.Typer(
     help="rostro: train, evaluate, audit and serve face-attribute classifiers, offline.",
@@ -262,7 +263,7 @@ def predict(
     try:
         predictor = P.AttributePredictor(model, runtime=runtime)
         paths = P.collect_paths(target)
-        workers = workers or min(os.cpu_count() or 1, 4)
+        workers = workers or default_workers()
         if out is not None and out.suffix.lower() == ".csv" and annotate_dir is None:
             # resumable: a re-run after a kill skips the images already in the file
             frame = P.predict_table(predictor, paths, out, aligned=aligned, batch_size=batch_size, workers=workers)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,22 +26,18 @@ from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.network import BACKENDS
 from rostro.files import atomic_write_bytes, check_writable
 from rostro.runs import run_fingerprint
-from rostro.workers import process_pool
+from rostro.workers import default_workers, process_pool
 
 _RUN_CACHE: dict = {}
 RESULT_COLUMNS = ("face_found", "found_by", "error", "embedding")
 
 
-def _chip_one(path: str, aligned: bool, centre: bool, pick: str) -> tuple[str, str, np.ndarray | None]:
-    """(how the face was found, error, the face network's chip) for one image; never raises for a
-    bad image. The first field is '' when no face was found, else 'aligned', the detector, or 'centre'."""
+def _chip_one(img: np.ndarray, aligned: bool, centre: bool, pick: str) -> tuple[str, str, np.ndarray | None]:
+    """(how the face was found, error, the face network's chip) for one decoded image. The first
+    field is '' when no face was found, else 'aligned', the detector, or 'centre'."""
     from rostro.faces.embedding import aligned_chips, centre_chip, find_faces
     from rostro.faces.network import face_chips
 
-    try:
-        img = load_image(path)
-    except ImageDecodeError as exc:
-        return "", exc.reason, None
     if aligned:
         return "aligned", "", aligned_chips([img])[0]
     faces = find_faces(img, pick=pick)
@@ -51,18 +46,14 @@ def _chip_one(path: str, aligned: bool, centre: bool, pick: str) -> tuple[str, s
     return ("centre", "", centre_chip(img)) if centre else ("", "no face found", None)
 
 
-def _features_one(path: str, aligned: bool, run: str, pick: str) -> tuple[str, str, np.ndarray | None]:
-    """(how the face was found, error, vector) for one image from a trained run's features."""
+def _features_one(img: np.ndarray, aligned: bool, run: str, pick: str) -> tuple[str, str, np.ndarray | None]:
+    """(how the face was found, error, vector) for one decoded image from a trained run's features."""
     from rostro.data.transforms import resize_square
     from rostro.faces.alignment import align_face
     from rostro.faces.embedding import find_faces
     from rostro.models.inference import extract_features
     from rostro.runs import load_run
 
-    try:
-        img = load_image(path)
-    except ImageDecodeError as exc:
-        return "", exc.reason, None
     if run not in _RUN_CACHE:
         _RUN_CACHE[run] = load_run(run)
     model, info = _RUN_CACHE[run]
@@ -76,14 +67,25 @@ def _features_one(path: str, aligned: bool, run: str, pick: str) -> tuple[str, s
     return found, "", extract_features(model, crop, mean=info.mean, std=info.std)[0]
 
 
+def _one(path: str, options: dict) -> tuple[str, str, np.ndarray | None]:
+    """One image through the chosen route; a file that cannot be decoded is a row, never an exception."""
+    try:
+        img = load_image(path)
+    except ImageDecodeError as exc:
+        return "", exc.reason, None
+    if options["run"] is not None:
+        return _features_one(img, options["aligned"], options["run"], options["pick"])
+    return _chip_one(img, options["aligned"], options["centre"], options["pick"])
+
+
 def _embed_chunk(args: tuple[list[str], dict]) -> list[tuple[str, str, np.ndarray | None]]:
     """One chunk of images; dlib vectors are computed in one batch for the whole chunk."""
     paths, options = args
+    found = [_one(p, options) for p in paths]
     if options["run"] is not None:
-        return [_features_one(p, options["aligned"], options["run"], options["pick"]) for p in paths]
+        return found
     from rostro.faces.network import face_network
 
-    found = [_chip_one(p, options["aligned"], options["centre"], options["pick"]) for p in paths]
     chips = [chip for _, _, chip in found if chip is not None]
     vecs = iter(face_network(options["backend"]).describe(np.stack(chips), jitter=options["jitter"],
                                                           flip=options["flip"]) if chips else [])  # fmt: skip
@@ -138,7 +140,7 @@ def embed_dataset(
     todo = ds.frame if done is None else ds.frame[~ds.frame["path"].isin(set(done["path"]))]
     keep = ["path", "image_id", "split", *(["identity"] if ds.has_identity else []), *ds.groups, *ds.labels]
     parts = [] if done is None else [done]
-    workers = workers or min(os.cpu_count() or 1, 4)
+    workers = workers or default_workers()
     paths = todo["path"].tolist()
     run_arg = None if run is None else str(run)
     options = {"aligned": aligned, "run": run_arg, "centre": centre_fallback, "pick": pick, "flip": flip,

@@ -10,6 +10,12 @@ import os
 from pathlib import Path
 
 
+def user_cache_dir(*parts: str) -> Path:
+    """``$XDG_CACHE_HOME/rostro/...`` (``~/.cache`` when unset): derived files such as conversions
+    and exports, made once per user and keyed by what they came from."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "rostro", *parts)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` so that ``path`` holds either the old or the new content, never a torn file."""
     path = Path(path)

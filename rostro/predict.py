@@ -29,7 +29,7 @@ from rostro.faces.alignment import align_face
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.embedding import aligned_chips, find_faces
 from rostro.faces.network import CHIP_SIZE, face_chips, face_network
-from rostro.files import atomic_write_bytes, atomic_write_text
+from rostro.files import atomic_write_bytes, atomic_write_text, user_cache_dir
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.fusion import Fusion, combine
 from rostro.models.inference import predict_proba
@@ -101,7 +101,7 @@ class AttributePredictor:
         """The run's ONNX export, named by the weights' fingerprint so a stale export is never used;
         written beside the run, or in the user's cache when the run folder is read-only (an install)."""
         name = f"model-{self.fingerprint}.onnx"
-        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rostro" / "onnx"
+        cache = user_cache_dir("onnx")
         for folder in (self.run, cache):
             if (folder / name).is_file():
                 return folder / name

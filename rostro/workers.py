@@ -34,6 +34,11 @@ def _exit_with(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="rostro-parent-watch").start()
 
 
+def default_workers() -> int:
+    """Worker processes when the caller names none: one per core, up to 4."""
+    return min(os.cpu_count() or 1, 4)
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool whose workers come from a single-threaded fork server (spawn where there is none).
 

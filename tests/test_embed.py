@@ -27,8 +27,8 @@ def test_embed_writes_parquet_and_skips_done_images(small, tmp_path, monkeypatch
     first = E.embed_dataset(small.with_frame(small.frame.head(10)), out, aligned=True, workers=1, progress=False)
     assert len(first) == 10 and first["face_found"].all()
     calls = []
-    real = E._chip_one
-    monkeypatch.setattr(E, "_chip_one", lambda p, *a: calls.append(p) or real(p, *a))
+    real = E._one
+    monkeypatch.setattr(E, "_one", lambda p, options: calls.append(p) or real(p, options))
     frame = E.embed_dataset(small, out, aligned=True, workers=1, progress=False)
     assert len(calls) == 14 and frame["path"].tolist() == small.frame["path"].tolist()
     assert {"identity", "Male", "split", "embedding"} <= set(frame.columns)

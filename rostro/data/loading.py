@@ -80,17 +80,16 @@ def open_data(cfg: DataConfig, *, stratify: str | None = None, labels_optional: 
     """
     path = cfg.data if cfg.data is not None else synthetic_default(cfg.synthetic_n, cfg.seed)
     fmt = detect_format(path) if cfg.format == "auto" else cfg.format
-    if labels_optional and fmt == "folders":
-        try:
-            return ensure_splits(read_folders(path, fractions=cfg.fractions, seed=cfg.seed), fractions=cfg.fractions,
-                                 stratify=stratify, seed=cfg.seed)  # fmt: skip
-        except DataFormatError:
-            return read_images(path)
     missing = "drop" if cfg.drop_missing else "error"
     split = {"fractions": cfg.fractions, "seed": cfg.seed}
     options = {"celeba": {"missing": missing}, "folders": split, "manifest": {"missing": missing, **split},
                "utkface": split}  # fmt: skip
-    ds = load_dataset(path, format=fmt, **options.get(fmt, {}))
+    try:
+        ds = load_dataset(path, format=fmt, **options.get(fmt, {}))
+    except DataFormatError:
+        if not (labels_optional and fmt == "folders"):
+            raise
+        return read_images(path)
     if stratify is not None and stratify not in ds.labels:
         stratify = None
     return ensure_splits(ds, fractions=cfg.fractions, stratify=stratify, seed=cfg.seed)

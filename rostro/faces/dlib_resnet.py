@@ -12,9 +12,8 @@ first byte that differs.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
-import os
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple, NoReturn
@@ -26,6 +25,7 @@ from torch import nn
 
 from rostro.errors import RostroError
 from rostro.faces.models import model_file
+from rostro.files import atomic_write_bytes, user_cache_dir
 
 CHIP_SIZE = 150
 EMBEDDING_DIM = 128
@@ -310,8 +310,9 @@ class DlibResNet(nn.Module):
         return self.fc(self.blocks(x).mean(dim=(2, 3)))
 
 
-def _cache_file(digest: str) -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rostro" / "dlib" / f"{digest}.pt"
+def weights_digest(path: Path) -> str:
+    """The first 16 hex digits of the file's SHA-256: the name of what is derived from it."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def face_network_weights(path: str | Path | None = None) -> dict[str, torch.Tensor]:
@@ -322,24 +323,19 @@ def face_network_weights(path: str | Path | None = None) -> dict[str, torch.Tens
     """
     path = Path(path) if path is not None else model_file("resnet")
     try:
-        data = path.read_bytes()
+        file = user_cache_dir("dlib", f"{weights_digest(path.resolve())}.pt")
     except OSError as e:
         raise RostroError(f"cannot read dlib's face network {path}: {e}") from None
-    file = _cache_file(hashlib.sha256(data).hexdigest()[:16])
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
     except Exception:  # absent, unreadable or damaged: convert again
         pass
-    state = _fold(_parse(data, str(path)))
+    state = read_dlib_resnet(path)
+    buf = io.BytesIO()
+    torch.save(state, buf)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-            os.replace(tmp, file)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        atomic_write_bytes(file, buf.getvalue())
     except OSError:
         pass
     return state

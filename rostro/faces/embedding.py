@@ -26,17 +26,21 @@ def embed_faces(
     return face_network(backend).describe(face_chips(img, [f.shape for f in faces]), jitter=jitter, flip=flip)
 
 
-def aligned_chips(crops: list[np.ndarray]) -> np.ndarray:
-    """The face network's chips of CelebA-aligned crops (any size with CelebA's 178 x 218
-    proportions): dlib's 5 landmarks fitted inside the template's face box."""
+def aligned_shape(crop: np.ndarray) -> object:
+    """dlib's 5 landmarks of a CelebA-aligned crop (any size with CelebA's 178 x 218 proportions),
+    fitted inside the template's face box; ``crop`` must be C-contiguous."""
     models = dlib_models()
-    dlib = models["dlib"]
+    sx, sy = crop.shape[1] / 178, crop.shape[0] / 218
+    box = models["dlib"].rectangle(*(round(v * s) for v, s in zip(_ALIGNED_BOX, (sx, sy, sx, sy), strict=True)))
+    return models["shape5"](crop, box)
+
+
+def aligned_chips(crops: list[np.ndarray]) -> np.ndarray:
+    """The face network's chips of CelebA-aligned crops."""
     chips = np.zeros((len(crops), CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
     for i, crop in enumerate(crops):
-        sx, sy = crop.shape[1] / 178, crop.shape[0] / 218
-        box = dlib.rectangle(*(round(v * s) for v, s in zip(_ALIGNED_BOX, (sx, sy, sx, sy), strict=True)))
         crop = np.ascontiguousarray(crop)
-        chips[i] = face_chips(crop, [models["shape5"](crop, box)])[0]
+        chips[i] = face_chips(crop, [aligned_shape(crop)])[0]
     return chips
 
 

@@ -7,7 +7,6 @@ dlib's within 1e-5. ``backend='dlib'`` keeps dlib's own path for checking that c
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import threading
@@ -20,6 +19,7 @@ import numpy as np
 from rostro.errors import RostroError
 from rostro.faces.dlib_resnet import CHIP_SIZE, EMBEDDING_DIM
 from rostro.faces.models import dlib_models, model_file
+from rostro.files import user_cache_dir
 
 BACKENDS = ("onnx", "torch", "dlib")
 CHIP_PADDING = 0.25  # dlib's default for compute_face_descriptor, which the network was trained with
@@ -38,25 +38,19 @@ def face_chips(img: np.ndarray, shapes: list) -> np.ndarray:
     return np.stack([np.asarray(c, np.uint8) for c in chips])
 
 
-@cache
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def _onnx_file(path: Path) -> Path:
     """The network's ONNX export, made once per weights file in the user's cache folder (a private
     temporary file where that cannot be written)."""
-    from rostro.faces.dlib_resnet import load_face_network
+    from rostro.faces.dlib_resnet import load_face_network, weights_digest
     from rostro.models.export import export_onnx
 
-    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rostro" / "dlib"
-    file = cache_dir / f"{_digest(path)}.onnx"
+    file = user_cache_dir("dlib", f"{weights_digest(path.resolve())}.onnx")
     if file.is_file():
         return file
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # slices of the zero-padded skips that it cannot fold
         try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
+            file.parent.mkdir(parents=True, exist_ok=True)
             return export_onnx(load_face_network(path), file, input_size=CHIP_SIZE)
         except OSError:
             fd, name = tempfile.mkstemp(suffix=".onnx")
