@@ -143,3 +143,18 @@ def test_cli_embeds_any_folder_of_photos_without_labels(celeba_dir, tmp_path, la
     frame = pd.read_parquet(out)
     assert sorted(Path(p).name for p in frame["path"]) == [p.name for p in sources]
     assert frame["face_found"].all() and {len(v) for v in frame["embedding"]} == {128}
+
+
+def test_an_unknown_face_network_backend_is_refused_before_any_work(small, tmp_path):
+    out = tmp_path / "e.parquet"
+    with pytest.raises(ValueError, match=r"backend must be one of \('onnx', 'torch', 'dlib'\), got 'tflite'"):
+        E.embed_dataset(small, out, aligned=True, workers=1, backend="tflite", progress=False)
+    assert not out.exists()
+
+
+def test_the_dlib_backend_gives_the_default_backends_vectors(small, tmp_path):
+    """dlib's own path, kept for checking, agrees with the ONNX network on the same images."""
+    head = small.with_frame(small.frame.head(3))
+    ours = E.embed_dataset(head, tmp_path / "a.parquet", aligned=True, workers=1, progress=False)
+    theirs = E.embed_dataset(head, tmp_path / "b.parquet", aligned=True, workers=1, backend="dlib", progress=False)
+    assert np.abs(E.embedding_matrix(ours)[0] - E.embedding_matrix(theirs)[0]).max() < 1e-5

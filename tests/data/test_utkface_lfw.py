@@ -132,6 +132,9 @@ def test_lfw_eval_refines_only_the_images_of_doubtful_pairs(lfw, tmp_path):
     assert folds["accuracy"].tolist() == plain["accuracy"].tolist()
     with pytest.raises(ValueError, match="refine_band"):
         LfwConfig(root=str(lfw), refine_jitter=2, refine_band=0)
+    assert LfwConfig(root=str(lfw), refine_jitter=2, refine_band=2).refine_band == 2  # every pair
+    with pytest.raises(ValueError, match=r"expected in \(0, 2\] \(2: every pair\), got 2.5"):
+        LfwConfig(root=str(lfw), refine_jitter=2, refine_band=2.5)
 
 
 def test_verify_eval_cli_refines_and_names_a_bad_band(lfw, tmp_path):
