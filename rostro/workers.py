@@ -3,8 +3,9 @@
 A plain ``fork`` copies a parent that may be running other threads (rich's progress refresh,
 LiteRT's and PyTorch's thread pools); a lock one of them held is copied locked and the child
 can hang forever. The benchmark hit exactly that once, in ``embed``'s workers, which run dlib,
-LiteRT and PyTorch. Those workers therefore start from a clean ``forkserver`` process. (The
-image cache's decoders run PIL only and are forked before its progress bar starts.)
+LiteRT and PyTorch. Those workers therefore start from a clean ``forkserver`` process. The
+image cache's decoders run PIL only and are forked, which starts them about three times as fast,
+but only while this process has a single thread (``light_pool``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,25 @@ def _exit_with(parent: int) -> None:
                 os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="rostro-parent-watch").start()
+
+
+def _threads() -> int:
+    """Threads of this process, native ones included (onnxruntime's and PyTorch's pools)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # not Linux: assume there may be others
+        return 2
+
+
+def light_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool for workers that run PIL and NumPy only: forked (fast to start) while this process
+    has one thread, else ``process_pool``. A child forked beside a busy thread can inherit a lock
+    that thread held and wait forever: the image cache's decoders did, stuck in ``ast.parse``,
+    in a test process that had run onnxruntime sessions.
+    """
+    if _threads() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    return process_pool(workers)
 
 
 def default_workers() -> int:

@@ -73,3 +73,28 @@ def test_workers_end_when_the_process_that_made_them_is_killed(tmp_path):
         assert _gone(worker)
     finally:
         parent.kill()
+
+
+def test_light_pools_fork_only_a_single_threaded_process(monkeypatch):
+    from rostro import workers
+
+    monkeypatch.setattr(workers, "_threads", lambda: 1)
+    with workers.light_pool(2) as pool:
+        assert pool._mp_context.get_start_method() == "fork"
+    monkeypatch.setattr(workers, "_threads", lambda: 3)  # e.g. onnxruntime's pool is alive
+    with workers.light_pool(2) as pool:
+        assert pool._mp_context.get_start_method() == "forkserver"
+        assert list(pool.map(_double_under_lock, [1, 2])) == [2, 4]
+
+
+def test_the_image_cache_decodes_the_same_from_the_fork_server(celeba_dir, tmp_path, monkeypatch):
+    import numpy as np
+
+    from rostro import workers
+    from rostro.data.cache import build_cache
+
+    paths = sorted((celeba_dir / "img_align_celeba").glob("*.jpg"))[:200]
+    one = build_cache(paths, 16, cache_dir=tmp_path / "a", workers=1, progress=False)
+    monkeypatch.setattr(workers, "_threads", lambda: 3)
+    served = build_cache(paths, 16, cache_dir=tmp_path / "b", workers=2, progress=False)
+    assert np.array_equal(np.asarray(one.images), np.asarray(served.images))

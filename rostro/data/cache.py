@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.data.transforms import resize_square
+from rostro.workers import light_pool
 
 CACHE_VERSION = 1
 DEFAULT_CACHE_DIR = Path(os.environ.get("ROSTRO_CACHE", Path.home() / ".cache" / "rostro"))
@@ -123,9 +123,8 @@ def build_cache(
     try:
         with ExitStack() as stack:
             if workers > 1 and len(jobs) > 1:
-                # decoders only run PIL, so the default (fork on Linux: fast to start) will do; they
-                # start here, before the progress bar starts its thread, so no lock of it is copied
-                pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+                # started before the progress bar starts its thread, so a fork copies no lock of it
+                pool = stack.enter_context(light_pool(workers))
                 results = pool.map(_decode_range, jobs)
             else:
                 results = map(_decode_range, jobs)
