@@ -54,6 +54,14 @@ def light_pool(workers: int) -> ProcessPoolExecutor:
     return process_pool(workers)
 
 
+def thread_budget() -> int:
+    """Threads this process may use for one model call: PyTorch's setting, which a pool worker
+    lowers to 1, so that networks in two workers never compete for a core."""
+    import torch
+
+    return torch.get_num_threads()
+
+
 def default_workers() -> int:
     """Worker processes when the caller names none: one per core, up to 4."""
     return min(os.cpu_count() or 1, 4)

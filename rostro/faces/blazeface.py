@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from rostro.errors import RostroError
+from rostro.workers import thread_budget
 
 MODEL = Path(__file__).parent / "data" / "face_detection_full_range.tflite"
 SIZE = 192
@@ -69,7 +70,7 @@ class BlazeFace:
         except ImportError:
             raise RostroError("BlazeFace detection needs ai-edge-litert: pip install ai-edge-litert") from None
         with _quiet_stderr():  # LiteRT prints an INFO line about its CPU delegate on every load
-            self._interpreter = Interpreter(model_path=str(MODEL), num_threads=threads or min(2, os.cpu_count() or 1))
+            self._interpreter = Interpreter(model_path=str(MODEL), num_threads=threads or thread_budget())
             self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = {o["name"]: o["index"] for o in self._interpreter.get_output_details()}

@@ -20,6 +20,7 @@ from rostro.errors import RostroError
 from rostro.faces.dlib_resnet import CHIP_SIZE, EMBEDDING_DIM
 from rostro.faces.models import dlib_models, model_file
 from rostro.files import user_cache_dir
+from rostro.workers import thread_budget
 
 BACKENDS = ("onnx", "torch", "dlib")
 CHIP_PADDING = 0.25  # dlib's default for compute_face_descriptor, which the network was trained with
@@ -58,13 +59,6 @@ def _onnx_file(path: Path) -> Path:
             return export_onnx(load_face_network(path), Path(name), input_size=CHIP_SIZE)
 
 
-def _torch_threads() -> int:
-    """The process's own thread budget (a pool worker sets 1), so the network never oversubscribes."""
-    import torch
-
-    return torch.get_num_threads()
-
-
 class FaceNetwork:
     """128-d descriptors for N x 150 x 150 x 3 uint8 chips, in batches; safe to share between threads."""
 
@@ -73,7 +67,7 @@ class FaceNetwork:
             raise ValueError(f"face network backend must be one of {BACKENDS}, got {backend!r}")
         self.backend = backend
         self.path = Path(path) if path is not None else model_file("resnet")
-        self.threads = threads or _torch_threads()
+        self.threads = threads or thread_budget()
         self._lock = threading.Lock()  # dlib's network and a torch module are not safe to call concurrently
         if backend == "onnx":
             import onnxruntime as ort
