@@ -201,6 +201,28 @@ def train(
     console.print(f"Run: {run_dir}")
 
 
+@app.command("train-multitask")
+def train_multitask(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML of sources and schedule (configs/model_v2.yaml).")],
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Run folder.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Faces per source and split, for a quick check.")] = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Fine-tune dlib's face network on several labelled sets at once: attributes and age, one network."""
+    from rostro.training.multitask import MultiTaskConfig
+    from rostro.training.multitask import train_multitask as fit
+
+    try:
+        cfg = load_config(MultiTaskConfig, config, out=out, epochs=epochs, limit=limit, seed=seed)
+        run_dir = fit(cfg)
+    except (RostroError, ValueError, OSError) as exc:
+        _fail(exc)
+    v = json.loads((run_dir / "run.json").read_text())["validation"]
+    age = f", age MAE {v['age_mae']:.2f} years" if "age_mae" in v else ""
+    console.print(f"Validation mean accuracy {v['mean_accuracy']:.4f}{age}. Run: {run_dir}")
+
+
 @app.command()
 def evaluate(
     run: Annotated[str, typer.Argument(help="Run folder from `rostro train`.")],
@@ -342,7 +364,8 @@ def analyze(
     if not result.faces:
         console.print(f"{path}: no face found.")
     for i, face in enumerate(result.faces, 1):
-        table = Table(title=f"Face {i} at {face.box} ({face.detector})")
+        numbers = "".join(f", {n} {v:.0f}" for n, v in face.values.items())
+        table = Table(title=f"Face {i} at {face.box} ({face.detector}{numbers})")
         table.add_column("attribute")
         table.add_column("probability", justify="right")
         table.add_column("present", justify="center")

@@ -30,9 +30,10 @@ from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.embedding import aligned_chips, find_faces
 from rostro.faces.network import CHIP_SIZE, face_chips, face_network
 from rostro.files import atomic_write_bytes, atomic_write_text, user_cache_dir
+from rostro.models.calibration import Calibration, sigmoid
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.fusion import Fusion, combine
-from rostro.models.inference import predict_proba
+from rostro.models.inference import predict_logits
 from rostro.runs import load_run, run_fingerprint
 from rostro.workers import process_pool
 
@@ -51,13 +52,15 @@ def default_run() -> Path:
 
 @dataclass
 class FaceAttributes:
-    """One face: its box (None for an aligned crop), detector and attribute probabilities."""
+    """One face: its box (None for an aligned crop), detector, attribute probabilities and the
+    model's numeric outputs (``values``: age in years for a model that predicts it)."""
 
     box: tuple[int, int, int, int] | None
     probabilities: dict[str, float]
     positive: list[str]
     detector: str = "aligned"
     score: float = float("nan")
+    values: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,12 +69,14 @@ class ImageResult:
     faces: list[FaceAttributes] = field(default_factory=list)
     error: str = ""
 
-    def row(self, labels: Sequence[str]) -> dict:
-        """The CSV row: the largest face, or empty attribute cells with the reason."""
+    def row(self, labels: Sequence[str], values: Sequence[str] = ()) -> dict:
+        """The CSV row: the largest face, or empty attribute cells with the reason; then the
+        numeric outputs (``age``) of a model that has them."""
         face = self.faces[0] if self.faces else None
         box = face.box if face is not None and face.box is not None else (None,) * 4
         row = dict(zip(CSV_FIXED, (self.path, face is not None, self.error, len(self.faces), *box), strict=True))
         row.update({n: (round(face.probabilities[n], 6) if face else None) for n in labels})
+        row.update({n: (round(face.values[n], 2) if face else None) for n in values})
         return row
 
 
@@ -87,7 +92,9 @@ class AttributePredictor:
         self.run = Path(run) if run is not None else default_run()
         self.model, self.info = load_run(self.run)
         self.labels = self.info.labels
-        self.fusion = Fusion.load(self.run) if use_fusion else None
+        self.values = list(self.info.regression)  # numeric outputs after the labels (age)
+        self.calibration = Calibration.load(self.run, self.labels)
+        self.fusion = Fusion.load(self.run) if use_fusion and self.info.input == "crop" else None
         self.fingerprint = run_fingerprint(self.run, str(use_fusion).encode())
         self.thresholds = np.asarray(self.fusion.thresholds if self.fusion else self.info.thresholds)
         self.detector = detector
@@ -112,21 +119,32 @@ class AttributePredictor:
             return export_onnx(self.model, cache / name, input_size=self.info.input_size)
 
     def predict_crops(self, crops: np.ndarray, embeddings: np.ndarray | None = None) -> np.ndarray:
-        """Probabilities for N x S x S x 3 uint8 crops at the model's input size.
+        """Probabilities for N x S x S x 3 uint8 crops at the model's input size (chips for a
+        model whose input is the face network's chip); calibrated where the run is.
 
         With a fused model, ``embeddings`` (N x 128 dlib vectors of the same faces) feed the
         attributes that mix in the embedding head.
         """
+        return self.predict_outputs(crops, embeddings)[0]
+
+    def predict_outputs(self, crops: np.ndarray, embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``predict_crops``'s probabilities and the numeric outputs (N x ``values``, e.g. age in years)."""
+        n_labels = len(self.labels)
         if len(crops) == 0:
-            return np.zeros((0, len(self.labels)), np.float32)
+            return np.zeros((0, n_labels), np.float32), np.zeros((0, len(self.values)), np.float32)
         if self.onnx is not None:
-            probs = self.onnx.predict_proba(crops, mean=self.info.mean, std=self.info.std)
+            logits = self.onnx.predict_logits(crops, mean=self.info.mean, std=self.info.std)
         else:
-            probs = predict_proba(self.model, crops, mean=self.info.mean, std=self.info.std)
+            logits = predict_logits(self.model, crops, mean=self.info.mean, std=self.info.std)
+        head = logits[:, :n_labels]
+        probs = self.calibration(head) if self.calibration is not None else sigmoid(head).astype(np.float32)
+        values = np.stack([spec["offset"] + spec["scale"] * logits[:, n_labels + i]
+                           for i, spec in enumerate(self.info.regression.values())], axis=1) if self.values else \
+            np.zeros((len(crops), 0), np.float32)  # fmt: skip
         if not self._wants_embedding:
-            return probs
+            return probs, values.astype(np.float32)
         p_emb = None if embeddings is None else self.fusion.head.predict_proba(embeddings)
-        return combine(probs, p_emb, self.fusion.weights).astype(np.float32)
+        return combine(probs, p_emb, self.fusion.weights).astype(np.float32), values.astype(np.float32)
 
     @property
     def _wants_embedding(self) -> bool:
@@ -145,32 +163,39 @@ class AttributePredictor:
         return faces, crops, face_chips(img, [f.shape for f in faces]) if self._wants_embedding else _NO_CHIPS
 
     def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], np.ndarray]:
-        """Faces, their crops at the input size, and (for a fused model) their face-network chips."""
+        """Faces, their crops at the input size (their chips for a chip model), and (for a fused
+        model) their face-network chips."""
         size = self.info.input_size
+        if self.info.input == "chip":
+            if aligned:
+                return [None], list(aligned_chips([np.ascontiguousarray(img)])), _NO_CHIPS
+            faces = find_faces(img, detector=self.detector, pick="largest", landmarks68=False)
+            return faces, list(face_chips(img, [f.shape for f in faces])), _NO_CHIPS
         if aligned:
             return [None], [resize_square(img, size)], aligned_chips([img]) if self._wants_embedding else _NO_CHIPS
         faces, crops, chips = self._align(img, "largest")
         return faces, [resize_square(c, size) for c in crops], chips
 
-    def _predict(self, crops: list[np.ndarray], chips: list[np.ndarray]) -> np.ndarray:
-        """Probabilities for a batch of faces from many images: one call of each network."""
+    def _predict(self, crops: list[np.ndarray], chips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and numeric outputs for a batch of faces from many images: one call of each network."""
         vecs = face_network().describe(np.concatenate(chips)) if self._wants_embedding else None
-        return self.predict_crops(_stack(crops), vecs)
+        return self.predict_outputs(_stack(crops), vecs)
 
-    def _result(self, path: str, faces: list, probs: np.ndarray) -> ImageResult:
+    def _result(self, path: str, faces: list, probs: np.ndarray, values: np.ndarray) -> ImageResult:
         out = []
-        for face, p in zip(faces, probs, strict=True):
-            probabilities = {n: float(v) for n, v in zip(self.labels, p, strict=True)}
-            positive = [n for n, v, t in zip(self.labels, p, self.thresholds, strict=True) if v >= t]
+        for face, p, v in zip(faces, probs, values, strict=True):
+            probabilities = {n: float(x) for n, x in zip(self.labels, p, strict=True)}
+            positive = [n for n, x, t in zip(self.labels, p, self.thresholds, strict=True) if x >= t]
+            numbers = {n: float(x) for n, x in zip(self.values, v, strict=True)}
             if face is None:
-                out.append(FaceAttributes(None, probabilities, positive))
+                out.append(FaceAttributes(None, probabilities, positive, values=numbers))
             else:
-                out.append(FaceAttributes(face.box, probabilities, positive, face.detector, face.score))
+                out.append(FaceAttributes(face.box, probabilities, positive, face.detector, face.score, numbers))
         return ImageResult(path, out, "" if out else "no face found")
 
     def analyze_image(self, img: np.ndarray, *, aligned: bool = False, name: str = "<image>") -> ImageResult:
         faces, crops, chips = self._faces_of(img, aligned)
-        return self._result(name, faces, self._predict(crops, [chips]))
+        return self._result(name, faces, *self._predict(crops, [chips]))
 
     def predict_paths(
         self,
@@ -217,13 +242,13 @@ class AttributePredictor:
             found.append(faces)
             crops.extend(face_crops)
             chips.append(face_chips_)
-        probs = self._predict(crops, chips)
+        probs, values = self._predict(crops, chips)
         results, at = [], 0
         for p, faces in zip(chunk, found, strict=True):
             if isinstance(faces, ImageDecodeError):
                 results.append(ImageResult(p, [], faces.reason))
                 continue
-            results.append(self._result(p, faces, probs[at : at + len(faces)]))
+            results.append(self._result(p, faces, probs[at : at + len(faces)], values[at : at + len(faces)]))
             at += len(faces)
         return results
 
@@ -268,9 +293,10 @@ def collect_paths(target: str | Path) -> list[Path]:
     return [target]
 
 
-def results_frame(results: Sequence[ImageResult], labels: Sequence[str]) -> pd.DataFrame:
-    """The documented CSV layout: path, face_found, error, n_faces, box, then one column per attribute."""
-    return pd.DataFrame([r.row(labels) for r in results], columns=[*CSV_FIXED, *labels])
+def results_frame(results: Sequence[ImageResult], labels: Sequence[str], values: Sequence[str] = ()) -> pd.DataFrame:
+    """The documented CSV layout: path, face_found, error, n_faces, box, one column per attribute,
+    then the model's numeric outputs (``age`` in years, for a model that predicts it)."""
+    return pd.DataFrame([r.row(labels, values) for r in results], columns=[*CSV_FIXED, *labels, *values])
 
 
 def predict_table(
@@ -292,7 +318,7 @@ def predict_table(
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    columns = [*CSV_FIXED, *predictor.labels]
+    columns = [*CSV_FIXED, *predictor.labels, *predictor.values]
     sidecar = out.parent / f".{out.name}.json"
     signature = {"model": predictor.fingerprint, "aligned": aligned, "labels": predictor.labels}
     if not aligned:
@@ -317,7 +343,7 @@ def predict_table(
     with Progress(*bar_columns, disable=not progress, transient=True) as bar, open(out, "ab", buffering=0) as fh:
         task = bar.add_task("predict", total=len(todo))
         for results in predictor.iter_batches(todo, aligned=aligned, batch_size=batch_size, workers=workers):
-            rows = results_frame(results, predictor.labels)
+            rows = results_frame(results, predictor.labels, predictor.values)
             _append(fh, rows.to_csv(index=False, header=False).encode("utf-8"), out)
             parts.append(rows)
             bar.advance(task, len(results))
@@ -385,7 +411,8 @@ def annotate(img: np.ndarray, result: ImageResult, path: str | Path, *, top: int
             continue
         draw.rectangle(face.box, outline=(0, 220, 90), width=width)
         shown = sorted(face.positive, key=lambda n: -face.probabilities[n])[:top]
-        text = "\n".join(f"{n} {face.probabilities[n]:.2f}" for n in shown) or "(none)"
+        lines = [f"{n} {v:.0f}" for n, v in face.values.items()] + [f"{n} {face.probabilities[n]:.2f}" for n in shown]
+        text = "\n".join(lines) or "(none)"
         at = (face.box[0], face.box[3] + width + 2)
         draw.rectangle(draw.multiline_textbbox(at, text, font=font), fill=(0, 0, 0))
         draw.multiline_text(at, text, fill=(0, 220, 90), font=font)

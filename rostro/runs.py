@@ -26,7 +26,7 @@ from rostro.models.registry import create_model, load_weights
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "best.pt"
 MANIFEST_FILE = "manifest.json"
-SIGNED_FILES = (RUN_FILE, WEIGHTS_FILE, "fusion.json")
+SIGNED_FILES = (RUN_FILE, WEIGHTS_FILE, "fusion.json", "calibration.json")
 
 
 @dataclass
@@ -47,6 +47,14 @@ class RunInfo:
     git_commit: str | None = None
     rostro_version: str = ""
     validation: dict = field(default_factory=dict)
+    input: str = "crop"  # "crop": the CelebA-aligned crop resized; "chip": the face network's 150-px chip
+    # outputs after the labels that are numbers, not probabilities: name -> {"offset", "scale"} (value = offset + scale * output)
+    regression: dict = field(default_factory=dict)
+
+    @property
+    def outputs(self) -> list[str]:
+        """Every output of the network, in order: the labels, then the regression outputs."""
+        return [*self.labels, *self.regression]
 
     def save(self, run_dir: str | Path) -> Path:
         return atomic_write_text(Path(run_dir) / RUN_FILE, json.dumps(dataclasses.asdict(self), indent=2))

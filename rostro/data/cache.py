@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +48,10 @@ class ImageCache:
         return mask
 
 
-def cache_key(paths: Sequence[str | Path], size: int) -> str:
-    """Hash of the file list, each file's size and mtime, the target size and the cache version."""
-    h = hashlib.sha256(f"rostro-cache-v{CACHE_VERSION}|{size}".encode())
+def cache_key(paths: Sequence[str | Path], size: int, tag: str = "") -> str:
+    """Hash of the file list, each file's size and mtime, the target size, the decoder's tag and the
+    cache version."""
+    h = hashlib.sha256(f"rostro-cache-v{CACHE_VERSION}|{size}{'|' + tag if tag else ''}".encode())
     for p in paths:
         try:
             st = os.stat(p)
@@ -61,14 +62,19 @@ def cache_key(paths: Sequence[str | Path], size: int) -> str:
     return h.hexdigest()[:24]
 
 
-def _decode_range(args: tuple[str, Sequence[str], int, int]) -> dict[int, str]:
+def square(path: str, size: int) -> np.ndarray:
+    """The default decoder: the image centre-cropped to a square at ``size`` px."""
+    return resize_square(load_image(path, draft_size=(size, size)), size)
+
+
+def _decode_range(args: tuple[str, Sequence[str], int, int, Callable[[str, int], np.ndarray]]) -> dict[int, str]:
     """Decode ``paths`` into rows ``start..`` of the memmap at ``file``; return failures."""
-    file, paths, start, size = args
+    file, paths, start, size, decode = args
     out = np.lib.format.open_memmap(file, mode="r+")
     errors = {}
     for offset, p in enumerate(paths):
         try:
-            out[start + offset] = resize_square(load_image(p, draft_size=(size, size)), size)
+            out[start + offset] = decode(p, size)
         except ImageDecodeError as exc:
             errors[start + offset] = exc.reason
     out.flush()
@@ -84,8 +90,13 @@ def build_cache(
     on_error: str = "skip",
     workers: int | None = None,
     progress: bool = True,
+    decode: Callable[[str, int], np.ndarray] = square,
+    tag: str = "",
 ) -> ImageCache:
     """Return the cache of ``paths`` at ``size`` px, building it on a miss.
+
+    ``decode(path, size)`` makes each row (a picklable function; ``tag`` names it in the cache
+    key, e.g. the face network's chips); it raises ``ImageDecodeError`` for a row to leave out.
 
     ``on_error='skip'`` keeps going past unreadable images (reported in ``errors``, their
     rows left black); ``'raise'`` fails on the first batch that has one, naming the files.
@@ -98,7 +109,7 @@ def build_cache(
     t0 = time.perf_counter()
     root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
     root.mkdir(parents=True, exist_ok=True)
-    key = cache_key(paths, size)
+    key = cache_key(paths, size, tag)
     file, meta_file = root / f"{key}.npy", root / f"{key}.json"
     if file.is_file() and meta_file.is_file():
         meta = json.loads(meta_file.read_text())
@@ -112,7 +123,7 @@ def build_cache(
     del arr
     workers = workers or min(os.cpu_count() or 1, 8)
     chunk = max(64, min(1024, len(paths) // (workers * 4) + 1))
-    jobs = [(str(tmp), paths[i : i + chunk], i, size) for i in range(0, len(paths), chunk)]
+    jobs = [(str(tmp), paths[i : i + chunk], i, size, decode) for i in range(0, len(paths), chunk)]
     errors: dict[int, str] = {}
     columns = (
         TextColumn("caching {task.fields[px]}px"),

@@ -214,3 +214,16 @@ def write_folders(
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(img).save(folder / f"{i + 1:06d}.jpg", quality=92)
     return root
+
+
+def write_utkface(root: str | Path, n: int = 80, *, size: int = 64, seed: int = 0) -> Path:
+    """Write ``n`` synthetic faces named as UTKFace names its chips (``AGE_GENDER_RACE_DATETIME``),
+    ages 1 to 90, races 0 to 3; gender follows the drawn face's Male."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    images, frame = make_faces(n, size=(size, size), seed=seed)
+    rng = np.random.default_rng(seed)
+    for i, (img, male) in enumerate(zip(images, frame["Male"], strict=True)):
+        age, race = int(rng.integers(1, 91)), int(rng.integers(0, 4))
+        Image.fromarray(img).save(root / f"{age}_{0 if male else 1}_{race}_20170116{i:09d}.jpg.chip.jpg", quality=92)
+    return root

@@ -66,11 +66,13 @@ def nearest_centre(faces: list[Face], shape: tuple[int, ...]) -> list[Face]:
     return sorted(faces, key=dist)
 
 
-def find_faces(img: np.ndarray, *, detector: str = "auto", pick: str = "largest") -> list[Face]:
+def find_faces(
+    img: np.ndarray, *, detector: str = "auto", pick: str = "largest", landmarks68: bool = True
+) -> list[Face]:
     """Every face in a photo, largest first, or nearest the centre first with ``pick='centre'``."""
     if pick not in PICKS:
         raise ValueError(f"pick must be one of {PICKS}, got {pick!r}")
-    faces = detect_faces(img, detector=detector)
+    faces = detect_faces(img, detector=detector, landmarks68=landmarks68)
     return nearest_centre(faces, img.shape) if pick == "centre" else faces
 
 

@@ -52,8 +52,15 @@ class OnnxModel:
     def predict_proba(
         self, images: np.ndarray, *, mean: float = 0.5, std: float = 0.5, batch_size: int = 256
     ) -> np.ndarray:
+        logits = self.predict_logits(images, mean=mean, std=std, batch_size=batch_size)
+        return (1 / (1 + np.exp(-logits))).astype(np.float32)
+
+    def predict_logits(
+        self, images: np.ndarray, *, mean: float = 0.5, std: float = 0.5, batch_size: int = 256
+    ) -> np.ndarray:
+        """Raw outputs for NHWC uint8 ``images``, as ``rostro.models.inference.predict_logits``."""
         out = []
         for start in range(0, len(images), batch_size):
             x = to_float_tensor(np.ascontiguousarray(images[start : start + batch_size]), mean, std).numpy()
-            out.append(1 / (1 + np.exp(-self.logits(x))))
+            out.append(self.logits(x))
         return np.concatenate(out).astype(np.float32)

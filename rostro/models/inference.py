@@ -9,7 +9,6 @@ from torch import nn
 from rostro.data.transforms import to_float_tensor
 
 
-@torch.no_grad()
 def predict_proba(
     model: nn.Module,
     images: np.ndarray,
@@ -20,6 +19,21 @@ def predict_proba(
     indices: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sigmoid probabilities, N x outputs, for NHWC uint8 ``images`` (or the rows in ``indices``)."""
+    logits = predict_logits(model, images, mean=mean, std=std, batch_size=batch_size, indices=indices)
+    return (1 / (1 + np.exp(-logits))).astype(np.float32)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    images: np.ndarray,
+    *,
+    mean: float = 0.5,
+    std: float = 0.5,
+    batch_size: int = 256,
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """Raw outputs, N x outputs, for NHWC uint8 ``images`` (or the rows in ``indices``)."""
     model.eval()
     device = next(model.parameters()).device
     idx = np.arange(len(images)) if indices is None else np.asarray(indices)
@@ -29,7 +43,7 @@ def predict_proba(
         x = to_float_tensor(np.ascontiguousarray(images[rows]), mean, std).to(device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             logits = model(x.contiguous(memory_format=torch.channels_last))
-        out.append(torch.sigmoid(logits.float()).cpu().numpy())
+        out.append(logits.float().cpu().numpy())
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(out).astype(np.float32)

@@ -1,0 +1,53 @@
+"""The face network's 150-px chip of one image file, for the decoded-image cache.
+
+A model that reads chips (``run.json`` input ``chip``) trains and predicts on the same cut:
+dlib's 5 landmarks and ``get_face_chip`` with dlib's padding. How the face is found depends on
+what the file holds, so each data source names its mode.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from rostro.data.images import load_image
+from rostro.errors import ImageDecodeError
+from rostro.faces.embedding import aligned_chips, centre_chip, find_faces
+from rostro.faces.network import CHIP_SIZE, face_chips
+
+CHIP_MODES = ("aligned", "photo", "centre")
+MODE_HELP = ("aligned: a CelebA-aligned crop (no detection); photo: the largest face found; centre: the face "
+             "nearest the centre, or the central box when none is found (pre-cropped faces such as UTKFace's)")  # fmt: skip
+
+
+def _check(mode: str) -> None:
+    if mode not in CHIP_MODES:
+        raise ValueError(f"chip mode must be one of {CHIP_MODES} ({MODE_HELP}); got {mode!r}")
+
+
+def image_chip(img: np.ndarray, mode: str) -> np.ndarray | None:
+    """The chip of the face an image is about, or None when ``mode='photo'`` finds no face."""
+    _check(mode)
+    if mode == "aligned":
+        return aligned_chips([img])[0]
+    faces = find_faces(img, pick="largest" if mode == "photo" else "centre")
+    if faces:
+        return face_chips(img, [faces[0].shape])[0]
+    return centre_chip(img) if mode == "centre" else None
+
+
+def chip_file(path: str, size: int, *, mode: str) -> np.ndarray:
+    """``image_chip`` of a file, for ``build_cache``; a photo without a face is a row left out."""
+    if size != CHIP_SIZE:
+        raise ValueError(f"chips are {CHIP_SIZE} px, got size {size}")
+    chip = image_chip(load_image(path), mode)
+    if chip is None:
+        raise ImageDecodeError(path, "no face found")
+    return chip
+
+
+def chip_decoder(mode: str) -> partial:
+    """The picklable decoder ``build_cache(decode=...)`` takes for ``mode``."""
+    _check(mode)
+    return partial(chip_file, mode=mode)

@@ -1,0 +1,226 @@
+"""Fine-tune dlib's face network on every labelled face there is: attributes and age, one network.
+
+Each source labels what it labels (``rostro.data.multisource``); the loss masks the rest. The
+input is the face network's own 150-px chip, cut as prediction cuts it, so one network per face
+serves photos and aligned crops. Attributes are logits (binary cross-entropy over the known
+cells); each regression output (age) is ``offset + scale * output``, learnt with an L1 loss in
+``scale`` units. The run folder is an ordinary rostro run (``input: chip``), with the validation
+outputs kept for calibration.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rostro.config import from_dict, save_config
+from rostro.data.cache import build_cache
+from rostro.data.multisource import Source, read_sources
+from rostro.evaluation.calibration import fit_calibration
+from rostro.faces.chips import chip_decoder
+from rostro.faces.network import CHIP_SIZE
+from rostro.models.registry import create_model, model_spec
+from rostro.runs import RunInfo, git_commit, read_run_info, save_checkpoint, write_manifest
+
+log = logging.getLogger(__name__)
+AGE = {"age": {"offset": 30.0, "scale": 10.0}}
+
+
+@dataclass
+class MultiTaskConfig:
+    """``rostro train-multitask``: sources, the reference split, and the fine-tuning schedule."""
+
+    sources: list[dict] = field(default_factory=list)
+    out: str = "runs/multitask"
+    split_from: str | None = None  # a run whose identities keep their split (the model compared with)
+    exclude: list[str] | None = None  # folders whose identities no split may hold (a later transfer's test)
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    hidden: int = 512
+    age_weight: float = 1.0
+    shift: float = 0.04  # augmentation: random shift (fraction of the chip), with flips, scale and rotation
+    seed: int = 0
+    limit: int | None = None  # rows per source and split, for quick checks
+    threads: int | None = None
+    cache_dir: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            raise ValueError("MultiTaskConfig.sources: expected at least one {data, format, chips} entry, found none")
+        self.parsed = [from_dict(Source, s) for s in self.sources]
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError(f"MultiTaskConfig needs epochs >= 1, batch_size >= 1, lr > 0; got {self.epochs}, "
+                             f"{self.batch_size}, {self.lr}")  # fmt: skip
+
+
+def multitask_table(cfg: MultiTaskConfig) -> tuple[pd.DataFrame, list[str]]:
+    """The rows and labels ``cfg`` trains on, split as training splits them."""
+    reference = None
+    if cfg.split_from:
+        from rostro.training.data import run_dataset
+
+        reference = run_dataset(read_run_info(cfg.split_from))[0].frame
+    table, labels = read_sources(cfg.parsed, reference=reference, exclude=cfg.exclude or (), fractions=cfg.fractions,
+                                 seed=cfg.seed)  # fmt: skip
+    if cfg.limit:
+        table = table.groupby(["source", "split"], group_keys=False).head(cfg.limit).reset_index(drop=True)
+    return table, labels
+
+
+def load_chips(table: pd.DataFrame, sources: list[Source], *, cache_dir: str | None, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's chip (N x 150 x 150 x 3 uint8, from the cache) and which rows have one."""
+    chips = np.zeros((len(table), CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
+    ok = np.zeros(len(table), bool)
+    for i, src in enumerate(sources):
+        rows = np.flatnonzero(table["source"].to_numpy() == i)
+        if not len(rows):
+            continue
+        cache = build_cache(table["path"].iloc[rows].tolist(), CHIP_SIZE, cache_dir=cache_dir, progress=progress,
+                            decode=chip_decoder(src.chips), tag=f"chip-{src.chips}")  # fmt: skip
+        if cache.errors:
+            log.warning("%s: %d image(s) without a chip left out", src.data, len(cache.errors))
+        chips[rows] = cache.images
+        ok[rows] = cache.valid
+    return chips, ok
+
+
+def _augment(x: torch.Tensor, shift: float, gen: torch.Generator) -> torch.Tensor:
+    """Random flip, shift, scale (±5%) and rotation (±5°) of a batch, as one affine resampling."""
+    n = len(x)
+    angle = (torch.rand(n, generator=gen) - 0.5) * math.radians(10)
+    scale = 1 + (torch.rand(n, generator=gen) - 0.5) * 0.1
+    flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+    move = (torch.rand(n, 2, generator=gen) - 0.5) * 2 * shift * 2
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, move[:, 0]], 1), torch.stack([sin * flip, cos, move[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _batch(chips: np.ndarray, idx: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(chips[idx].transpose(0, 3, 1, 2))).float()
+
+
+def multitask_loss(out: torch.Tensor, target: torch.Tensor, age: torch.Tensor, n_labels: int, age_weight: float) -> torch.Tensor:
+    """Binary cross-entropy over the known label cells plus ``age_weight`` x L1 (in decades) over the
+    known ages; a batch without either term contributes zero for it."""
+    known = ~torch.isnan(target)
+    bce = F.binary_cross_entropy_with_logits(out[:, :n_labels][known], target[known]) if known.any() else out.sum() * 0
+    has_age = ~torch.isnan(age)
+    spec = AGE["age"]
+    if not has_age.any():
+        return bce
+    l1 = (out[has_age, n_labels] - (age[has_age] - spec["offset"]) / spec["scale"]).abs().mean()
+    return bce + age_weight * l1
+
+
+@torch.inference_mode()
+def network_outputs(model: torch.nn.Module, chips: np.ndarray, rows: np.ndarray, batch: int = 128) -> np.ndarray:
+    """Raw outputs (logits, regression units) for ``rows`` of ``chips``."""
+    model.eval()
+    return np.concatenate([model(_batch(chips, rows[i : i + batch])).numpy() for i in range(0, len(rows), batch)])
+
+
+def validation_scores(out: np.ndarray, table: pd.DataFrame, labels: list[str]) -> dict:
+    """Mean accuracy at 0.5 over the labels (each on the rows that know it), Male's, and age MAE."""
+    target = table[labels].to_numpy()
+    acc = {}
+    for j, name in enumerate(labels):
+        known = ~np.isnan(target[:, j])
+        if known.any():
+            acc[name] = float(((out[known, j] > 0) == (target[known, j] > 0.5)).mean())
+    scores = {"mean_accuracy": float(np.mean(list(acc.values()))), "accuracy": acc}
+    age = table["age"].to_numpy()
+    has_age = ~np.isnan(age)
+    if has_age.any():
+        spec = AGE["age"]
+        scores["age_mae"] = float(np.abs(spec["offset"] + spec["scale"] * out[has_age, len(labels)] - age[has_age]).mean())
+    return scores
+
+
+def train_multitask(cfg: MultiTaskConfig) -> Path:
+    """Train, keep the epoch with the best validation mean accuracy, fit each label's calibration on
+    that epoch's validation outputs, write the run; returns its folder."""
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    table, labels = multitask_table(cfg)
+    chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress)
+    split = table["split"].to_numpy()
+    train, val = np.flatnonzero((split == "train") & ok), np.flatnonzero((split == "validation") & ok)
+    log.info("%d training and %d validation faces, %d labels and age", len(train), len(val), len(labels))
+    target = torch.from_numpy(table[labels].to_numpy(np.float32))
+    age = torch.from_numpy(table["age"].to_numpy(np.float32))
+    model = create_model("dlib_resnet", pretrained=True, num_outputs=len(labels) + 1, hidden=cfg.hidden)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = len(train) // cfg.batch_size
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    history, best = [], -1.0
+    columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=not cfg.progress, transient=True) as bar:
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            t0, total = time.perf_counter(), 0.0
+            order = rng.permutation(train)
+            task = bar.add_task("train", total=steps, epoch=epoch)
+            for s in range(steps):
+                idx = np.sort(order[s * cfg.batch_size : (s + 1) * cfg.batch_size])
+                x = _augment(_batch(chips, idx), cfg.shift, gen)
+                loss = multitask_loss(model(x), target[idx], age[idx], len(labels), cfg.age_weight)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += loss.item()
+                bar.advance(task)
+            bar.remove_task(task)
+            val_out = network_outputs(model, chips, val)
+            scores = validation_scores(val_out, table.iloc[val], labels)
+            row = {"epoch": epoch, "loss": total / steps, "val_mean_accuracy": scores["mean_accuracy"],
+                   "val_male": scores["accuracy"].get("Male", float("nan")), "val_age_mae": scores.get("age_mae", float("nan")),
+                   "seconds": time.perf_counter() - t0}  # fmt: skip
+            history.append(row)
+            log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
+            if scores["mean_accuracy"] > best:
+                best = scores["mean_accuracy"]
+                save_checkpoint(model.state_dict(), out / "best.pt")
+                np.savez_compressed(out / "validation_outputs.npz", outputs=val_out, rows=val)
+                best_row, best_scores = row, scores
+            with open(out / "history.csv", "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(history[0]))
+                writer.writeheader()
+                writer.writerows(history)
+    labelled = table.iloc[val][labels].to_numpy(np.float64)
+    best_out = np.load(out / "validation_outputs.npz")["outputs"]
+    calibration, chosen = fit_calibration(best_out[:, : len(labels)], labelled, labels, seed=cfg.seed)
+    calibration.save(out)
+    chosen.to_csv(out / "calibration.csv", index=False)
+    spec = model_spec("dlib_resnet")
+    info = RunInfo(model="dlib_resnet", model_kwargs={"num_outputs": len(labels) + 1, "hidden": cfg.hidden,
+                                                      "pretrained": False},
+                   labels=labels, input_size=CHIP_SIZE, mean=spec.mean, std=spec.std, thresholds=[0.5] * len(labels),
+                   threshold_metric="none", data={"multitask": str(out / "config.yaml")}, source="train-multitask",
+                   best_epoch=best_row["epoch"], monitor="val_mean_accuracy", best_value=best, git_commit=git_commit(),
+                   validation=best_scores, input="chip", regression=AGE)  # fmt: skip
+    info.save(out)
+    write_manifest(out)
+    return out
