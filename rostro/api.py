@@ -24,9 +24,11 @@ from rostro.evaluation.fairness import AuditResult, CrossGroupResult, audit_pred
 from rostro.evaluation.metrics import EvaluationResult, evaluate_scores, tune_thresholds
 from rostro.evaluation.mitigation import MitigationResult, mitigate_thresholds
 from rostro.evaluation.verification import VerificationResult, make_pairs, per_group_rates, verification_curves
+from rostro.faces.dlib_resnet import CHIP_SIZE
+from rostro.models.calibration import Calibration, sigmoid
 from rostro.models.fusion import Fusion, combine
 from rostro.models.heads import EmbeddingClassifier
-from rostro.models.inference import predict_proba
+from rostro.models.inference import predict_logits, predict_proba
 from rostro.models.registry import create_model, load_weights, model_spec
 from rostro.reports.audit import write_audit_report, write_model_audit_report, write_tsne, write_verification_report
 from rostro.reports.eda import write_eda_report
@@ -105,12 +107,22 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
         size, mean, std = _transfer_size(cfg, base_info), base_info.mean, base_info.std
         if size != base_info.input_size:
             kwargs["input_size"] = size
-        if base_info.labels != ds.labels:
+        if base_info.input == "chip" and not cfg.chips:
+            raise RostroError(
+                f"{cfg.init_from} reads the face network's 150-px chips: set chips to aligned "
+                "(CelebA-aligned crops), photo (the largest face) or centre (pre-cropped faces)"
+            )
+        if base_info.outputs != ds.labels:
             model.replace_head(len(ds.labels))
             kwargs["num_outputs"] = len(ds.labels)
+            if "hidden" in kwargs:  # the new head is linear, whatever hidden layer the trunk's run had
+                kwargs["hidden"] = 0
     else:
         spec = model_spec(cfg.model)
         size, mean, std = cfg.input_size or spec.input_size, spec.mean, spec.std
+        if cfg.chips and size != CHIP_SIZE:
+            raise RostroError(f"chips are {CHIP_SIZE} px; {cfg.model} at {size} px cannot read them: leave chips unset "
+                              f"or use a model that takes {CHIP_SIZE} px (dlib_resnet)")  # fmt: skip
         name, kwargs = cfg.model, {"num_outputs": len(ds.labels), "input_size": size}
         model = create_model(name, **kwargs)
     if not world.main:  # rank 0 decodes the images once; the others map its cache
@@ -172,6 +184,7 @@ def train(cfg: TrainConfig) -> tuple[FitResult, RunInfo, Path]:
         git_commit=git_commit(),
         rostro_version=__version__,
         validation=val.summary | {"images_per_second": result.images_per_second},
+        input="chip" if cfg.chips else "crop",
     )
     if world.main:
         info.save(run_dir)
@@ -197,12 +210,15 @@ def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
         raise ValueError(f"split must be train, validation or test, got {cfg.split!r}")
     _threads(cfg.threads)
     model, info = load_run(cfg.run)
+    if "multitask" in info.data:
+        return _evaluate_multitask(cfg, model, info)
     ds, tcfg = run_dataset(info, data=cfg.data, cache_dir=cfg.cache_dir, progress=cfg.progress)
     cache = cache_dataset(ds, tcfg, info.input_size)
     idx = split_indices(ds, cache, cfg.split)
     if len(idx) == 0:
         raise RostroError(f"the {cfg.split} split of {tcfg.data or 'the synthetic default'} has no readable images")
-    probs = predict_proba(model, cache.images, mean=info.mean, std=info.std, indices=idx)
+    logits = predict_logits(model, cache.images, mean=info.mean, std=info.std, indices=idx)
+    probs = _probabilities(cfg.run, info, logits)
     thresholds = info.thresholds
     fusion = Fusion.load(cfg.run) if cfg.embeddings else None
     if fusion is not None:
@@ -211,6 +227,45 @@ def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
         probs = combine(probs, fusion.head.predict_proba(vectors), fusion.weights)
         thresholds = fusion.thresholds
     result = evaluate_scores(ds.label_matrix()[idx], probs, info.labels, thresholds, split=cfg.split)
+    out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{cfg.split}"
+    html = write_evaluation_report(result, out, title=f"rostro evaluation: {Path(cfg.run).name}, {cfg.split}")
+    return result, html
+
+
+def _probabilities(run: str | Path, info: RunInfo, logits: np.ndarray) -> np.ndarray:
+    """The labels' probabilities from a run's raw outputs: calibrated where the run is."""
+    calibration = Calibration.load(run, info.labels)
+    head = logits[:, : len(info.labels)]
+    return calibration(head) if calibration is not None else sigmoid(head).astype(np.float32)
+
+
+def _evaluate_multitask(cfg: EvaluateConfig, model: torch.nn.Module, info: RunInfo) -> tuple[EvaluationResult, Path]:
+    """A ``train-multitask`` run: the attribute table on the faces that carry every label, then Male
+    over every source and age MAE where ages are known."""
+    from rostro.config import load_config
+    from rostro.training.multitask import MultiTaskConfig, load_chips, multitask_table
+
+    mcfg = load_config(MultiTaskConfig, info.data["multitask"], progress=False)
+    table, labels = multitask_table(mcfg)
+    chips, ok = load_chips(table, mcfg.parsed, cache_dir=cfg.cache_dir or mcfg.cache_dir, progress=cfg.progress)
+    idx = np.flatnonzero((table["split"] == cfg.split).to_numpy() & ok)
+    if len(idx) == 0:
+        raise RostroError(f"the {cfg.split} split of {info.data['multitask']} has no faces with a chip")
+    logits = predict_logits(model, chips, mean=info.mean, std=info.std, indices=idx)
+    probs = _probabilities(cfg.run, info, logits)
+    y = table.iloc[idx][labels].to_numpy()
+    full = ~np.isnan(y).any(axis=1)
+    result = evaluate_scores(y[full].astype(int), probs[full], labels, info.thresholds, split=cfg.split)
+    male = labels.index("Male") if "Male" in labels else None
+    if male is not None:
+        known = ~np.isnan(y[:, male])
+        right = (probs[known, male] >= info.thresholds[male]) == (y[known, male] > 0.5)
+        result.summary["male_accuracy_every_source"] = float(right.mean())
+    if "age" in info.regression:
+        spec, age = info.regression["age"], table.iloc[idx]["age"].to_numpy()
+        has = ~np.isnan(age)
+        predicted = spec["offset"] + spec["scale"] * logits[has, len(labels) + list(info.regression).index("age")]
+        result.summary["age_mae"] = float(np.abs(predicted - age[has]).mean())
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{cfg.split}"
     html = write_evaluation_report(result, out, title=f"rostro evaluation: {Path(cfg.run).name}, {cfg.split}")
     return result, html

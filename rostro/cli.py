@@ -163,6 +163,10 @@ def train(
     resume: Annotated[
         bool | None, typer.Option("--resume", help="Continue the run in --out from its last epoch.")
     ] = None,
+    chips: Annotated[
+        str | None,
+        typer.Option(help="Train on the face network's 150-px chips: aligned, photo or centre (dlib_resnet trunks)."),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
     compile: Annotated[bool | None, typer.Option("--compile", help="torch.compile the model (measure first).")] = None,
     drop_missing: DropOpt = None,
@@ -179,6 +183,7 @@ def train(
             init_from=init_from, freeze_trunk=freeze_trunk, unfreeze_after=unfreeze_after,
             unfreeze_blocks=unfreeze_blocks,
             exclude=exclude or None, soft_labels=soft_labels, resume=resume, threads=threads, compile=compile,
+            chips=chips,
             seed=seed, drop_missing=drop_missing,
         )  # fmt: skip
         result, info, run_dir = api.train(cfg)
@@ -203,7 +208,9 @@ def train(
 
 @app.command("train-multitask")
 def train_multitask(
-    config: Annotated[Path, typer.Option("--config", "-c", help="YAML of sources and schedule (configs/model_v2.yaml).")],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="YAML of sources and schedule (configs/model_v2.yaml).")
+    ],
     out: Annotated[str | None, typer.Option("--out", "-o", help="Run folder.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs.")] = None,
     limit: Annotated[int | None, typer.Option(help="Faces per source and split, for a quick check.")] = None,

@@ -48,7 +48,8 @@ class RunInfo:
     rostro_version: str = ""
     validation: dict = field(default_factory=dict)
     input: str = "crop"  # "crop": the CelebA-aligned crop resized; "chip": the face network's 150-px chip
-    # outputs after the labels that are numbers, not probabilities: name -> {"offset", "scale"} (value = offset + scale * output)
+    # outputs after the labels that are numbers, not probabilities:
+    # name -> {"offset", "scale"}, the value being offset + scale * output
     regression: dict = field(default_factory=dict)
 
     @property

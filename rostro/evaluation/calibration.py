@@ -77,12 +77,16 @@ def choose_map(logits: np.ndarray, y_true: np.ndarray, *, folds: int = 5, seed: 
         train = np.concatenate([p for j, p in enumerate(parts) if j != k])
         cv["none"] += expected_calibration_error(y_true[test], sigmoid(logits[test])) / folds
         for name, fit in FITTERS.items():
-            cv[name] += expected_calibration_error(y_true[test], fit(logits[train], y_true[train])(logits[test])) / folds
+            cv[name] += (
+                expected_calibration_error(y_true[test], fit(logits[train], y_true[train])(logits[test])) / folds
+            )
     best = min(cv, key=cv.get)
     return (LabelMap() if best == "none" else FITTERS[best](logits, y_true)), cv
 
 
-def fit_calibration(logits: np.ndarray, targets: np.ndarray, labels: list[str], *, seed: int = 0) -> tuple[Calibration, pd.DataFrame]:
+def fit_calibration(
+    logits: np.ndarray, targets: np.ndarray, labels: list[str], *, seed: int = 0
+) -> tuple[Calibration, pd.DataFrame]:
     """Per-label maps fitted on validation ``logits`` (N x labels) against ``targets`` (1/0, NaN where
     unknown), and a table of each label's cross-validated ECE per method and the choice."""
     maps, rows = [], []
@@ -94,5 +98,12 @@ def fit_calibration(logits: np.ndarray, targets: np.ndarray, labels: list[str], 
             continue
         chosen, cv = choose_map(logits[known, j], targets[known, j], seed=seed)
         maps.append(chosen)
-        rows.append({"label": name, "chosen": chosen.method, "faces": int(known.sum()), **{f"cv_ece_{k}": v for k, v in cv.items()}})
+        rows.append(
+            {
+                "label": name,
+                "chosen": chosen.method,
+                "faces": int(known.sum()),
+                **{f"cv_ece_{k}": v for k, v in cv.items()},
+            }
+        )
     return Calibration(list(labels), maps), pd.DataFrame(rows)

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from rostro.evaluation.calibration import expected_calibration_error, reliability_curve
+
 THRESHOLD_METRICS = ("balanced_accuracy", "f1", "accuracy", "none")
 
 
@@ -60,7 +62,8 @@ def attribute_table(
     if y.ndim != 2 or y.shape[1] != len(names):
         raise ValueError(f"attribute_table: expected N x {len(names)} labels, got {y.shape}")
     th = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(names),))
-    rows = [{"attribute": n, **binary_metrics(y[:, j], s[:, j], th[j])} for j, n in enumerate(names)]
+    rows = [{"attribute": n, **binary_metrics(y[:, j], s[:, j], th[j]),
+             "ece": expected_calibration_error(y[:, j], s[:, j])} for j, n in enumerate(names)]  # fmt: skip
     table = pd.DataFrame(rows).set_index("attribute")
     table["error"] = 1 - table["accuracy"]
     table["gain_over_majority"] = table["accuracy"] - table["majority_baseline"]
@@ -75,6 +78,8 @@ def summarise_table(table: pd.DataFrame) -> dict[str, float]:
         "mean_f1": float(table["f1"].mean()),
         "mean_roc_auc": float(table["roc_auc"].mean()),
         "mean_majority_baseline": float(table["majority_baseline"].mean()),
+        "mean_ece": float(table["ece"].mean()),
+        "max_ece": float(table["ece"].max()),
     }
 
 
@@ -127,6 +132,7 @@ class EvaluationResult:
     thresholds: dict[str, float]
     roc: dict[str, tuple[np.ndarray, np.ndarray]] = field(repr=False)
     pr: dict[str, tuple[np.ndarray, np.ndarray]] = field(repr=False)
+    reliability: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -143,8 +149,9 @@ def evaluate_scores(
 ) -> EvaluationResult:
     """Per-attribute table, means, and ROC / precision-recall curve points."""
     table = attribute_table(y_true, scores, names, thresholds)
-    roc, pr = {}, {}
+    roc, pr, reliability = {}, {}, {}
     for j, name in enumerate(names):
+        reliability[name] = reliability_curve(y_true[:, j], scores[:, j])
         if len(np.unique(y_true[:, j])) == 2:
             fpr, tpr, _ = skm.roc_curve(y_true[:, j], scores[:, j])
             prec, rec, _ = skm.precision_recall_curve(y_true[:, j], scores[:, j])
@@ -157,4 +164,5 @@ def evaluate_scores(
         thresholds={n: float(t) for n, t in zip(names, thresholds, strict=True)},
         roc=roc,
         pr=pr,
+        reliability=reliability,
     )

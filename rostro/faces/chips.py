@@ -17,8 +17,10 @@ from rostro.faces.embedding import aligned_chips, centre_chip, find_faces
 from rostro.faces.network import CHIP_SIZE, face_chips
 
 CHIP_MODES = ("aligned", "photo", "centre")
-MODE_HELP = ("aligned: a CelebA-aligned crop (no detection); photo: the largest face found; centre: the face "
-             "nearest the centre, or the central box when none is found (pre-cropped faces such as UTKFace's)")  # fmt: skip
+MODE_HELP = (
+    "aligned: a CelebA-aligned crop (no detection); photo: the largest face found; centre: the face nearest "
+    "the centre, or the central box when none is found (pre-cropped faces such as UTKFace's)"
+)
 
 
 def _check(mode: str) -> None:

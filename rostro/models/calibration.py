@@ -66,8 +66,12 @@ class Calibration:
         return np.stack([m(logits[:, j]) for j, m in enumerate(self.maps)], axis=1).astype(np.float32)
 
     def save(self, run_dir: str | Path) -> Path:
-        data = {"labels": self.labels, "maps": [
-            {"method": m.method, "temperature": m.temperature, "x": list(m.x), "y": list(m.y)} for m in self.maps]}
+        data = {
+            "labels": self.labels,
+            "maps": [
+                {"method": m.method, "temperature": m.temperature, "x": list(m.x), "y": list(m.y)} for m in self.maps
+            ],
+        }
         return atomic_write_text(Path(run_dir) / CALIBRATION_FILE, json.dumps(data))
 
     @classmethod

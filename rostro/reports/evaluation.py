@@ -47,7 +47,22 @@ def write_evaluation_report(result: EvaluationResult, out_dir: str | Path, *, ti
         plots.curve(pr, out / "pr.png", title="Precision-recall", xlabel="recall", ylabel="precision")
         page.heading("ROC and precision-recall" + (" (worst attributes)" if len(names) > 6 else ""))
         page.image("roc.png", "ROC curves").image("pr.png", "precision-recall curves")
-    cols = ["accuracy", "majority_baseline", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
+    worst = [n for n in table.sort_values("ece", ascending=False).index if len(result.reliability.get(n, ()))][:6]
+    if worst:
+        curves = {
+            f"{n} (ECE {table.loc[n, 'ece']:.3f})": (
+                result.reliability[n]["mean_probability"].to_numpy(),
+                result.reliability[n]["frequency"].to_numpy(),
+            )
+            for n in worst
+        }
+        plots.curve(curves, out / "reliability.png", title="Reliability (15 bins)", xlabel="mean probability",
+                    ylabel="observed frequency", diagonal=True, markers=True)  # fmt: skip
+        page.heading("Calibration" + (" (least calibrated attributes)" if len(names) > 6 else ""))
+        page.paragraph(f"Expected calibration error (15 equal bins): mean {s['mean_ece']:.4f}, largest "
+                       f"{s['max_ece']:.4f}. A perfectly calibrated attribute lies on the diagonal.")  # fmt: skip
+        page.image("reliability.png", "reliability diagrams")
+    cols = ["accuracy", "majority_baseline", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "ece",
             "prevalence", "threshold"]  # fmt: skip
     page.heading("Per attribute, worst first").table(table[cols])
     return page.write(out / "report.html")

@@ -120,11 +120,12 @@ def curve(
     xlabel: str,
     ylabel: str,
     diagonal: bool = False,
+    markers: bool = False,
 ) -> Path:
-    """Several named x/y curves on one axis (ROC, precision-recall)."""
+    """Several named x/y curves on one axis (ROC, precision-recall, reliability)."""
     fig, ax = plt.subplots(figsize=(4.6, 4))
     for name, (x, y) in curves.items():
-        ax.plot(x, y, label=name)
+        ax.plot(x, y, label=name, marker="o" if markers else None, markersize=3)
     if diagonal:
         ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
     ax.set_xlabel(xlabel)

@@ -41,6 +41,7 @@ class TrainConfig(DataConfig):
     sample_sizes: tuple[int, int, int] | None = None
     exclude: list[str] | None = None
     soft_labels: str | None = None
+    chips: str | None = None  # train on the face network's chips (aligned, photo or centre; see rostro.faces.chips)
     resume: bool = False
     sync_batchnorm: bool = False
     compile: bool = False
@@ -64,5 +65,10 @@ class TrainConfig(DataConfig):
             )
         if self.input_size is not None and self.input_size < 16:
             raise ValueError(f"TrainConfig.input_size must be at least 16 px (or unset), got {self.input_size}")
+        if self.chips is not None:
+            from rostro.faces.chips import CHIP_MODES, MODE_HELP
+
+            if self.chips not in CHIP_MODES:
+                raise ValueError(f"TrainConfig.chips must be one of {CHIP_MODES} ({MODE_HELP}), got {self.chips!r}")
         if self.sample_sizes is not None and self.balance_on is None:
             raise ValueError("TrainConfig.sample_sizes needs balance_on (the label to balance)")

@@ -56,7 +56,12 @@ def run_dataset(
 def cache_dataset(ds: FaceDataset, cfg: TrainConfig, size: int, *, progress: bool | None = None) -> ImageCache:
     """Decoded images for every row; unreadable ones are logged and left out of every split."""
     progress = cfg.progress if progress is None else progress
-    cache = build_cache(ds.frame["path"].tolist(), size, cache_dir=cfg.cache_dir, progress=progress)
+    chips = {}
+    if cfg.chips:
+        from rostro.faces.chips import chip_decoder
+
+        chips = {"decode": chip_decoder(cfg.chips), "tag": f"chip-{cfg.chips}"}
+    cache = build_cache(ds.frame["path"].tolist(), size, cache_dir=cfg.cache_dir, progress=progress, **chips)
     if cache.errors:
         first = min(cache.errors)
         log.warning(

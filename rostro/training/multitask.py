@@ -81,7 +81,9 @@ def multitask_table(cfg: MultiTaskConfig) -> tuple[pd.DataFrame, list[str]]:
     return table, labels
 
 
-def load_chips(table: pd.DataFrame, sources: list[Source], *, cache_dir: str | None, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+def load_chips(
+    table: pd.DataFrame, sources: list[Source], *, cache_dir: str | None, progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Every row's chip (N x 150 x 150 x 3 uint8, from the cache) and which rows have one."""
     chips = np.zeros((len(table), CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
     ok = np.zeros(len(table), bool)
@@ -106,7 +108,9 @@ def _augment(x: torch.Tensor, shift: float, gen: torch.Generator) -> torch.Tenso
     flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
     move = (torch.rand(n, 2, generator=gen) - 0.5) * 2 * shift * 2
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos * flip, -sin, move[:, 0]], 1), torch.stack([sin * flip, cos, move[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos * flip, -sin, move[:, 0]], 1), torch.stack([sin * flip, cos, move[:, 1]], 1)], 1
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
@@ -115,7 +119,9 @@ def _batch(chips: np.ndarray, idx: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(chips[idx].transpose(0, 3, 1, 2))).float()
 
 
-def multitask_loss(out: torch.Tensor, target: torch.Tensor, age: torch.Tensor, n_labels: int, age_weight: float) -> torch.Tensor:
+def multitask_loss(
+    out: torch.Tensor, target: torch.Tensor, age: torch.Tensor, n_labels: int, age_weight: float
+) -> torch.Tensor:
     """Binary cross-entropy over the known label cells plus ``age_weight`` x L1 (in decades) over the
     known ages; a batch without either term contributes zero for it."""
     known = ~torch.isnan(target)
@@ -148,7 +154,9 @@ def validation_scores(out: np.ndarray, table: pd.DataFrame, labels: list[str]) -
     has_age = ~np.isnan(age)
     if has_age.any():
         spec = AGE["age"]
-        scores["age_mae"] = float(np.abs(spec["offset"] + spec["scale"] * out[has_age, len(labels)] - age[has_age]).mean())
+        scores["age_mae"] = float(
+            np.abs(spec["offset"] + spec["scale"] * out[has_age, len(labels)] - age[has_age]).mean()
+        )
     return scores
 
 
@@ -195,9 +203,14 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
             bar.remove_task(task)
             val_out = network_outputs(model, chips, val)
             scores = validation_scores(val_out, table.iloc[val], labels)
-            row = {"epoch": epoch, "loss": total / steps, "val_mean_accuracy": scores["mean_accuracy"],
-                   "val_male": scores["accuracy"].get("Male", float("nan")), "val_age_mae": scores.get("age_mae", float("nan")),
-                   "seconds": time.perf_counter() - t0}  # fmt: skip
+            row = {
+                "epoch": epoch,
+                "loss": total / steps,
+                "val_mean_accuracy": scores["mean_accuracy"],
+                "val_male": scores["accuracy"].get("Male", float("nan")),
+                "val_age_mae": scores.get("age_mae", float("nan")),
+                "seconds": time.perf_counter() - t0,
+            }
             history.append(row)
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
             if scores["mean_accuracy"] > best:

@@ -54,3 +54,31 @@ def test_a_run_predicts_attributes_and_age_from_chips(multitask_run, celeba_dir,
     a, b = pred.predict_outputs(chips), torch_pred.predict_outputs(chips)
     np.testing.assert_allclose(a[0], b[0], atol=1e-4)
     np.testing.assert_allclose(a[1], b[1], atol=1e-3)
+
+
+def test_evaluate_scores_the_run_with_ece_male_over_every_source_and_age(multitask_run, tmp_path):
+    from rostro.api import EvaluateConfig, evaluate
+
+    result, html = evaluate(EvaluateConfig(run=str(multitask_run), split="validation", out=str(tmp_path / "ev"),
+                                           progress=False))  # fmt: skip
+    assert {"mean_ece", "max_ece", "male_accuracy_every_source", "age_mae"} <= set(result.summary)
+    assert 0 <= result.summary["mean_ece"] <= result.summary["max_ece"] <= 1
+    assert (tmp_path / "ev" / "reliability.png").is_file() and "Calibration" in html.read_text()
+
+
+def test_transfer_from_a_chip_run_needs_chips_and_then_trains_on_them(multitask_run, folders_dir, tmp_path):
+    from rostro.api import train
+    from rostro.errors import RostroError
+    from rostro.training.config import TrainConfig
+
+    base = {"data": str(folders_dir), "init_from": str(multitask_run), "epochs": 1, "batch_size": 8,
+            "progress": False, "cache_dir": str(tmp_path / "cache"), "sample_sizes": (16, 8, 8),
+            "balance_on": "eyeglasses"}  # fmt: skip
+    with pytest.raises(RostroError, match="set chips to aligned"):
+        train(TrainConfig(**base, out=str(tmp_path / "a")))
+    _, info, run = train(TrainConfig(**base, out=str(tmp_path / "b"), chips="aligned"))
+    assert info.input == "chip" and info.labels == ["eyeglasses"] and info.regression == {}
+    pred = AttributePredictor(run)
+    frame = predict_table(pred, sorted(folders_dir.rglob("*.jpg"))[:3], tmp_path / "p.csv", aligned=True,
+                          progress=False)  # fmt: skip
+    assert list(frame.columns[-1:]) == ["eyeglasses"] and frame["eyeglasses"].between(0, 1).all()
