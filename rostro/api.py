@@ -20,7 +20,13 @@ from rostro.data.soft import StackedImages
 from rostro.data.stats import DatasetSummary, describe_dataset
 from rostro.distributed import barrier, init_world, peer_lost
 from rostro.errors import RostroError
-from rostro.evaluation.fairness import AuditResult, CrossGroupResult, audit_predictions, cross_group_matrix
+from rostro.evaluation.fairness import (
+    AuditResult,
+    CrossGroupResult,
+    audit_predictions,
+    cross_group_matrix,
+    error_by_group,
+)
 from rostro.evaluation.metrics import EvaluationResult, evaluate_scores, tune_thresholds
 from rostro.evaluation.mitigation import MitigationResult, mitigate_thresholds
 from rostro.evaluation.verification import VerificationResult, make_pairs, per_group_rates, verification_curves
@@ -359,6 +365,7 @@ class ModelAuditResult:
     mitigation: MitigationResult | None
     html: Path
     counts: dict[str, int]
+    age: pd.DataFrame | None = None  # age MAE per group, for a model that predicts age on data that has it
 
 
 def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
@@ -405,13 +412,18 @@ def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
         column = cfg.mitigate_group or cfg.groups[0]
         mitigation = mitigate_thresholds(scores, y, kept[column], threshold=threshold, constraint=cfg.mitigate,
                                          n_boot=cfg.n_boot, seed=cfg.seed)  # fmt: skip
+    age = None
+    if "age" in predictor.values and "age" in kept.columns:
+        by = [c for c in dict.fromkeys([*cfg.groups, "gender", "age_band"]) if c in kept.columns]
+        age = error_by_group(preds.loc[kept["path"], "age"].to_numpy(float) - kept["age"].to_numpy(float),
+                             kept[by], n_boot=cfg.n_boot, seed=cfg.seed)  # fmt: skip
     note = (f"{cfg.label} predicted by {predictor.run.name} (threshold {threshold:.3f}) on {Path(cfg.data).name}: "
             f"{len(frame):,} images, a face found in {counts['face_found']:,}, no face in {counts['no_face']:,}, "
             f"{counts['unreadable']:,} unreadable (reasons in predictions.csv); the metrics cover the faces "
             "found.")  # fmt: skip
     html = write_model_audit_report(result, found_rate, mitigation, out, title=f"rostro model audit: {cfg.label} by "
-                                    f"{', '.join(cfg.groups)}", note=note)  # fmt: skip
-    return ModelAuditResult(result, found_rate, mitigation, html, counts)
+                                    f"{', '.join(cfg.groups)}", note=note, age=age)  # fmt: skip
+    return ModelAuditResult(result, found_rate, mitigation, html, counts, age)
 
 
 @dataclass

@@ -103,13 +103,31 @@ def audit_predictions(
 
 
 def bootstrap_ci(correct: np.ndarray, *, n_boot: int = 500, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of the mean of 0/1 outcomes."""
+    """95% percentile interval of the mean of ``correct`` (0/1 outcomes, or any values)."""
     correct = np.asarray(correct, float)
     if len(correct) == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = correct[rng.integers(0, len(correct), (n_boot, len(correct)))].mean(axis=1)
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def error_by_group(
+    errors: np.ndarray, groups: pd.DataFrame, *, n_boot: int = 500, seed: int = 0
+) -> pd.DataFrame:
+    """Mean absolute error (e.g. of age in years) per value of each group column, with a 95%
+    bootstrap interval; one row per (column, group), then ``all``."""
+    errors = np.abs(np.asarray(errors, float))
+    rows = [("all", "all", errors)]
+    for column in groups.columns:
+        values = groups[column].astype(str).to_numpy()
+        rows += [(column, g, errors[values == g]) for g in sorted(set(values))]
+    out = []
+    for column, group, e in rows:
+        low, high = bootstrap_ci(e, n_boot=n_boot, seed=seed)
+        out.append({"by": column, "group": group, "count": len(e), "mae": float(e.mean()), "mae_low": low,
+                    "mae_high": high})  # fmt: skip
+    return pd.DataFrame(out)
 
 
 @dataclass

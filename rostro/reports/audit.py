@@ -56,13 +56,18 @@ def write_audit_report(
 
 def write_model_audit_report(
     audit: AuditResult, found_rate: pd.Series, mitigation: MitigationResult | None, out_dir: str | Path, *,
-    title: str, note: str = "",
+    title: str, note: str = "", age: pd.DataFrame | None = None,
 ) -> Path:  # fmt: skip
-    """A trained model audited per group, the face-found rate per group, and per-group thresholds."""
+    """A trained model audited per group, the face-found rate per group, per-group thresholds and,
+    for a model that predicts age, its error per group."""
     out, page = _start(out_dir, title, note)
     page.heading("Face found, per group").table(found_rate.to_frame("face found"))
     _audit_section(page, audit, out)
     data = {"audit": audit.to_dict(), "face_found": {str(k): float(v) for k, v in found_rate.items()}}
+    if age is not None:
+        page.heading("Age: mean absolute error in years, per group (95% bootstrap interval)")
+        page.table(age, index=False)
+        data["age"] = age.to_dict(orient="records")
     if mitigation is not None:
         summary = mitigation.summary()
         page.heading(f"Per-group thresholds ({mitigation.constraint.replace('_', ' ')})")

@@ -180,8 +180,8 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         start = time.perf_counter()
         result = predictor.analyze_image(img)
         faces = [{"box": _box(f.box), "detector": f.detector, "score": round(f.score, 4),
-                  "attributes": {k: round(v, 6) for k, v in f.probabilities.items()}, "positive": f.positive}
-                 for f in result.faces]  # fmt: skip
+                  "attributes": {k: round(v, 6) for k, v in f.probabilities.items()}, "positive": f.positive,
+                  **{k: round(v, 2) for k, v in f.values.items()}} for f in result.faces]  # fmt: skip
         seconds = round(time.perf_counter() - start, 4)
         return {"width": img.shape[1], "height": img.shape[0], "n_faces": len(faces), "faces": faces,
                 "message": "" if faces else "no face found", "seconds": seconds}  # fmt: skip
@@ -196,7 +196,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     @app.get("/model")
     async def model() -> dict:
         return {"run": predictor.run.name, "model": predictor.info.model, "input_size": predictor.info.input_size,
-                "labels": predictor.labels, "thresholds": dict(zip(predictor.labels, map(float, predictor.thresholds),
+                "labels": predictor.labels, "values": predictor.values, "thresholds": dict(zip(predictor.labels, map(float, predictor.thresholds),
                                                                        strict=True)),
                 "verify_threshold": threshold, "model_card": card.read_text() if card.is_file() else None}  # fmt: skip
 
