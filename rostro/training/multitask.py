@@ -47,7 +47,8 @@ class MultiTaskConfig:
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     epochs: int = 10
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 1e-3  # the new head's peak learning rate
+    trunk_lr_scale: float = 0.3  # the pretrained trunk's, as a fraction of it
     weight_decay: float = 5e-4
     hidden: int = 512
     age_weight: float = 1.0
@@ -177,9 +178,11 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     target = torch.from_numpy(table[labels].to_numpy(np.float32))
     age = torch.from_numpy(table["age"].to_numpy(np.float32))
     model = create_model("dlib_resnet", pretrained=True, num_outputs=len(labels) + 1, hidden=cfg.hidden)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    groups = [{"params": model.trunk.parameters(), "lr": cfg.lr * cfg.trunk_lr_scale},
+              {"params": model.head.parameters(), "lr": cfg.lr}]  # fmt: skip
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     steps = len(train) // cfg.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=cfg.epochs * steps)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     history, best = [], -1.0
