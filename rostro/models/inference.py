@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -9,18 +11,9 @@ from torch import nn
 from rostro.data.transforms import to_float_tensor
 
 
-def predict_proba(
-    model: nn.Module,
-    images: np.ndarray,
-    *,
-    mean: float = 0.5,
-    std: float = 0.5,
-    batch_size: int = 256,
-    indices: np.ndarray | None = None,
-) -> np.ndarray:
-    """Sigmoid probabilities, N x outputs, for NHWC uint8 ``images`` (or the rows in ``indices``)."""
-    logits = predict_logits(model, images, mean=mean, std=std, batch_size=batch_size, indices=indices)
-    return (1 / (1 + np.exp(-logits))).astype(np.float32)
+def predict_proba(model: nn.Module, images: np.ndarray, **options: Any) -> np.ndarray:
+    """Sigmoid probabilities, N x outputs, for NHWC uint8 ``images``; ``options`` as :func:`predict_logits`."""
+    return (1 / (1 + np.exp(-predict_logits(model, images, **options)))).astype(np.float32)
 
 
 @torch.no_grad()

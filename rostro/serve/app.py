@@ -195,9 +195,9 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
 
     @app.get("/model")
     async def model() -> dict:
+        thresholds = dict(zip(predictor.labels, map(float, predictor.thresholds), strict=True))
         return {"run": predictor.run.name, "model": predictor.info.model, "input_size": predictor.info.input_size,
-                "labels": predictor.labels, "values": predictor.values, "thresholds": dict(zip(predictor.labels, map(float, predictor.thresholds),
-                                                                       strict=True)),
+                "labels": predictor.labels, "values": predictor.values, "thresholds": thresholds,
                 "verify_threshold": threshold, "model_card": card.read_text() if card.is_file() else None}  # fmt: skip
 
     @app.post("/analyze")
