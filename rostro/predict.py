@@ -38,7 +38,7 @@ from rostro.runs import load_run, run_fingerprint
 from rostro.workers import process_pool
 
 log = logging.getLogger(__name__)
-SHIPPED_RUN = Path(__file__).parent / "weights" / "celeba_attr_net"
+SHIPPED_RUN = Path(__file__).parent / "weights" / "face_attr_v2"
 RUNTIMES = ("torch", "onnx")
 CSV_FIXED = ["path", "face_found", "error", "n_faces", "left", "top", "right", "bottom"]
 

@@ -146,7 +146,8 @@ def load_run(run_dir: str | Path) -> tuple[TrunkHeadNet, RunInfo]:
     weights = Path(run_dir) / WEIGHTS_FILE
     if not weights.is_file():
         raise RostroError(f"{run_dir}: no {WEIGHTS_FILE}; the run has not finished an epoch")
-    load_weights(model, load_checkpoint(weights), source=str(weights))
+    # a pretrained model's checkpoint may hold only what training changed (a head on a frozen trunk)
+    load_weights(model, load_checkpoint(weights), source=str(weights), strict=not info.model_kwargs.get("pretrained"))
     return model.eval(), info
 
 

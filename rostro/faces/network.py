@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import warnings
 from functools import cache
 from pathlib import Path
 
@@ -48,15 +47,13 @@ def _onnx_file(path: Path) -> Path:
     file = user_cache_dir("dlib", f"{weights_digest(path.resolve())}.onnx")
     if file.is_file():
         return file
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # slices of the zero-padded skips that it cannot fold
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            return export_onnx(load_face_network(path), file, input_size=CHIP_SIZE)
-        except OSError:
-            fd, name = tempfile.mkstemp(suffix=".onnx")
-            os.close(fd)
-            return export_onnx(load_face_network(path), Path(name), input_size=CHIP_SIZE)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        return export_onnx(load_face_network(path), file, input_size=CHIP_SIZE)
+    except OSError:
+        fd, name = tempfile.mkstemp(suffix=".onnx")
+        os.close(fd)
+        return export_onnx(load_face_network(path), Path(name), input_size=CHIP_SIZE)
 
 
 class FaceNetwork:

@@ -23,6 +23,7 @@ def export_onnx(model: nn.Module, path: str | Path, *, input_size: int, opset: i
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: simple and exact
+            warnings.filterwarnings("ignore", "Constant folding", UserWarning)  # dlib's zero-padded skips
             torch.onnx.export(
                 model, (x,), str(tmp), input_names=["images"], output_names=["logits"],
                 dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},

@@ -51,6 +51,10 @@ class MultiTaskConfig:
     trunk_lr_scale: float = 0.3  # the pretrained trunk's, as a fraction of it
     weight_decay: float = 5e-4
     hidden: int = 512
+    dropout: float = 0.2
+    # heads only, on the frozen face network's features (computed once): the descriptor and every
+    # head then come from one pass of dlib's own network per face
+    freeze_trunk: bool = False
     age_weight: float = 1.0
     shift: float = 0.04  # augmentation: random shift (fraction of the chip), with flips, scale and rotation
     seed: int = 0
@@ -161,6 +165,31 @@ def validation_scores(out: np.ndarray, table: pd.DataFrame, labels: list[str]) -
     return scores
 
 
+def _standard_features(
+    model: torch.nn.Module, chips: np.ndarray, ok: np.ndarray, train: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The frozen trunk's features of every chip, standardised with the training rows' mean and std."""
+    rows = np.flatnonzero(ok)
+    model.eval()
+    feats = torch.zeros(len(chips), model.feature_dim)
+    with torch.inference_mode():
+        for i in range(0, len(rows), 128):
+            feats[rows[i : i + 128]] = model.trunk(_batch(chips, rows[i : i + 128]))
+    mu, sd = feats[train].mean(0), feats[train].std(0).clamp_min(1e-3)  # a constant feature stays finite
+    return (feats - mu) / sd, mu, sd
+
+
+def _head_only(model: torch.nn.Module, mu: torch.Tensor, sd: torch.Tensor) -> dict:
+    """The head's weights with the features' standardisation folded into its first layer, so the run
+    reads raw trunk features; the frozen trunk is dlib's own weights file, loaded as the run loads."""
+    state = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("head.")}
+    first = next(i for i, layer in enumerate(model.head) if isinstance(layer, torch.nn.Linear))
+    w, b = state[f"head.{first}.weight"], state[f"head.{first}.bias"]
+    state[f"head.{first}.weight"] = w / sd
+    state[f"head.{first}.bias"] = b - (w / sd) @ mu
+    return state
+
+
 def train_multitask(cfg: MultiTaskConfig) -> Path:
     """Train, keep the epoch with the best validation mean accuracy, fit each label's calibration on
     that epoch's validation outputs, write the run; returns its folder."""
@@ -177,26 +206,48 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     log.info("%d training and %d validation faces, %d labels and age", len(train), len(val), len(labels))
     target = torch.from_numpy(table[labels].to_numpy(np.float32))
     age = torch.from_numpy(table["age"].to_numpy(np.float32))
-    model = create_model("dlib_resnet", pretrained=True, num_outputs=len(labels) + 1, hidden=cfg.hidden)
-    groups = [{"params": model.trunk.parameters(), "lr": cfg.lr * cfg.trunk_lr_scale},
-              {"params": model.head.parameters(), "lr": cfg.lr}]  # fmt: skip
+    model = create_model("dlib_resnet", pretrained=True, num_outputs=len(labels) + 1, hidden=cfg.hidden,
+                         dropout=cfg.dropout)  # fmt: skip
+    gen = torch.Generator().manual_seed(cfg.seed)
+    if cfg.freeze_trunk:
+        feats, mu, sd = _standard_features(model, chips, ok, train)
+        groups = [{"params": model.head.parameters(), "lr": cfg.lr}]
+
+        def inputs(idx: np.ndarray) -> torch.Tensor:
+            return feats[idx]
+
+        net: torch.nn.Module = model.head
+
+        def outputs(rows: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return model.head.eval()(feats[rows]).numpy()
+    else:
+        groups = [{"params": model.trunk.parameters(), "lr": cfg.lr * cfg.trunk_lr_scale},
+                  {"params": model.head.parameters(), "lr": cfg.lr}]  # fmt: skip
+
+        def inputs(idx: np.ndarray) -> torch.Tensor:
+            return _augment(_batch(chips, idx), cfg.shift, gen)
+
+        net = model
+
+        def outputs(rows: np.ndarray) -> np.ndarray:
+            return network_outputs(model, chips, rows)
+
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     steps = len(train) // cfg.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=cfg.epochs * steps)
-    gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     history, best = [], -1.0
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, disable=not cfg.progress, transient=True) as bar:
         for epoch in range(1, cfg.epochs + 1):
-            model.train()
+            net.train()
             t0, total = time.perf_counter(), 0.0
             order = rng.permutation(train)
             task = bar.add_task("train", total=steps, epoch=epoch)
             for s in range(steps):
                 idx = np.sort(order[s * cfg.batch_size : (s + 1) * cfg.batch_size])
-                x = _augment(_batch(chips, idx), cfg.shift, gen)
-                loss = multitask_loss(model(x), target[idx], age[idx], len(labels), cfg.age_weight)
+                loss = multitask_loss(net(inputs(idx)), target[idx], age[idx], len(labels), cfg.age_weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -204,7 +255,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
                 total += loss.item()
                 bar.advance(task)
             bar.remove_task(task)
-            val_out = network_outputs(model, chips, val)
+            val_out = outputs(val)
             scores = validation_scores(val_out, table.iloc[val], labels)
             row = {
                 "epoch": epoch,
@@ -218,7 +269,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
             if scores["mean_accuracy"] > best:
                 best = scores["mean_accuracy"]
-                save_checkpoint(model.state_dict(), out / "best.pt")
+                save_checkpoint(_head_only(model, mu, sd) if cfg.freeze_trunk else model.state_dict(), out / "best.pt")
                 np.savez_compressed(out / "validation_outputs.npz", outputs=val_out, rows=val)
                 best_row, best_scores = row, scores
             with open(out / "history.csv", "w", newline="") as fh:
@@ -232,7 +283,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     chosen.to_csv(out / "calibration.csv", index=False)
     spec = model_spec("dlib_resnet")
     info = RunInfo(model="dlib_resnet", model_kwargs={"num_outputs": len(labels) + 1, "hidden": cfg.hidden,
-                                                      "pretrained": False},
+                                                      "dropout": cfg.dropout, "pretrained": cfg.freeze_trunk},
                    labels=labels, input_size=CHIP_SIZE, mean=spec.mean, std=spec.std, thresholds=[0.5] * len(labels),
                    threshold_metric="none", data={"multitask": str(out / "config.yaml")}, source="train-multitask",
                    best_epoch=best_row["epoch"], monitor="val_mean_accuracy", best_value=best, git_commit=git_commit(),

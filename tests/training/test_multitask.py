@@ -82,3 +82,21 @@ def test_transfer_from_a_chip_run_needs_chips_and_then_trains_on_them(multitask_
     frame = predict_table(pred, sorted(folders_dir.rglob("*.jpg"))[:3], tmp_path / "p.csv", aligned=True,
                           progress=False)  # fmt: skip
     assert list(frame.columns[-1:]) == ["eyeglasses"] and frame["eyeglasses"].between(0, 1).all()
+
+
+def test_frozen_trunk_trains_the_head_only_and_the_run_reproduces_its_validation_outputs(celeba_dir, tmp_path):
+    from rostro.faces.dlib_resnet import face_network_weights
+    from rostro.runs import load_run
+    from rostro.training.multitask import load_chips, multitask_table, network_outputs
+
+    cfg = MultiTaskConfig(sources=[{"data": str(celeba_dir), "labels": ["Male", "Smiling"]}], out=str(tmp_path / "run"),
+                          epochs=2, batch_size=8, limit=12, progress=False, cache_dir=str(tmp_path / "cache"),
+                          hidden=16, freeze_trunk=True)  # fmt: skip
+    run = train_multitask(cfg)
+    model, _ = load_run(run)
+    dlib = face_network_weights()
+    assert all(torch.equal(model.trunk.net.state_dict()[k], v) for k, v in dlib.items())
+    table, _ = multitask_table(cfg)
+    chips, _ = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=False)
+    saved = np.load(run / "validation_outputs.npz")
+    np.testing.assert_allclose(network_outputs(model, chips, saved["rows"]), saved["outputs"], rtol=1e-3, atol=1e-3)
