@@ -115,7 +115,8 @@ def speeds(run: Path, aligned: Path) -> tuple[float, float, float]:
     onnx = AttributePredictor(run, runtime="onnx", use_fusion=False)
     paths = read_celeba(aligned).frame["path"].tolist()[:2048]
     crops = np.asarray(build_cache(paths, cnn.info.input_size, progress=False).images)
-    return _train_speed(crops), _speed(cnn, crops), _speed(onnx, crops)
+    train = _train_speed(np.asarray(build_cache(paths, 64, progress=False).images))
+    return train, _speed(cnn, crops), _speed(onnx, crops)
 
 
 def _speed_section(run: Path, aligned: Path, figures: dict) -> None:

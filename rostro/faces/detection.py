@@ -20,7 +20,7 @@ from rostro.faces.blazeface import blazeface
 from rostro.faces.models import cnn_detector, dlib_models
 
 DETECTORS = ("auto", "hog", "blazeface", "cnn")
-DETECTION_CHAIN = "hog0>blazeface>hog>cnn"  # what ``auto`` runs, in order; stored beside resumable outputs
+DETECTION_CHAIN = "hog0>blazeface>hog>cnn1"  # what ``auto`` runs, in order; stored beside resumable outputs
 CNN_MIN_SIDE = 20  # the CNN detector's 40-px window, after its one upsampling step
 # BlazeFace's box, moved to where dlib's HOG box for the same face sits (median over 280
 # celeba-wild photos where both found one face), since dlib's shape predictors were fitted to it

@@ -9,11 +9,12 @@ import torch
 from torch import nn
 
 from rostro.data.transforms import to_float_tensor
+from rostro.models.calibration import sigmoid
 
 
 def predict_proba(model: nn.Module, images: np.ndarray, **options: Any) -> np.ndarray:
     """Sigmoid probabilities, N x outputs, for NHWC uint8 ``images``; ``options`` as :func:`predict_logits`."""
-    return (1 / (1 + np.exp(-predict_logits(model, images, **options)))).astype(np.float32)
+    return sigmoid(predict_logits(model, images, **options)).astype(np.float32)
 
 
 @torch.no_grad()
