@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from rostro.evaluation.fairness import audit_predictions, bootstrap_ci, cross_group_matrix
+from rostro.evaluation.fairness import audit_predictions, bootstrap_ci, cross_group_matrix, error_by_group
 
 
 def test_metricframe_figures_match_a_direct_computation():
@@ -58,3 +58,14 @@ def test_cross_group_matrix_shape_and_diagonal():
 def test_bootstrap_interval_covers_the_mean():
     lo, hi = bootstrap_ci(np.r_[np.ones(90), np.zeros(10)], n_boot=400)
     assert lo < 0.9 < hi and hi - lo < 0.15
+
+
+def test_error_by_group_gives_mae_per_value_of_each_column_with_an_interval():
+    errors = np.array([1.0, -3.0, 2.0, -2.0, 10.0, 0.0])
+    groups = pd.DataFrame({"race": ["a", "a", "b", "b", "b", "a"], "band": ["y", "o", "y", "o", "o", "y"]})
+    table = error_by_group(errors, groups, n_boot=200).set_index(["by", "group"])
+    assert table.loc[("all", "all"), "mae"] == pytest.approx(3.0)
+    assert table.loc[("race", "a"), "mae"] == pytest.approx(4 / 3) and table.loc[("race", "b"), "count"] == 3
+    assert table.loc[("band", "o"), "mae"] == pytest.approx(5.0)
+    row = table.loc[("race", "b")]
+    assert row.mae_low <= row.mae <= row.mae_high

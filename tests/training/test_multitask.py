@@ -100,3 +100,14 @@ def test_frozen_trunk_trains_the_head_only_and_the_run_reproduces_its_validation
     chips, _ = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=False)
     saved = np.load(run / "validation_outputs.npz")
     np.testing.assert_allclose(network_outputs(model, chips, saved["rows"]), saved["outputs"], rtol=1e-3, atol=1e-3)
+
+
+def test_audit_model_reports_age_error_per_group_for_a_model_with_age(multitask_run, tmp_path):
+    from rostro.api import ModelAuditConfig, audit_model
+
+    utk = write_utkface(tmp_path / "utk", 16, seed=9)
+    res = audit_model(ModelAuditConfig(data=str(utk), model=str(multitask_run), label="Male", groups=["race"],
+                                       out=str(tmp_path / "audit"), mitigate=None, n_boot=50))  # fmt: skip
+    assert res.age is not None and {"all", "race", "age_band"} <= set(res.age["by"])
+    assert (res.age["mae"] >= 0).all() and int(res.age.loc[res.age["by"] == "all", "count"].iloc[0]) <= 16
+    assert "Age: mean absolute error" in res.html.read_text()
