@@ -4,9 +4,8 @@ The public API is small: read a dataset, split and sample it, decode and cache i
 describe it, and run commands from their config dataclasses.
 """
 
-__version__ = "0.1.0"
-
-from rostro.api import (  # noqa: E402
+from rostro._version import __version__
+from rostro.api import (
     AuditConfig,
     EdaConfig,
     EvaluateConfig,
@@ -19,37 +18,38 @@ from rostro.api import (  # noqa: E402
     tsne,
     verify_eval,
 )
-from rostro.config import load_config, save_config  # noqa: E402
-from rostro.data import (  # noqa: E402
+from rostro.config import load_config, save_config
+from rostro.data import (
     FaceDataset,
     load_dataset,
     read_celeba,
     read_folders,
     read_manifest,
 )
-from rostro.data.cache import ImageCache, build_cache  # noqa: E402
-from rostro.data.images import load_image  # noqa: E402
-from rostro.data.sampling import (  # noqa: E402
+from rostro.data.cache import ImageCache, build_cache
+from rostro.data.images import load_image
+from rostro.data.sampling import (
     check_no_leakage,
     ensure_splits,
     identity_overlap,
     sample_balanced,
     split_dataset,
 )
-from rostro.data.stats import DatasetSummary, describe_dataset  # noqa: E402
-from rostro.embed import embed_dataset  # noqa: E402
-from rostro.errors import DataFormatError, ImageDecodeError, MissingImagesError, RostroError  # noqa: E402
-from rostro.evaluation import attribute_table, binary_metrics, tune_thresholds  # noqa: E402
-from rostro.evaluation.fairness import audit_predictions, cross_group_matrix  # noqa: E402
-from rostro.evaluation.verification import make_pairs, verification_curves  # noqa: E402
-from rostro.faces.detection import detect_faces  # noqa: E402
-from rostro.faces.embedding import compare_photos, embed_image  # noqa: E402
-from rostro.models import create_model, list_models  # noqa: E402
-from rostro.models.heads import EmbeddingClassifier  # noqa: E402
-from rostro.predict import AttributePredictor  # noqa: E402
-from rostro.training import TrainConfig, load_run  # noqa: E402
+from rostro.data.stats import DatasetSummary, describe_dataset
+from rostro.embed import embed_dataset
+from rostro.errors import DataFormatError, ImageDecodeError, MissingImagesError, RostroError
+from rostro.evaluation import attribute_table, binary_metrics, tune_thresholds
+from rostro.evaluation.fairness import audit_predictions, cross_group_matrix
+from rostro.evaluation.verification import make_pairs, verification_curves
+from rostro.faces.detection import detect_faces
+from rostro.faces.embedding import compare_photos, embed_image
+from rostro.models import create_model, list_models
+from rostro.models.heads import EmbeddingClassifier
+from rostro.predict import AttributePredictor
+from rostro.training import TrainConfig, load_run
 
 __all__ = [
+    "__version__",
     "AttributePredictor",
     "AuditConfig",
     "DataFormatError",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rostro import __version__
+from rostro._version import __version__
 from rostro.config import save_config
 from rostro.data.loading import DataConfig, open_data
 from rostro.data.soft import StackedImages

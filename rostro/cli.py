@@ -16,7 +16,8 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from rostro import __version__, api
+from rostro import api
+from rostro._version import __version__
 from rostro.config import load_config
 from rostro.data.images import load_image
 from rostro.distributed import finish as finish_distributed

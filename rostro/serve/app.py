@@ -22,7 +22,7 @@ import numpy as np
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
-from rostro import __version__
+from rostro._version import __version__
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.errors import RostroError
 from rostro.evaluation.verification import similarity
