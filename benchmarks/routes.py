@@ -17,7 +17,6 @@ import numpy as np
 
 from rostro.config import load_config
 from rostro.predict import SHIPPED_RUN, AttributePredictor
-from rostro.runs import read_run_info
 from rostro.training.multitask import MultiTaskConfig, multitask_table
 
 
@@ -47,7 +46,7 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--v1", type=Path, default=SHIPPED_RUN.parent / "celeba_attr_net")
     args = ap.parse_args()
-    cfg = load_config(MultiTaskConfig, read_run_info(args.run).data["multitask"], progress=False)
+    cfg = load_config(MultiTaskConfig, args.run / "config.yaml", progress=False)
     table, labels = multitask_table(cfg)
     val = table[table["split"] == "validation"].reset_index(drop=True)
     v1, v2 = AttributePredictor(args.v1), AttributePredictor(args.run)

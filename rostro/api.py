@@ -31,7 +31,7 @@ from rostro.evaluation.metrics import EvaluationResult, evaluate_scores, tune_th
 from rostro.evaluation.mitigation import MitigationResult, mitigate_thresholds
 from rostro.evaluation.verification import VerificationResult, make_pairs, per_group_rates, verification_curves
 from rostro.faces.dlib_resnet import CHIP_SIZE
-from rostro.models.calibration import Calibration, sigmoid
+from rostro.models.calibration import Calibration
 from rostro.models.fusion import Fusion, combine
 from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_logits, predict_proba
@@ -39,7 +39,7 @@ from rostro.models.registry import create_model, load_weights, model_spec
 from rostro.reports.audit import write_audit_report, write_model_audit_report, write_tsne, write_verification_report
 from rostro.reports.eda import write_eda_report
 from rostro.reports.evaluation import write_evaluation_report, write_training_curves
-from rostro.runs import RunInfo, git_commit, load_checkpoint, load_run, write_manifest
+from rostro.runs import RunInfo, git_commit, load_checkpoint, load_run, split_outputs, write_manifest
 from rostro.training.config import TrainConfig
 from rostro.training.data import cache_dataset, prepare_dataset, run_dataset, soft_label_data, split_indices
 from rostro.training.loop import FitResult, TrainData, fit
@@ -224,7 +224,7 @@ def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
     if len(idx) == 0:
         raise RostroError(f"the {cfg.split} split of {tcfg.data or 'the synthetic default'} has no readable images")
     logits = predict_logits(model, cache.images, mean=info.mean, std=info.std, indices=idx)
-    probs = _probabilities(cfg.run, info, logits)
+    probs = split_outputs(info, logits, Calibration.load(cfg.run, info.labels))[0]
     thresholds = info.thresholds
     fusion = Fusion.load(cfg.run) if cfg.embeddings else None
     if fusion is not None:
@@ -238,27 +238,21 @@ def evaluate(cfg: EvaluateConfig) -> tuple[EvaluationResult, Path]:
     return result, html
 
 
-def _probabilities(run: str | Path, info: RunInfo, logits: np.ndarray) -> np.ndarray:
-    """The labels' probabilities from a run's raw outputs: calibrated where the run is."""
-    calibration = Calibration.load(run, info.labels)
-    head = logits[:, : len(info.labels)]
-    return calibration(head) if calibration is not None else sigmoid(head).astype(np.float32)
-
-
 def _evaluate_multitask(cfg: EvaluateConfig, model: torch.nn.Module, info: RunInfo) -> tuple[EvaluationResult, Path]:
     """A ``train-multitask`` run: the attribute table on the faces that carry every label, then Male
     over every source and age MAE where ages are known."""
     from rostro.config import load_config
     from rostro.training.multitask import MultiTaskConfig, load_chips, multitask_table
 
-    mcfg = load_config(MultiTaskConfig, info.data["multitask"], progress=False)
+    config = Path(cfg.run) / "config.yaml"  # every multitask run holds its own, wherever it was moved
+    mcfg = load_config(MultiTaskConfig, config, progress=False)
     table, labels = multitask_table(mcfg)
     chips, ok = load_chips(table, mcfg.parsed, cache_dir=cfg.cache_dir or mcfg.cache_dir, progress=cfg.progress)
     idx = np.flatnonzero((table["split"] == cfg.split).to_numpy() & ok)
     if len(idx) == 0:
-        raise RostroError(f"the {cfg.split} split of {info.data['multitask']} has no faces with a chip")
+        raise RostroError(f"the {cfg.split} split of {config} has no faces with a chip")
     logits = predict_logits(model, chips, mean=info.mean, std=info.std, indices=idx)
-    probs = _probabilities(cfg.run, info, logits)
+    probs, values = split_outputs(info, logits, Calibration.load(cfg.run, info.labels))
     y = table.iloc[idx][labels].to_numpy()
     full = ~np.isnan(y).any(axis=1)
     result = evaluate_scores(y[full].astype(int), probs[full], labels, info.thresholds, split=cfg.split)
@@ -268,9 +262,9 @@ def _evaluate_multitask(cfg: EvaluateConfig, model: torch.nn.Module, info: RunIn
         right = (probs[known, male] >= info.thresholds[male]) == (y[known, male] > 0.5)
         result.summary["male_accuracy_every_source"] = float(right.mean())
     if "age" in info.regression:
-        spec, age = info.regression["age"], table.iloc[idx]["age"].to_numpy()
+        age = table.iloc[idx]["age"].to_numpy()
         has = ~np.isnan(age)
-        predicted = spec["offset"] + spec["scale"] * logits[has, len(labels) + list(info.regression).index("age")]
+        predicted = values[has, list(info.regression).index("age")]
         result.summary["age_mae"] = float(np.abs(predicted - age[has]).mean())
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{cfg.split}"
     html = write_evaluation_report(result, out, title=f"rostro evaluation: {Path(cfg.run).name}, {cfg.split}")

@@ -217,7 +217,8 @@ def train_multitask(
     limit: Annotated[int | None, typer.Option(help="Faces per source and split, for a quick check.")] = None,
     seed: SeedOpt = None,
 ) -> None:
-    """Fine-tune dlib's face network on several labelled sets at once: attributes and age, one network."""
+    """Heads for attributes and age on dlib's face network (frozen or fine-tuned), trained on several labelled
+    sets at once: one network per face."""
     from rostro.training.multitask import MultiTaskConfig
     from rostro.training.multitask import train_multitask as fit
 

@@ -35,15 +35,10 @@ RESULT_COLUMNS = ("face_found", "found_by", "error", "embedding")
 def _chip_one(img: np.ndarray, aligned: bool, centre: bool, pick: str) -> tuple[str, str, np.ndarray | None]:
     """(how the face was found, error, the face network's chip) for one decoded image. The first
     field is '' when no face was found, else 'aligned', the detector, or 'centre'."""
-    from rostro.faces.embedding import aligned_chips, centre_chip, find_faces
-    from rostro.faces.network import face_chips
+    from rostro.faces.chips import find_chip
 
-    if aligned:
-        return "aligned", "", aligned_chips([img])[0]
-    faces = find_faces(img, pick=pick)
-    if faces:
-        return faces[0].detector, "", face_chips(img, [faces[0].shape])[0]
-    return ("centre", "", centre_chip(img)) if centre else ("", "no face found", None)
+    found, chip = find_chip(img, aligned=aligned, pick=pick, centre=centre)
+    return found, "" if chip is not None else "no face found", chip
 
 
 def _features_one(img: np.ndarray, aligned: bool, run: str, pick: str) -> tuple[str, str, np.ndarray | None]:

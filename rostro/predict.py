@@ -30,11 +30,11 @@ from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.embedding import aligned_chips, find_faces
 from rostro.faces.network import CHIP_SIZE, face_chips, face_network
 from rostro.files import atomic_write_bytes, atomic_write_text, user_cache_dir
-from rostro.models.calibration import Calibration, sigmoid
+from rostro.models.calibration import Calibration
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.fusion import Fusion, combine
 from rostro.models.inference import predict_logits
-from rostro.runs import load_run, run_fingerprint
+from rostro.runs import load_run, run_fingerprint, split_outputs
 from rostro.workers import process_pool
 
 log = logging.getLogger(__name__)
@@ -129,22 +129,17 @@ class AttributePredictor:
 
     def predict_outputs(self, crops: np.ndarray, embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``predict_crops``'s probabilities and the numeric outputs (N x ``values``, e.g. age in years)."""
-        n_labels = len(self.labels)
         if len(crops) == 0:
-            return np.zeros((0, n_labels), np.float32), np.zeros((0, len(self.values)), np.float32)
+            return np.zeros((0, len(self.labels)), np.float32), np.zeros((0, len(self.values)), np.float32)
         if self.onnx is not None:
             logits = self.onnx.predict_logits(crops, mean=self.info.mean, std=self.info.std)
         else:
             logits = predict_logits(self.model, crops, mean=self.info.mean, std=self.info.std)
-        head = logits[:, :n_labels]
-        probs = self.calibration(head) if self.calibration is not None else sigmoid(head).astype(np.float32)
-        values = np.stack([spec["offset"] + spec["scale"] * logits[:, n_labels + i]
-                           for i, spec in enumerate(self.info.regression.values())], axis=1) if self.values else \
-            np.zeros((len(crops), 0), np.float32)  # fmt: skip
+        probs, values = split_outputs(self.info, logits, self.calibration)
         if not self._wants_embedding:
-            return probs, values.astype(np.float32)
+            return probs, values
         p_emb = None if embeddings is None else self.fusion.head.predict_proba(embeddings)
-        return combine(probs, p_emb, self.fusion.weights).astype(np.float32), values.astype(np.float32)
+        return combine(probs, p_emb, self.fusion.weights).astype(np.float32), values
 
     @property
     def _wants_embedding(self) -> bool:

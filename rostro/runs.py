@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from rostro.errors import RostroError
 from rostro.files import atomic_write_bytes, atomic_write_text
+from rostro.models.calibration import Calibration, sigmoid
 from rostro.models.cnn import TrunkHeadNet
 from rostro.models.registry import create_model, load_weights
 
@@ -59,6 +61,24 @@ class RunInfo:
 
     def save(self, run_dir: str | Path) -> Path:
         return atomic_write_text(Path(run_dir) / RUN_FILE, json.dumps(dataclasses.asdict(self), indent=2))
+
+
+def regression_values(regression: dict, raw: np.ndarray) -> np.ndarray:
+    """N x len(``regression``) values from the raw regression outputs: ``offset + scale * output`` each."""
+    if not regression:
+        return np.zeros((len(raw), 0), np.float32)
+    return np.stack([s["offset"] + s["scale"] * raw[:, i] for i, s in enumerate(regression.values())], 1).astype(
+        np.float32
+    )
+
+
+def split_outputs(info: RunInfo, logits: np.ndarray, calibration: Calibration | None) -> tuple[np.ndarray, np.ndarray]:
+    """A run's raw outputs as its labels' probabilities (calibrated where the run carries a
+    calibration) and its numeric outputs (age in years), in ``info.outputs`` order."""
+    n = len(info.labels)
+    head = logits[:, :n]
+    probs = calibration(head) if calibration is not None else sigmoid(head).astype(np.float32)
+    return probs, regression_values(info.regression, logits[:, n:])
 
 
 def git_commit() -> str | None:

@@ -23,20 +23,28 @@ MODE_HELP = (
 )
 
 
-def _check(mode: str) -> None:
+def check_chip_mode(mode: str, name: str = "chip mode") -> None:
     if mode not in CHIP_MODES:
-        raise ValueError(f"chip mode must be one of {CHIP_MODES} ({MODE_HELP}); got {mode!r}")
+        raise ValueError(f"{name} must be one of {CHIP_MODES} ({MODE_HELP}); got {mode!r}")
+
+
+def find_chip(img: np.ndarray, *, aligned: bool, pick: str, centre: bool) -> tuple[str, np.ndarray | None]:
+    """(how the face was found, its chip): 'aligned' for an aligned crop, else the detector of the
+    face ``pick`` chooses, else 'centre' (with ``centre``) for the central box; ('', None) when
+    there is none. Only dlib's 5 landmarks are fitted: the chip needs no more."""
+    if aligned:
+        return "aligned", aligned_chips([img])[0]
+    faces = find_faces(img, pick=pick, landmarks68=False)
+    if faces:
+        return faces[0].detector, face_chips(img, [faces[0].shape])[0]
+    return ("centre", centre_chip(img)) if centre else ("", None)
 
 
 def image_chip(img: np.ndarray, mode: str) -> np.ndarray | None:
     """The chip of the face an image is about, or None when ``mode='photo'`` finds no face."""
-    _check(mode)
-    if mode == "aligned":
-        return aligned_chips([img])[0]
-    faces = find_faces(img, pick="largest" if mode == "photo" else "centre")
-    if faces:
-        return face_chips(img, [faces[0].shape])[0]
-    return centre_chip(img) if mode == "centre" else None
+    check_chip_mode(mode)
+    return find_chip(img, aligned=mode == "aligned", pick="largest" if mode == "photo" else "centre",
+                     centre=mode == "centre")[1]  # fmt: skip
 
 
 def chip_file(path: str, size: int, *, mode: str) -> np.ndarray:
@@ -49,7 +57,7 @@ def chip_file(path: str, size: int, *, mode: str) -> np.ndarray:
     return chip
 
 
-def chip_decoder(mode: str) -> partial:
-    """The picklable decoder ``build_cache(decode=...)`` takes for ``mode``."""
-    _check(mode)
-    return partial(chip_file, mode=mode)
+def chip_cache_options(mode: str) -> dict:
+    """``build_cache``'s options for chips cut as ``mode`` says: the picklable decoder and its tag."""
+    check_chip_mode(mode)
+    return {"decode": partial(chip_file, mode=mode), "tag": f"chip-{mode}"}

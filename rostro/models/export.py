@@ -12,6 +12,7 @@ from torch import nn
 
 from rostro.data.transforms import to_float_tensor
 from rostro.errors import RostroError
+from rostro.models.calibration import sigmoid
 
 
 def export_onnx(model: nn.Module, path: str | Path, *, input_size: int, opset: int = 17) -> Path:
@@ -53,8 +54,7 @@ class OnnxModel:
     def predict_proba(
         self, images: np.ndarray, *, mean: float = 0.5, std: float = 0.5, batch_size: int = 256
     ) -> np.ndarray:
-        logits = self.predict_logits(images, mean=mean, std=std, batch_size=batch_size)
-        return (1 / (1 + np.exp(-logits))).astype(np.float32)
+        return sigmoid(self.predict_logits(images, mean=mean, std=std, batch_size=batch_size)).astype(np.float32)
 
     def predict_logits(
         self, images: np.ndarray, *, mean: float = 0.5, std: float = 0.5, batch_size: int = 256

@@ -66,9 +66,8 @@ class TrainConfig(DataConfig):
         if self.input_size is not None and self.input_size < 16:
             raise ValueError(f"TrainConfig.input_size must be at least 16 px (or unset), got {self.input_size}")
         if self.chips is not None:
-            from rostro.faces.chips import CHIP_MODES, MODE_HELP
+            from rostro.faces.chips import check_chip_mode
 
-            if self.chips not in CHIP_MODES:
-                raise ValueError(f"TrainConfig.chips must be one of {CHIP_MODES} ({MODE_HELP}), got {self.chips!r}")
+            check_chip_mode(self.chips, "TrainConfig.chips")
         if self.sample_sizes is not None and self.balance_on is None:
             raise ValueError("TrainConfig.sample_sizes needs balance_on (the label to balance)")

@@ -58,9 +58,9 @@ def cache_dataset(ds: FaceDataset, cfg: TrainConfig, size: int, *, progress: boo
     progress = cfg.progress if progress is None else progress
     chips = {}
     if cfg.chips:
-        from rostro.faces.chips import chip_decoder
+        from rostro.faces.chips import chip_cache_options
 
-        chips = {"decode": chip_decoder(cfg.chips), "tag": f"chip-{cfg.chips}"}
+        chips = chip_cache_options(cfg.chips)
     cache = build_cache(ds.frame["path"].tolist(), size, cache_dir=cfg.cache_dir, progress=progress, **chips)
     if cache.errors:
         first = min(cache.errors)

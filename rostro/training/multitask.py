@@ -1,8 +1,9 @@
-"""Fine-tune dlib's face network on every labelled face there is: attributes and age, one network.
+"""dlib's face network with heads for attributes and age, trained on every labelled face there is.
 
 Each source labels what it labels (``rostro.data.multisource``); the loss masks the rest. The
 input is the face network's own 150-px chip, cut as prediction cuts it, so one network per face
-serves photos and aligned crops. Attributes are logits (binary cross-entropy over the known
+serves photos and aligned crops. The trunk is fine-tuned, or frozen (``freeze_trunk``: its
+features are computed once and only the head trains). Attributes are logits (binary cross-entropy over the known
 cells); each regression output (age) is ``offset + scale * output``, learnt with an L1 loss in
 ``scale`` units. The run folder is an ordinary rostro run (``input: chip``), with the validation
 outputs kept for calibration.
@@ -27,10 +28,10 @@ from rostro.config import from_dict, save_config
 from rostro.data.cache import build_cache
 from rostro.data.multisource import Source, read_sources
 from rostro.evaluation.calibration import fit_calibration
-from rostro.faces.chips import chip_decoder
+from rostro.faces.chips import chip_cache_options
 from rostro.faces.network import CHIP_SIZE
 from rostro.models.registry import create_model, model_spec
-from rostro.runs import RunInfo, git_commit, read_run_info, save_checkpoint, write_manifest
+from rostro.runs import RunInfo, git_commit, read_run_info, regression_values, save_checkpoint, write_manifest
 
 log = logging.getLogger(__name__)
 AGE = {"age": {"offset": 30.0, "scale": 10.0}}
@@ -38,7 +39,7 @@ AGE = {"age": {"offset": 30.0, "scale": 10.0}}
 
 @dataclass
 class MultiTaskConfig:
-    """``rostro train-multitask``: sources, the reference split, and the fine-tuning schedule."""
+    """``rostro train-multitask``: sources, the reference split, and the schedule."""
 
     sources: list[dict] = field(default_factory=list)
     out: str = "runs/multitask"
@@ -64,12 +65,17 @@ class MultiTaskConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if not self.sources:
+        if not self.parsed:  # parsing here makes an unknown key or format fail now, not mid-training
             raise ValueError("MultiTaskConfig.sources: expected at least one {data, format, chips} entry, found none")
-        self.parsed = [from_dict(Source, s) for s in self.sources]
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"MultiTaskConfig needs epochs >= 1, batch_size >= 1, lr > 0; got {self.epochs}, "
                              f"{self.batch_size}, {self.lr}")  # fmt: skip
+
+
+    @property
+    def parsed(self) -> list[Source]:
+        """``sources`` as checked ``Source`` records."""
+        return [from_dict(Source, s) for s in self.sources]
 
 
 def multitask_table(cfg: MultiTaskConfig) -> tuple[pd.DataFrame, list[str]]:
@@ -97,7 +103,7 @@ def load_chips(
         if not len(rows):
             continue
         cache = build_cache(table["path"].iloc[rows].tolist(), CHIP_SIZE, cache_dir=cache_dir, progress=progress,
-                            decode=chip_decoder(src.chips), tag=f"chip-{src.chips}")  # fmt: skip
+                            **chip_cache_options(src.chips))  # fmt: skip
         if cache.errors:
             log.warning("%s: %d image(s) without a chip left out", src.data, len(cache.errors))
         chips[rows] = cache.images
@@ -158,10 +164,8 @@ def validation_scores(out: np.ndarray, table: pd.DataFrame, labels: list[str]) -
     age = table["age"].to_numpy()
     has_age = ~np.isnan(age)
     if has_age.any():
-        spec = AGE["age"]
-        scores["age_mae"] = float(
-            np.abs(spec["offset"] + spec["scale"] * out[has_age, len(labels)] - age[has_age]).mean()
-        )
+        predicted = regression_values(AGE, out[has_age, len(labels) :])[:, 0]
+        scores["age_mae"] = float(np.abs(predicted - age[has_age]).mean())
     return scores
 
 
@@ -221,6 +225,9 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
         def outputs(rows: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
                 return model.head.eval()(feats[rows]).numpy()
+
+        def weights() -> dict:
+            return _head_only(model, mu, sd)
     else:
         groups = [{"params": model.trunk.parameters(), "lr": cfg.lr * cfg.trunk_lr_scale},
                   {"params": model.head.parameters(), "lr": cfg.lr}]  # fmt: skip
@@ -232,6 +239,9 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
 
         def outputs(rows: np.ndarray) -> np.ndarray:
             return network_outputs(model, chips, rows)
+
+        def weights() -> dict:
+            return model.state_dict()
 
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     steps = len(train) // cfg.batch_size
@@ -269,15 +279,14 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
             if scores["mean_accuracy"] > best:
                 best = scores["mean_accuracy"]
-                save_checkpoint(_head_only(model, mu, sd) if cfg.freeze_trunk else model.state_dict(), out / "best.pt")
+                save_checkpoint(weights(), out / "best.pt")
                 np.savez_compressed(out / "validation_outputs.npz", outputs=val_out, rows=val)
-                best_row, best_scores = row, scores
+                best_row, best_scores, best_out = row, scores, val_out
             with open(out / "history.csv", "w", newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=list(history[0]))
                 writer.writeheader()
                 writer.writerows(history)
     labelled = table.iloc[val][labels].to_numpy(np.float64)
-    best_out = np.load(out / "validation_outputs.npz")["outputs"]
     calibration, chosen = fit_calibration(best_out[:, : len(labels)], labelled, labels, seed=cfg.seed)
     calibration.save(out)
     chosen.to_csv(out / "calibration.csv", index=False)

@@ -111,3 +111,17 @@ def test_audit_model_reports_age_error_per_group_for_a_model_with_age(multitask_
     assert res.age is not None and {"all", "race", "age_band"} <= set(res.age["by"])
     assert (res.age["mae"] >= 0).all() and int(res.age.loc[res.age["by"] == "all", "count"].iloc[0]) <= 16
     assert "Age: mean absolute error" in res.html.read_text()
+
+
+def test_bad_configs_are_refused_before_any_work(tmp_path):
+    from rostro.training.config import TrainConfig
+
+    with pytest.raises(ValueError, match=r"TrainConfig.chips must be one of \('aligned', 'photo', 'centre'\)"):
+        TrainConfig(chips="wide")
+    with pytest.raises(ValueError, match="expected at least one"):
+        MultiTaskConfig(sources=[])
+    with pytest.raises(ValueError, match="format must be one of"):
+        MultiTaskConfig(sources=[{"data": str(tmp_path), "format": "lfw"}])
+    with pytest.raises(ValueError, match="unknown Source key 'chip'"):
+        MultiTaskConfig(sources=[{"data": str(tmp_path), "chip": "aligned"}])
+    assert not any(tmp_path.iterdir())
