@@ -36,9 +36,9 @@ from rostro.api import (
 )
 from rostro.config import load_config
 from rostro.data import read_celeba
-from rostro.embed import embed_dataset, embedding_matrix
 from rostro.evaluation.verification import make_pairs, verification_curves
-from rostro.predict import AttributePredictor, default_run
+from rostro.inference.embed import embed_dataset, embedding_matrix
+from rostro.inference.predict import AttributePredictor, default_run
 from rostro.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,8 +19,8 @@ import torch
 from rostro.api import EvaluateConfig, evaluate
 from rostro.data import read_celeba
 from rostro.data.cache import build_cache
+from rostro.inference.predict import AttributePredictor, default_run, results_frame
 from rostro.models.fusion import route_counts, route_name
-from rostro.predict import AttributePredictor, default_run, results_frame
 from rostro.training.data import run_dataset
 
 

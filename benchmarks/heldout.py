@@ -16,7 +16,7 @@ import yaml
 
 from rostro.config import from_dict
 from rostro.evaluation.calibration import expected_calibration_error
-from rostro.predict import AttributePredictor, predict_table
+from rostro.inference.predict import AttributePredictor, predict_table
 from rostro.training.multitask import MultiTaskConfig, multitask_table
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 
 from rostro.data.images import list_images
-from rostro.predict import AttributePredictor, sample_photo
+from rostro.inference.predict import AttributePredictor, sample_photo
 
 ROOT = Path(__file__).resolve().parents[1]
 

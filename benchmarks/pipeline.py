@@ -16,10 +16,10 @@ import numpy as np
 from benchmarks.peer import run_peer
 from rostro.data import read_celeba
 from rostro.data.images import load_image
-from rostro.embed import _embed_chunk
 from rostro.faces.embedding import aligned_chips, aligned_shape
 from rostro.faces.network import FaceNetwork
-from rostro.predict import AttributePredictor
+from rostro.inference.embed import _embed_chunk
+from rostro.inference.predict import AttributePredictor
 
 PARITY_FACES = 500
 ALIGNED_FACES = 1000

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rostro.config import load_config
-from rostro.predict import SHIPPED_RUN, AttributePredictor
+from rostro.inference.predict import SHIPPED_RUN, AttributePredictor
 from rostro.training.multitask import MultiTaskConfig, multitask_table
 
 

@@ -28,7 +28,7 @@ def score(args: tuple[str, list[str], str]) -> list[dict]:
 
     from rostro.data.images import load_image
     from rostro.data.transforms import resize_square
-    from rostro.predict import AttributePredictor
+    from rostro.inference.predict import AttributePredictor
 
     torch.set_num_threads(1)
     teacher, paths, out = args

@@ -36,16 +36,16 @@ from rostro.data.sampling import (
     split_dataset,
 )
 from rostro.data.stats import DatasetSummary, describe_dataset
-from rostro.embed import embed_dataset
 from rostro.errors import DataFormatError, ImageDecodeError, MissingImagesError, RostroError
 from rostro.evaluation import attribute_table, binary_metrics, tune_thresholds
 from rostro.evaluation.fairness import audit_predictions, cross_group_matrix
 from rostro.evaluation.verification import make_pairs, verification_curves
 from rostro.faces.detection import detect_faces
 from rostro.faces.embedding import compare_photos, embed_image
+from rostro.inference.embed import embed_dataset
+from rostro.inference.predict import AttributePredictor
 from rostro.models import create_model, list_models
 from rostro.models.heads import EmbeddingClassifier
-from rostro.predict import AttributePredictor
 from rostro.training import TrainConfig, load_run
 
 __all__ = [

@@ -368,7 +368,7 @@ def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
     Predictions are kept in ``out/predictions.csv`` and resumed from it. Photos where no face
     is found are counted per group (``found_rate``) and left out of the metrics.
     """
-    from rostro.predict import AttributePredictor, predict_table
+    from rostro.inference.predict import AttributePredictor, predict_table
 
     if cfg.data is None:
         raise RostroError("audit-model needs a labelled dataset with group columns (--data)")
@@ -551,7 +551,7 @@ def lfw_eval(cfg: LfwConfig) -> tuple[pd.DataFrame, VerificationResult, dict, Pa
     """
     from rostro.data.dataset import FaceDataset
     from rostro.data.lfw import lfw_protocol, near_threshold, read_lfw_pairs
-    from rostro.embed import embed_dataset
+    from rostro.inference.embed import embed_dataset
 
     pairs = read_lfw_pairs(cfg.root, cfg.pairs)
     paths = pd.unique(pd.concat([pairs["path_a"], pairs["path_b"]]))

@@ -286,7 +286,7 @@ def predict(
     ] = None,
 ) -> None:
     """Attributes of the largest face in each image; unreadable images and missing faces are rows too."""
-    from rostro import predict as P
+    from rostro.inference import predict as P
 
     if launched():
         _predict_sharded(target, model, out, aligned, runtime, batch_size)
@@ -328,7 +328,7 @@ def predict(
 
 def _predict_sharded(target: str, model: str | None, out: Path | None, aligned: bool, runtime: str, batch: int) -> None:
     """`rostro predict` under torchrun: each rank takes a shard; rank 0 merges the one CSV."""
-    from rostro import predict as P
+    from rostro.inference import predict as P
 
     try:
         if out is None or out.suffix.lower() != ".csv":
@@ -356,7 +356,7 @@ def analyze(
     ),
 ) -> None:
     """Detect every face in one photo and list its attributes with probabilities."""
-    from rostro import predict as P
+    from rostro.inference import predict as P
 
     try:
         path = Path(photo) if photo else P.sample_photo()
@@ -431,7 +431,7 @@ def embed(
 ) -> None:
     """Face embeddings for every image of a dataset, with its labels, groups and identities."""
     from rostro.data.loading import DataConfig, open_data
-    from rostro.embed import embed_dataset, embed_sharded
+    from rostro.inference.embed import embed_dataset, embed_sharded
 
     try:
         ds = open_data(DataConfig(data=data, seed=seed or 0, drop_missing=bool(drop_missing)), labels_optional=True)

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rostro import embed as E
 from rostro.api import EvaluateConfig, evaluate
 from rostro.data import read_celeba
 from rostro.errors import RostroError
+from rostro.inference import embed as E
+from rostro.inference.predict import AttributePredictor
 from rostro.models.fusion import WEIGHTS, Fusion, combine, route_counts, route_name
 from rostro.models.heads import EmbeddingClassifier
-from rostro.predict import AttributePredictor
 from rostro.training.fusion import fit_fusion
 
 

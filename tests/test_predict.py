@@ -9,7 +9,14 @@ from typer.testing import CliRunner
 from rostro.cli import app
 from rostro.data import read_celeba
 from rostro.errors import RostroError
-from rostro.predict import CSV_FIXED, AttributePredictor, collect_paths, predict_table, results_frame, sample_photo
+from rostro.inference.predict import (
+    CSV_FIXED,
+    AttributePredictor,
+    collect_paths,
+    predict_table,
+    results_frame,
+    sample_photo,
+)
 from tests.conftest import save
 
 
@@ -57,7 +64,7 @@ def test_the_onnx_export_is_named_by_the_weights_and_goes_to_the_cache_from_a_re
     import errno
     import shutil
 
-    import rostro.predict as predict
+    import rostro.inference.predict as predict
 
     fresh = AttributePredictor(run, runtime="onnx")
     assert (run / f"model-{fresh.fingerprint}.onnx").is_file()  # new weights get a new name: never a stale export

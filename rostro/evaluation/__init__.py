@@ -1,4 +1,4 @@
-"""Metrics, threshold tuning and (later) verification and fairness."""
+"""Metrics, threshold tuning, calibration, verification and fairness: arrays in, result objects out."""
 
 from rostro.evaluation.metrics import (
     attribute_table,

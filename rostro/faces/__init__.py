@@ -1,1 +1,1 @@
-"""Placeholder package: filled by later issues."""
+"""Faces in photos: detection, landmarks, alignment, the face network and its chips."""

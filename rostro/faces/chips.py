@@ -15,6 +15,7 @@ from rostro.data.images import load_image
 from rostro.errors import ImageDecodeError
 from rostro.faces.embedding import aligned_chips, centre_chip, find_faces
 from rostro.faces.network import CHIP_SIZE, face_chips
+from rostro.faces.status import NO_FACE
 
 CHIP_MODES = ("aligned", "photo", "centre")
 MODE_HELP = (
@@ -53,7 +54,7 @@ def chip_file(path: str, size: int, *, mode: str) -> np.ndarray:
         raise ValueError(f"chips are {CHIP_SIZE} px, got size {size}")
     chip = image_chip(load_image(path), mode)
     if chip is None:
-        raise ImageDecodeError(path, "no face found")
+        raise ImageDecodeError(path, NO_FACE)
     return chip
 
 

@@ -1,1 +1,1 @@
-"""Placeholder package: filled by later issues."""
+"""The REST service and its web page (``rostro serve``)."""

@@ -26,6 +26,7 @@ from rostro._version import __version__
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.errors import RostroError
 from rostro.evaluation.verification import similarity
+from rostro.faces.status import NO_FACE
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -140,7 +141,7 @@ def _box(box) -> dict | None:
 def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     """The FastAPI app with the model loaded once; used by ``rostro serve`` and by tests."""
     from rostro.faces.embedding import DEFAULT_THRESHOLD, embed_image
-    from rostro.predict import AttributePredictor
+    from rostro.inference.predict import AttributePredictor
 
     cfg = cfg or ServeConfig()
     api_key = cfg.api_key or os.environ.get(API_KEY_ENV) or None
@@ -184,7 +185,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                   **{k: round(v, 2) for k, v in f.values.items()}} for f in result.faces]  # fmt: skip
         seconds = round(time.perf_counter() - start, 4)
         return {"width": img.shape[1], "height": img.shape[0], "n_faces": len(faces), "faces": faces,
-                "message": "" if faces else "no face found", "seconds": seconds}  # fmt: skip
+                "message": "" if faces else NO_FACE, "seconds": seconds}  # fmt: skip
 
     def embed_sync(img: np.ndarray) -> tuple[list, np.ndarray]:
         return embed_image(img)
@@ -209,7 +210,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     async def embed(file: Photo) -> dict:
         """A 128-d dlib embedding per face, largest face first."""
         faces, vecs = await queue.run(embed_sync, await read(file, "file"))
-        return {"n_faces": len(faces), "message": "" if faces else "no face found",
+        return {"n_faces": len(faces), "message": "" if faces else NO_FACE,
                 "faces": [{"box": _box(f.box), "embedding": [round(float(x), 6) for x in v]}
                           for f, v in zip(faces, vecs, strict=True)]}  # fmt: skip
 

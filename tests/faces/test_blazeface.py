@@ -5,7 +5,7 @@ from rostro.data.images import load_image
 from rostro.faces import detection
 from rostro.faces.blazeface import KEYPOINTS, _anchors, _nms, blazeface
 from rostro.faces.detection import detect_faces
-from rostro.predict import sample_photo
+from rostro.inference.predict import sample_photo
 
 
 @pytest.fixture(scope="module")

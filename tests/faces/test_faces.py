@@ -4,7 +4,7 @@ import pytest
 from rostro.data.images import load_image
 from rostro.faces.alignment import CELEBA_TEMPLATE, align_face, similarity_transform, template_points
 from rostro.faces.detection import detect_faces
-from rostro.predict import sample_photo
+from rostro.inference.predict import sample_photo
 
 
 def test_similarity_transform_recovers_a_known_one():

@@ -48,7 +48,7 @@ def test_blocks_freeze_and_thaw_one_by_one(model):
 
 def test_a_run_trains_and_predicts_with_it(celeba_dir, tmp_path):
     from rostro.api import train
-    from rostro.predict import AttributePredictor
+    from rostro.inference.predict import AttributePredictor
     from rostro.runs import load_run
 
     cfg = TrainConfig(data=str(celeba_dir), out=str(tmp_path / "run"), model="dlib_resnet", epochs=1, labels=["Male"],

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from rostro.cli import app
 from rostro.data.cache import build_cache
 from rostro.data.images import list_images, load_image
-from rostro.predict import sample_photo
+from rostro.inference.predict import sample_photo
 from rostro.serve.app import ServeConfig, create_app
 from tests.reliability.corpus import write_corpus
 

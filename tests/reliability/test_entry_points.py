@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from rostro.cli import app
 from rostro.data.cache import build_cache
 from rostro.data.images import load_image
-from rostro.predict import sample_photo
+from rostro.inference.predict import sample_photo
 from tests.reliability.corpus import write_corpus
 from tests.reliability.test_bad_images import BAD
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from rostro.errors import RostroError
-from rostro.predict import sample_photo
+from rostro.inference.predict import sample_photo
 from rostro.serve.app import Busy, InferenceQueue, ServeConfig, create_app, serve
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rostro.predict import sample_photo
+from rostro.inference.predict import sample_photo
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")

@@ -102,7 +102,7 @@ def test_torchrun_cli_run_is_written_once_and_resumes_after_a_killed_rank(celeba
 
 
 def test_sharded_predict_and_embed_match_one_process(celeba_dir, tiny_run, tmp_path):
-    from rostro.predict import AttributePredictor, collect_paths, predict_table
+    from rostro.inference.predict import AttributePredictor, collect_paths, predict_table
 
     imgs = celeba_dir / "img_align_celeba"
     single = predict_table(AttributePredictor(tiny_run), collect_paths(imgs), tmp_path / "one.csv", aligned=True,

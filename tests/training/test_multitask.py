@@ -12,7 +12,7 @@ import torch
 from rostro.data.images import load_image
 from rostro.data.synthetic import write_utkface
 from rostro.faces.embedding import aligned_chips
-from rostro.predict import AttributePredictor, predict_table
+from rostro.inference.predict import AttributePredictor, predict_table
 from rostro.training.multitask import MultiTaskConfig, multitask_loss, train_multitask
 
 

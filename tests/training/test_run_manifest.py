@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from rostro.errors import RostroError
-from rostro.predict import SHIPPED_RUN
+from rostro.inference.predict import SHIPPED_RUN
 from rostro.runs import MANIFEST_FILE, load_run, verify_manifest, write_manifest
 
 

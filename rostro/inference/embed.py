@@ -24,6 +24,7 @@ from rostro.distributed import World, barrier, part_paths, shard
 from rostro.errors import RostroError
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.network import BACKENDS
+from rostro.faces.status import NO_FACE
 from rostro.files import atomic_write_bytes, check_writable
 from rostro.runs import run_fingerprint
 from rostro.workers import default_workers, process_pool
@@ -38,7 +39,7 @@ def _chip_one(img: np.ndarray, aligned: bool, centre: bool, pick: str) -> tuple[
     from rostro.faces.chips import find_chip
 
     found, chip = find_chip(img, aligned=aligned, pick=pick, centre=centre)
-    return found, "" if chip is not None else "no face found", chip
+    return found, "" if chip is not None else NO_FACE, chip
 
 
 def _features_one(img: np.ndarray, aligned: bool, run: str, pick: str) -> tuple[str, str, np.ndarray | None]:
@@ -56,7 +57,7 @@ def _features_one(img: np.ndarray, aligned: bool, run: str, pick: str) -> tuple[
     if not aligned:
         faces = find_faces(img, pick=pick)
         if not faces:
-            return "", "no face found", None
+            return "", NO_FACE, None
         img, found = align_face(img, faces[0].landmarks), faces[0].detector
     crop = resize_square(img, info.input_size)[None]
     return found, "", extract_features(model, crop, mean=info.mean, std=info.std)[0]
@@ -184,7 +185,7 @@ def embed_sharded(ds: FaceDataset, out: str | Path, world: World, **options) -> 
     return frame
 
 
-SIGNATURE_KEY = b"rostro.embed"
+SIGNATURE_KEY = b"rostro.embed"  # the stamp's key in files written before the move; kept so they resume
 
 
 def embedding_signature(

@@ -29,6 +29,7 @@ from rostro.faces.alignment import align_face
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.embedding import aligned_chips, find_faces
 from rostro.faces.network import CHIP_SIZE, face_chips, face_network
+from rostro.faces.status import NO_FACE
 from rostro.files import atomic_write_bytes, atomic_write_text, user_cache_dir
 from rostro.models.calibration import Calibration
 from rostro.models.export import OnnxModel, export_onnx
@@ -38,7 +39,7 @@ from rostro.runs import load_run, run_fingerprint, split_outputs
 from rostro.workers import process_pool
 
 log = logging.getLogger(__name__)
-SHIPPED_RUN = Path(__file__).parent / "weights" / "face_attr_v2"
+SHIPPED_RUN = Path(__file__).parent.parent / "weights" / "face_attr_v2"
 RUNTIMES = ("torch", "onnx")
 CSV_FIXED = ["path", "face_found", "error", "n_faces", "left", "top", "right", "bottom"]
 
@@ -186,7 +187,7 @@ class AttributePredictor:
                 out.append(FaceAttributes(None, probabilities, positive, values=numbers))
             else:
                 out.append(FaceAttributes(face.box, probabilities, positive, face.detector, face.score, numbers))
-        return ImageResult(path, out, "" if out else "no face found")
+        return ImageResult(path, out, "" if out else NO_FACE)
 
     def analyze_image(self, img: np.ndarray, *, aligned: bool = False, name: str = "<image>") -> ImageResult:
         faces, crops, chips = self._faces_of(img, aligned)
