@@ -1,4 +1,5 @@
-"""Files written whole or not at all (temporary file, fsync, rename), and a writable-folder check.
+"""Files written whole or not at all (temporary file, fsync, rename), a writable-folder check,
+the refusal to resume another run's output, and CSV tables read with errors that name the file.
 
 Training, inference and the service all write through these, so none needs another's package.
 """
@@ -7,7 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rostro.errors import DataFormatError, RostroError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def user_cache_dir(*parts: str) -> Path:
@@ -16,22 +25,41 @@ def user_cache_dir(*parts: str) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "rostro", *parts)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` so that ``path`` holds either the old or the new content, never a torn file."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` for the block to write (a file or a folder), renamed to
+    ``path`` when the block succeeds and removed when it fails, so ``path`` is never seen torn.
+
+    The name carries the process id: ranks and workers writing the same file never share one.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):  # on a read-only disk even removing a missing file fails
+            if tmp.is_dir():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` so that ``path`` holds either the old or the new content, never a torn file."""
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except OSError as exc:  # name the file the user asked for, not the temporary one
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
-    finally:
-        with contextlib.suppress(OSError):  # on a read-only disk even removing a missing file fails
-            tmp.unlink(missing_ok=True)
     return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def check_writable(folder: str | Path) -> Path:
@@ -48,5 +76,26 @@ def check_writable(folder: str | Path) -> Path:
     return folder
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+def check_resumable(out: Path, stored: str | None, signature: str, what: str) -> None:
+    """Refuse to add to ``out`` when ``stored`` (the signature it was written with; None when it has
+    none) is not ``signature``: rows of two models or option sets must never share a file."""
+    if stored == signature:
+        return
+    made = "unknown options (a file from before rostro recorded them)" if stored is None else stored
+    raise RostroError(f"{out} already holds {what} from another model or options: made with {made}, not "
+                      f"{signature}; delete it or choose another --out")  # fmt: skip
+
+
+def read_csv_text(path: Path, *, what: str, **options) -> pd.DataFrame:
+    """A CSV as stripped-header text columns; an empty or malformed file is a ``DataFormatError``
+    naming it (``what`` says what the file was meant to be). ``options`` go to ``pd.read_csv``."""
+    import pandas as pd
+
+    try:
+        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=True, **options)
+    except pd.errors.EmptyDataError:
+        raise DataFormatError(f"empty {what}", file=path) from None
+    except pd.errors.ParserError as exc:
+        raise DataFormatError(f"malformed CSV: {exc}", file=path) from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return raw

@@ -10,11 +10,13 @@ import pandas as pd
 
 from rostro.data.dataset import (
     FaceDataset,
+    binary_labels,
     check_unique_ids,
     normalise_split,
     resolve_missing,
 )
 from rostro.errors import DataFormatError
+from rostro.files import read_csv_text
 from rostro.validation import check_dir, check_names
 
 _ID_COLUMN_NAMES = {"image_id", "image", "img", "filename", "file", "name", "id"}
@@ -74,38 +76,15 @@ def _parse_attr_txt(path: Path) -> tuple[pd.DataFrame, list[str]]:
         )
     ids = pd.Series([t[0] for _, t in rows], dtype=object)
     check_unique_ids(ids, file=path, first_line=rows[0][0] if rows else 1)
-    values = np.array([t[1:] for _, t in rows], dtype=object).reshape(len(rows), len(header))
-    labels = _binary_matrix(values, header, path, [n for n, _ in rows])
-    frame = pd.DataFrame(labels, columns=header)
+    values = pd.DataFrame([t[1:] for _, t in rows], columns=header, dtype=object)
+    frame = binary_labels(values, file=path, lines=[n for n, _ in rows], one_encoding=True)
     frame.insert(0, "image_id", ids.to_numpy())
     return frame, header
 
 
-def _binary_matrix(values: np.ndarray, names: list[str], path: Path, line_nos: list[int]) -> np.ndarray:
-    """-1/0/1 text or numbers to int8 0/1, naming the first bad cell by line and column."""
-    ok = np.isin(values.astype(str), ["-1", "0", "1", "-1.0", "0.0", "1.0"])
-    if not ok.all():
-        r, c = (int(i) for i in np.argwhere(~ok)[0])
-        raise DataFormatError(
-            f"attribute {names[c]!r} has value {values[r, c]!r}; expected -1, 0 or 1",
-            file=path,
-            line=line_nos[r],
-        )
-    numeric = values.astype(np.float64).astype(np.int8)
-    if (numeric == -1).any() and (numeric == 0).any():
-        raise DataFormatError("mixes -1 and 0 values: use -1/1 (CelebA) or 0/1 (Kaggle), not both", file=path)
-    return (numeric == 1).astype(np.int8)
-
-
 def _parse_attr_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
     """Kaggle's ``list_attr_celeba.csv``: ``image_id,attr1,...`` with 0/1 or -1/1 values."""
-    try:
-        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataFormatError("empty attribute file", file=path) from None
-    except pd.errors.ParserError as exc:
-        raise DataFormatError(f"malformed CSV: {exc}", file=path) from None
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = read_csv_text(path, what="attribute file")
     if raw.shape[1] < 2:
         raise DataFormatError("expected an image id column then attribute columns", file=path)
     id_col, names = raw.columns[0], list(raw.columns[1:])
@@ -114,9 +93,8 @@ def _parse_attr_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
         raise DataFormatError(f"column {raw.columns[c]!r} is empty", file=path, line=int(r) + 2)
     ids = raw[id_col].str.strip()
     check_unique_ids(ids, file=path, first_line=2)
-    values = raw[names].apply(lambda s: s.str.strip()).to_numpy(dtype=object)
-    labels = _binary_matrix(values, names, path, list(range(2, len(raw) + 2)))
-    frame = pd.DataFrame(labels, columns=names)
+    values = raw[names].apply(lambda s: s.str.strip())
+    frame = binary_labels(values, file=path, lines=range(2, len(raw) + 2), one_encoding=True)
     frame.insert(0, "image_id", ids.to_numpy())
     return frame, names
 
@@ -124,10 +102,7 @@ def _parse_attr_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
 def _read_mapping(path: Path, what: str) -> pd.Series:
     """A two-column ``image_id value`` file (txt, whitespace) or CSV with a header."""
     if path.suffix == ".csv":
-        try:
-            raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
-        except pd.errors.EmptyDataError:
-            raise DataFormatError(f"empty {what} file", file=path) from None
+        raw = read_csv_text(path, what=f"{what} file")
         if raw.shape[1] != 2:
             raise DataFormatError(f"expected 2 columns (image id, {what}), found {raw.shape[1]}", file=path)
         ids, vals, first = raw.iloc[:, 0].str.strip(), raw.iloc[:, 1].str.strip(), 2

@@ -106,17 +106,20 @@ def resolve_missing(
     return frame.loc[exists].reset_index(drop=True), absent
 
 
-def binary_column(values: pd.Series, *, file: str | Path, column: str, first_line: int) -> pd.Series:
-    """Label values -1/0/1 (or 0/1, -1/1) as int8 0/1; anything else is a named error."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    bad = numeric.isna() | ~numeric.isin([-1, 0, 1])
+def binary_labels(
+    values: pd.DataFrame, *, file: str | Path, lines: Sequence[int], one_encoding: bool = False
+) -> pd.DataFrame:
+    """Label cells -1/0/1 (text or numbers) as int8 0/1, the first bad cell named by its line
+    (``lines[row]``) and column. ``one_encoding`` refuses -1 and 0 in one file: in a -1/1 file
+    (CelebA's) a 0 is a typo, in a 0/1 file (Kaggle's) a -1 is."""
+    numeric = values.apply(pd.to_numeric, errors="coerce")
+    bad = ~numeric.isin([-1, 0, 1]).to_numpy()
     if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataFormatError(
-            f"column {column!r} must hold -1/0/1 labels, found {values.iloc[pos]!r}",
-            file=file,
-            line=first_line + pos,
-        )
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        raise DataFormatError(f"column {values.columns[c]!r} must hold -1/0/1 labels, found {values.iat[r, c]!r}",
+                              file=file, line=lines[r])  # fmt: skip
+    if one_encoding and (numeric == -1).any().any() and (numeric == 0).any().any():
+        raise DataFormatError("mixes -1 and 0 values: use -1/1 (CelebA) or 0/1 (Kaggle), not both", file=file)
     return (numeric == 1).astype(np.int8)
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from rostro.data.sampling import ensure_splits
 from rostro.data.synthetic import write_celeba
 from rostro.data.utkface import UTK_NAME, read_utkface
 from rostro.errors import DataFormatError
+from rostro.files import atomic_path
 
 FORMATS = ("auto", "celeba", "folders", "manifest", "utkface")
 
@@ -63,12 +62,12 @@ def synthetic_default(n: int = 800, seed: int = 0) -> Path:
     """The project's own synthetic CelebA-layout set, drawn once into the cache folder."""
     root = Path(DEFAULT_CACHE_DIR) / f"synthetic-celeba-{n}-{seed}"
     if not (root / "list_attr_celeba.txt").is_file():
-        tmp = root.with_name(root.name + f".{os.getpid()}.tmp")
-        write_celeba(tmp, n, seed=seed)
-        if root.exists():  # another process drew it meanwhile
-            shutil.rmtree(tmp)
-        else:
-            tmp.replace(root)
+        try:
+            with atomic_path(root) as tmp:
+                write_celeba(tmp, n, seed=seed)
+        except OSError:
+            if not (root / "list_attr_celeba.txt").is_file():  # else another process drew it meanwhile
+                raise
     return root
 
 

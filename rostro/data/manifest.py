@@ -9,13 +9,14 @@ import pandas as pd
 
 from rostro.data.dataset import (
     FaceDataset,
-    binary_column,
+    binary_labels,
     check_unique_ids,
     normalise_split,
     resolve_missing,
 )
 from rostro.data.sampling import split_dataset
 from rostro.errors import DataFormatError
+from rostro.files import read_csv_text
 from rostro.validation import suggest
 
 LABEL_SHARE = 0.9
@@ -68,13 +69,7 @@ def read_manifest(
     path = Path(csv_path)
     if not path.is_file():
         raise DataFormatError("manifest not found", file=path)
-    try:
-        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=True, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataFormatError("empty manifest", file=path) from None
-    except pd.errors.ParserError as exc:
-        raise DataFormatError(f"malformed CSV: {exc}", file=path) from None
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = read_csv_text(path, what="manifest", keep_default_na=False)
     if raw.empty:
         raise DataFormatError("no rows after the header line", file=path)
     base = Path(root).resolve() if root is not None else path.parent.resolve()
@@ -122,8 +117,7 @@ def read_manifest(
         frame["split"] = split.to_numpy()
     else:
         frame["split"] = "train"
-    for c in labels:
-        frame[c] = binary_column(raw[c], file=path, column=c, first_line=2).to_numpy()
+    frame[labels] = binary_labels(raw[labels], file=path, lines=range(2, len(raw) + 2)).to_numpy()
     if identity is not None:
         frame["identity"] = raw[identity].str.strip().to_numpy()
     for g in groups:

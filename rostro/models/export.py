@@ -12,27 +12,23 @@ from torch import nn
 
 from rostro.data.transforms import to_float_tensor
 from rostro.errors import RostroError
+from rostro.files import atomic_path
 from rostro.models.calibration import sigmoid
 
 
 def export_onnx(model: nn.Module, path: str | Path, *, input_size: int, opset: int = 17) -> Path:
     """Write ``model`` (logits out, any batch size) as ONNX, atomically."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     model = model.eval().to(memory_format=torch.contiguous_format)
     x = torch.zeros(2, 3, input_size, input_size)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: simple and exact
-            warnings.filterwarnings("ignore", "Constant folding", UserWarning)  # dlib's zero-padded skips
-            torch.onnx.export(
-                model, (x,), str(tmp), input_names=["images"], output_names=["logits"],
-                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
-                opset_version=opset, dynamo=False,
-            )  # fmt: skip
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: simple and exact
+        warnings.filterwarnings("ignore", "Constant folding", UserWarning)  # dlib's zero-padded skips
+        torch.onnx.export(
+            model, (x,), str(tmp), input_names=["images"], output_names=["logits"],
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset, dynamo=False,
+        )  # fmt: skip
     return path
 
 

@@ -92,7 +92,7 @@ def test_count_line_that_disagrees(copy):
 
 def test_value_outside_minus_one_zero_one(copy):
     _rewrite(copy / "list_attr_celeba.txt", lambda ls: ls[:4] + [ls[4][:-2] + " 2"] + ls[5:])
-    with pytest.raises(DataFormatError, match=r":5: attribute 'Smiling' has value '2'; expected -1, 0 or 1"):
+    with pytest.raises(DataFormatError, match=r":5: column 'Smiling' must hold -1/0/1 labels, found '2'"):
         read_celeba(copy)
 
 

@@ -41,7 +41,7 @@ CELEBA = {
     "header longer than rows": (_edit(lambda ls: [ls[0], ls[1] + " Extra", *ls[2:]]), f"{ATTR}:3: expected 11"),
     "row missing a value": (_edit(lambda ls: [*ls[:5], ls[5].rsplit(" ", 1)[0], *ls[6:]]), f"{ATTR}:6: expected 10"),
     "row with an extra value": (_edit(lambda ls: [*ls[:6], ls[6] + " 1", *ls[7:]]), f"{ATTR}:7: expected 10"),
-    "value 2": (_edit(lambda ls: [*ls[:4], ls[4][:-2] + " 2", *ls[5:]]), f"{ATTR}:5: attribute 'Smiling' has value"),
+    "value 2": (_edit(lambda ls: [*ls[:4], ls[4][:-2] + " 2", *ls[5:]]), f"{ATTR}:5: column 'Smiling' must hold"),
     "-1 and 0 mixed": (_edit(lambda ls: [*ls[:4], ls[4][:-2] + " 0", *ls[5:]]), "mixes -1 and 0"),
     "duplicate id": (_edit(lambda ls: ["97", *ls[1:], ls[3]]), "duplicate image id '000002.jpg' on lines [4, 99]"),
     "empty file": (_write(b""), "empty attribute file"),
