@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from rostro.errors import RostroError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,18 @@ def part_paths(out: Path, world: World) -> list[Path]:
     """Each rank's part file for ``out``, kept in ``.OUT.parts/`` so a re-run after a kill resumes."""
     folder = out.parent / f".{out.name}.parts"
     return [folder / f"part-{r}-of-{world.size}{out.suffix}" for r in range(world.size)]
+
+
+def run_sharded(
+    n: int, out: Path, world: World, work: Callable[[np.ndarray, Path], object], merge: Callable[[list[Path]], T]
+) -> T | None:
+    """Rank r runs ``work`` on its :func:`shard` of ``range(n)`` into its own part file; once every
+    rank is done, rank 0 returns ``merge`` of all the parts (None elsewhere). Parts live in
+    ``.OUT.parts/`` (:func:`part_paths`), so a re-run after a kill resumes each rank's part."""
+    parts = part_paths(out, world)
+    work(shard(n, world), parts[world.rank])
+    barrier(world)
+    return merge(parts) if world.main else None
 
 
 def peer_lost(exc: BaseException) -> RostroError:

@@ -14,15 +14,25 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from typing import TypeVar
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
 
 
-def _exit_with(parent: int) -> None:
-    """Worker initializer: end this worker when the process that made the pool is gone.
+def _start_worker(parent: int) -> None:
+    """Worker initializer: one PyTorch thread (the pool already uses every core), and an end to
+    this worker when the process that made the pool is gone.
 
     Killing ``rostro embed`` otherwise left its workers running the chunks already queued (each
     several minutes with dlib's jitter) and then idling forever with their models loaded.
     """
+    import torch
+
+    torch.set_num_threads(1)
 
     def watch() -> None:
         while True:
@@ -72,11 +82,33 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
 
     The server imports rostro's worker modules once, so each worker starts in milliseconds. As
     with any such pool, a script that calls this at import time needs ``if __name__ == "__main__":``.
-    Workers end within about a second of this process's death, however it died.
+    Workers run PyTorch on one thread each, and end within about a second of this process's
+    death, however it died.
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["rostro.inference.embed"])
     else:
         ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_exit_with, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(),))
+
+
+def pool_map(
+    stack: ExitStack,
+    fn: Callable[[Job], Result],
+    jobs: Sequence[Job],
+    workers: int,
+    *,
+    local: Callable[[Job], Result] | None = None,
+    light: bool = False,
+) -> Iterator[Result]:
+    """``fn`` over ``jobs``, results in order: in a pool of ``workers`` processes (closed with
+    ``stack``) when there are several jobs to share, else here, with ``local`` where this process
+    already holds what ``fn`` would load. ``light`` jobs (PIL and NumPy only) get ``light_pool``.
+
+    The pool's workers start at once: call this before starting a thread (a progress bar) that a
+    forked worker could copy mid-lock.
+    """
+    if workers > 1 and len(jobs) > 1:
+        return stack.enter_context(light_pool(workers) if light else process_pool(workers)).map(fn, jobs)
+    return map(local or fn, jobs)

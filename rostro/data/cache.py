@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.data.transforms import resize_square
-from rostro.workers import light_pool
+from rostro.files import atomic_path, atomic_write_text
+from rostro.progress import progress_bar
+from rostro.workers import pool_map
 
 CACHE_VERSION = 1
 DEFAULT_CACHE_DIR = Path(os.environ.get("ROSTRO_CACHE", Path.home() / ".cache" / "rostro"))
@@ -118,28 +119,16 @@ def build_cache(
         images = np.load(file, mmap_mode="r")
         return ImageCache(images, paths, size, file, errors, hit=True, seconds=time.perf_counter() - t0)
 
-    tmp = root / f"{key}.{os.getpid()}.tmp.npy"
-    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3))
-    del arr
     workers = workers or min(os.cpu_count() or 1, 8)
     chunk = max(64, min(1024, len(paths) // (workers * 4) + 1))
-    jobs = [(str(tmp), paths[i : i + chunk], i, size, decode) for i in range(0, len(paths), chunk)]
     errors: dict[int, str] = {}
-    columns = (
-        TextColumn("caching {task.fields[px]}px"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    try:
+    with atomic_path(file) as tmp:
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3))
+        del arr
+        jobs = [(str(tmp), paths[i : i + chunk], i, size, decode) for i in range(0, len(paths), chunk)]
         with ExitStack() as stack:
-            if workers > 1 and len(jobs) > 1:
-                # started before the progress bar starts its thread, so a fork copies no lock of it
-                pool = stack.enter_context(light_pool(workers))
-                results = pool.map(_decode_range, jobs)
-            else:
-                results = map(_decode_range, jobs)
-            bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
+            results = pool_map(stack, _decode_range, jobs, workers, light=True)  # before the bar's thread
+            bar = stack.enter_context(progress_bar("caching {task.fields[px]}px", enabled=progress))
             task = bar.add_task("cache", total=len(paths), px=size)
             for job, errs in zip(jobs, results, strict=True):
                 errors.update(errs)
@@ -147,12 +136,7 @@ def build_cache(
                 _raise_if(errs, paths, on_error)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        meta_tmp = meta_file.with_suffix(".json.tmp")
-        meta_tmp.write_text(json.dumps({"size": size, "count": len(paths), "errors": errors}))
-        os.replace(tmp, file)
-        os.replace(meta_tmp, meta_file)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(meta_file, json.dumps({"size": size, "count": len(paths), "errors": errors}))
     images = np.load(file, mmap_mode="r")
     return ImageCache(images, paths, size, file, errors, hit=False, seconds=time.perf_counter() - t0)
 

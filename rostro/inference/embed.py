@@ -16,18 +16,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rostro.data.dataset import FaceDataset, sort_by_paths
 from rostro.data.images import ImageDecodeError, load_image
-from rostro.distributed import World, barrier, part_paths, shard
-from rostro.errors import RostroError
+from rostro.distributed import World, run_sharded
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.network import BACKENDS
 from rostro.faces.status import NO_FACE
-from rostro.files import atomic_write_bytes, check_writable
+from rostro.files import atomic_write_bytes, check_resumable, check_writable
+from rostro.progress import progress_bar
 from rostro.runs import run_fingerprint
-from rostro.workers import default_workers, process_pool
+from rostro.workers import default_workers, pool_map
 
 _RUN_CACHE: dict = {}
 RESULT_COLUMNS = ("face_found", "found_by", "error", "embedding")
@@ -88,14 +87,6 @@ def _embed_chunk(args: tuple[list[str], dict]) -> list[tuple[str, str, np.ndarra
     return [(how, error, None if chip is None else next(vecs)) for how, error, chip in found]
 
 
-def _embed_in_worker(args: tuple[list[str], dict]) -> list[tuple[str, str, np.ndarray | None]]:
-    """``_embed_chunk`` in a pool worker: one thread each, the pool already uses every core."""
-    import torch
-
-    torch.set_num_threads(1)
-    return _embed_chunk(args)
-
-
 def embed_dataset(
     ds: FaceDataset,
     out: str | Path,
@@ -142,14 +133,10 @@ def embed_dataset(
     options = {"aligned": aligned, "run": run_arg, "centre": centre_fallback, "pick": pick, "flip": flip,
                "jitter": jitter, "backend": backend}  # fmt: skip
     jobs = [(paths[i : i + chunk], options) for i in range(0, len(paths), chunk)]
-    columns = (TextColumn("embed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with ExitStack() as stack:
-        bar = stack.enter_context(Progress(*columns, disable=not progress, transient=True))
+        results = pool_map(stack, _embed_chunk, jobs, workers)
+        bar = stack.enter_context(progress_bar("embed", enabled=progress))
         task = bar.add_task("embed", total=len(paths))
-        if workers > 1 and len(jobs) > 1:
-            results = stack.enter_context(process_pool(workers)).map(_embed_in_worker, jobs)
-        else:
-            results = map(_embed_chunk, jobs)
         saved = time.monotonic()
         for n, (job, res) in enumerate(zip(jobs, results, strict=True)):
             rows = todo[todo["path"].isin(job[0])][keep].copy()
@@ -174,15 +161,17 @@ def embed_sharded(ds: FaceDataset, out: str | Path, world: World, **options) -> 
     a re-run after a kill resume. Returns the merged frame on rank 0, None elsewhere.
     """
     out = Path(out)
-    parts = part_paths(out, world)
-    mine = ds.with_frame(ds.frame.iloc[shard(len(ds.frame), world)])
-    embed_dataset(mine, parts[world.rank], **{**options, "progress": options.get("progress", True) and world.main})
-    barrier(world)
-    if not world.main:
-        return None
-    frame = sort_by_paths(pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True), ds.frame["path"])
-    _write(frame, out, pq.read_schema(parts[0]).metadata[SIGNATURE_KEY].decode())
-    return frame
+
+    def work(rows: np.ndarray, part: Path) -> None:
+        progress = options.get("progress", True) and world.main
+        embed_dataset(ds.with_frame(ds.frame.iloc[rows]), part, **{**options, "progress": progress})
+
+    def merge(parts: list[Path]) -> pd.DataFrame:
+        frame = sort_by_paths(pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True), ds.frame["path"])
+        _write(frame, out, pq.read_schema(parts[0]).metadata[SIGNATURE_KEY].decode())
+        return frame
+
+    return run_sharded(len(ds.frame), out, world, work, merge)
 
 
 SIGNATURE_KEY = b"rostro.embed"  # the stamp's key in files written before the move; kept so they resume
@@ -203,10 +192,7 @@ def _read_done(out: Path, signature: str) -> pd.DataFrame | None:
     if not out.is_file():
         return None
     stored = (pq.read_schema(out).metadata or {}).get(SIGNATURE_KEY)
-    if stored is None or stored.decode() != signature:
-        made = "unknown options (a file from before rostro recorded them)" if stored is None else stored.decode()
-        raise RostroError(f"{out} holds embeddings made with {made}, not {signature}; delete it or choose "
-                          "another --out")  # fmt: skip
+    check_resumable(out, None if stored is None else stored.decode(), signature, "embeddings")
     return pd.read_parquet(out)
 
 

@@ -11,32 +11,34 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rostro.data.dataset import sort_by_paths
 from rostro.data.images import ImageDecodeError, list_images, load_image
 from rostro.data.transforms import resize_square
-from rostro.distributed import World, barrier, part_paths, shard
+from rostro.distributed import World, run_sharded
 from rostro.errors import RostroError
 from rostro.faces.alignment import align_face
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.embedding import aligned_chips, find_faces
 from rostro.faces.network import CHIP_SIZE, face_chips, face_network
 from rostro.faces.status import NO_FACE
-from rostro.files import atomic_write_bytes, atomic_write_text, user_cache_dir
+from rostro.files import atomic_write_bytes, atomic_write_text, check_resumable, user_cache_dir
 from rostro.models.calibration import Calibration
 from rostro.models.export import OnnxModel, export_onnx
 from rostro.models.fusion import Fusion, combine
 from rostro.models.inference import predict_logits
+from rostro.progress import progress_bar
 from rostro.runs import load_run, run_fingerprint, split_outputs
-from rostro.workers import process_pool
+from rostro.workers import pool_map
 
 log = logging.getLogger(__name__)
 SHIPPED_RUN = Path(__file__).parent.parent / "weights" / "face_attr_v2"
@@ -207,26 +209,23 @@ class AttributePredictor:
         ``workers`` > 1 spreads batches over that many processes, one thread each: detection,
         landmarks and alignment run one image at a time, so processes, not threads, fill the cores.
         """
-        results: list[ImageResult] = []
-        columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, disable=not progress, transient=True) as bar:
-            task = bar.add_task("predict", total=len(paths))
-            for chunk_results in self.iter_batches(paths, aligned=aligned, batch_size=batch_size, workers=workers):
-                results.extend(chunk_results)
-                bar.advance(task, len(chunk_results))
-        return results
+        options = {"aligned": aligned, "batch_size": batch_size, "workers": workers, "progress": progress}
+        return [result for batch in self.iter_batches(paths, **options) for result in batch]
 
     def iter_batches(
-        self, paths: Sequence[str | Path], *, aligned: bool = False, batch_size: int = 64, workers: int = 1
-    ) -> Iterator[list[ImageResult]]:
-        """The results of ``paths`` a batch at a time, in order."""
+        self, paths: Sequence[str | Path], *, aligned: bool = False, batch_size: int = 64, workers: int = 1,
+        progress: bool = False,
+    ) -> Iterator[list[ImageResult]]:  # fmt: skip
+        """The results of ``paths`` a batch at a time, in order, with a progress bar if asked."""
         chunks = [[str(p) for p in paths[i : i + batch_size]] for i in range(0, len(paths), batch_size)]
-        if workers <= 1 or len(chunks) < 2:
-            yield from (self._predict_batch(chunk, aligned) for chunk in chunks)
-            return
-        jobs = [(self._recipe, chunk, aligned) for chunk in chunks]
-        with process_pool(workers) as pool:
-            yield from pool.map(_predict_in_worker, jobs)
+        with ExitStack() as stack:
+            in_worker = partial(_predict_in_worker, self._recipe, aligned)
+            batches = pool_map(stack, in_worker, chunks, workers, local=partial(self._predict_batch, aligned=aligned))
+            bar = stack.enter_context(progress_bar("predict", enabled=progress))
+            task = bar.add_task("predict", total=len(paths))
+            for results in batches:
+                yield results
+                bar.advance(task, len(results))
 
     def _predict_batch(self, chunk: list[str], aligned: bool) -> list[ImageResult]:
         found, crops, chips = [], [], [_NO_CHIPS]
@@ -252,12 +251,8 @@ class AttributePredictor:
 _WORKER_PREDICTORS: dict = {}
 
 
-def _predict_in_worker(job: tuple[tuple, list[str], bool]) -> list[ImageResult]:
+def _predict_in_worker(recipe: tuple, aligned: bool, chunk: list[str]) -> list[ImageResult]:
     """One batch in a pool worker, with that worker's own predictor (loaded once) on one thread."""
-    import torch
-
-    recipe, chunk, aligned = job
-    torch.set_num_threads(1)
     if recipe not in _WORKER_PREDICTORS:
         run, runtime, detector, use_fusion = recipe
         _WORKER_PREDICTORS[recipe] = AttributePredictor(run, runtime=runtime, detector=detector, threads=1,
@@ -320,9 +315,7 @@ def predict_table(
     if not aligned:
         signature["detector"] = DETECTION_CHAIN if predictor.detector == "auto" else predictor.detector
     if out.is_file():
-        if not sidecar.is_file() or json.loads(sidecar.read_text()) != signature:
-            raise RostroError(f"{out} already holds predictions from another model or options (or from before "
-                              "resumable output); delete it or choose another --out")  # fmt: skip
+        check_resumable(out, sidecar.read_text() if sidecar.is_file() else None, json.dumps(signature), "predictions")
         _drop_torn_line(out)
         done = pd.read_csv(out)
         if list(done.columns) != columns:
@@ -335,14 +328,12 @@ def predict_table(
     have = set(done["path"].astype(str))
     todo = [str(p) for p in paths if str(p) not in have]
     parts = [done]
-    bar_columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*bar_columns, disable=not progress, transient=True) as bar, open(out, "ab", buffering=0) as fh:
-        task = bar.add_task("predict", total=len(todo))
-        for results in predictor.iter_batches(todo, aligned=aligned, batch_size=batch_size, workers=workers):
+    options = {"aligned": aligned, "batch_size": batch_size, "workers": workers, "progress": progress}
+    with open(out, "ab", buffering=0) as fh:
+        for results in predictor.iter_batches(todo, **options):
             rows = results_frame(results, predictor.labels, predictor.values)
             _append(fh, rows.to_csv(index=False, header=False).encode("utf-8"), out)
             parts.append(rows)
-            bar.advance(task, len(results))
     filled = [p for p in parts if len(p)]
     frame = pd.concat(filled, ignore_index=True) if filled else done
     return sort_by_paths(frame[frame["path"].astype(str).isin({str(p) for p in paths})], paths)
@@ -384,15 +375,17 @@ def predict_sharded(
     merged table on rank 0, None elsewhere.
     """
     out = Path(out)
-    parts = part_paths(out, world)
-    predict_table(predictor, [paths[i] for i in shard(len(paths), world)], parts[world.rank], aligned=aligned,
-                  batch_size=batch_size, progress=world.main)  # fmt: skip
-    barrier(world)
-    if not world.main:
-        return None
-    frame = sort_by_paths(pd.concat([pd.read_csv(p) for p in parts], ignore_index=True), paths)
-    atomic_write_text(out, frame.to_csv(index=False))
-    return frame
+
+    def work(rows: np.ndarray, part: Path) -> None:
+        predict_table(predictor, [paths[i] for i in rows], part, aligned=aligned, batch_size=batch_size,
+                      progress=world.main)  # fmt: skip
+
+    def merge(parts: list[Path]) -> pd.DataFrame:
+        frame = sort_by_paths(pd.concat([pd.read_csv(p) for p in parts], ignore_index=True), paths)
+        atomic_write_text(out, frame.to_csv(index=False))
+        return frame
+
+    return run_sharded(len(paths), out, world, work, merge)
 
 
 def annotate(img: np.ndarray, result: ImageResult, path: str | Path, *, top: int = 4) -> Path:
