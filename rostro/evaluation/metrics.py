@@ -12,7 +12,8 @@ from sklearn import metrics as skm
 
 from rostro.evaluation.calibration import expected_calibration_error, reliability_curve
 
-THRESHOLD_METRICS = ("balanced_accuracy", "f1", "accuracy", "none")
+SEARCHED_METRICS = ("balanced_accuracy", "f1", "accuracy")
+THRESHOLD_METRICS = (*SEARCHED_METRICS, "none")
 
 
 def _check(y_true: np.ndarray, scores: np.ndarray, caller: str) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +84,47 @@ def summarise_table(table: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def best_threshold(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    *,
+    metric: str = "accuracy",
+    ties: str = "highest",
+    accept_none: bool = False,
+) -> float:
+    """The threshold that maximises ``metric`` on these labels, from one sort (O(n log n)).
+
+    Candidates accept the top k distinct scores, halfway to the next one down (just below the
+    lowest when all are accepted); ``accept_none`` adds the one above every score, which label
+    thresholds leave out as they are there to accept some faces. ``ties`` picks among equally
+    good candidates: ``highest`` (threshold tuning's choice) or ``lowest`` (the LFW protocol's).
+    """
+    if metric not in SEARCHED_METRICS:
+        raise ValueError(f"metric must be one of {SEARCHED_METRICS}, got {metric!r}")
+    if ties not in ("highest", "lowest"):
+        raise ValueError(f"ties must be 'highest' or 'lowest', got {ties!r}")
+    y, s = _check(np.asarray(y_true), np.asarray(scores), "best_threshold")
+    if metric != "accuracy" and len(np.unique(y)) < 2:
+        raise ValueError(f"best_threshold: {metric} needs both classes")
+    order = np.argsort(-s, kind="stable")
+    ys, ss = y[order], s[order]
+    last = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]  # the last of each run of equal scores
+    tp, fp = np.cumsum(ys)[last], np.cumsum(1 - ys)[last]
+    P, N = tp[-1], fp[-1]
+    upper, lower = ss[last], np.r_[ss[last[:-1] + 1], ss[-1] - 1e-6]
+    if accept_none:
+        tp, fp = np.r_[0, tp], np.r_[0, fp]
+        upper, lower = np.r_[ss[0] + 1e-6, upper], np.r_[ss[0], lower]
+    if metric == "balanced_accuracy":
+        value = 0.5 * (tp / P + (N - fp) / N)
+    elif metric == "f1":
+        value = 2 * tp / (tp + fp + P)
+    else:
+        value = (tp + N - fp) / (P + N)
+    k = int(np.argmax(value)) if ties == "highest" else len(value) - 1 - int(np.argmax(value[::-1]))
+    return float((upper[k] + lower[k]) / 2)
+
+
 def tune_threshold(y_true: np.ndarray, scores: np.ndarray, metric: str = "balanced_accuracy") -> float:
     """The score threshold that maximises ``metric`` (balanced accuracy, F1 or accuracy) on these labels.
 
@@ -90,29 +132,14 @@ def tune_threshold(y_true: np.ndarray, scores: np.ndarray, metric: str = "balanc
     keeps 0.5: for calibrated probabilities that is where accuracy peaks in expectation, and
     tuning it on a small validation split mostly fits noise (shipped model, tuning on half of the
     validation identities and scoring the other half: mean accuracy 0.8984 tuned, 0.9001 at 0.5).
+    One class only also keeps 0.5.
     """
     if metric not in THRESHOLD_METRICS:
         raise ValueError(f"metric must be one of {THRESHOLD_METRICS}, got {metric!r}")
     y, s = _check(np.asarray(y_true), np.asarray(scores), "tune_threshold")
     if metric == "none" or len(np.unique(y)) < 2:
         return 0.5
-    order = np.argsort(-s, kind="stable")
-    ys, ss = y[order], s[order]
-    tp = np.cumsum(ys)
-    fp = np.cumsum(1 - ys)
-    last = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]  # predict positive for the top k
-    tp, fp = tp[last], fp[last]
-    P, N = tp[-1], fp[-1]
-    if metric == "balanced_accuracy":
-        value = 0.5 * (tp / P + (N - fp) / N)
-    elif metric == "f1":
-        value = 2 * tp / (tp + fp + P)
-    else:
-        value = (tp + N - fp) / (P + N)
-    k = int(np.argmax(value))
-    # threshold halfway between the last score called positive and the next one down
-    nxt = ss[last[k] + 1] if last[k] + 1 < len(ss) else ss[last[k]] - 1e-6
-    return float((ss[last[k]] + nxt) / 2)
+    return best_threshold(y, s, metric=metric)
 
 
 def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, metric: str = "balanced_accuracy") -> np.ndarray:
@@ -121,7 +148,7 @@ def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, metric: str = "balan
     return np.array([tune_threshold(y[:, j], s[:, j], metric) for j in range(y.shape[1])])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EvaluationResult:
     """Everything an evaluation report shows, computed once."""
 

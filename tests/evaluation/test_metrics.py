@@ -3,6 +3,7 @@ import pytest
 
 from rostro.evaluation.metrics import (
     attribute_table,
+    best_threshold,
     binary_metrics,
     evaluate_scores,
     tune_threshold,
@@ -52,6 +53,37 @@ def test_threshold_tuning_finds_the_best_cut():
     assert tune_threshold(y, s, "accuracy") != 0.5
     with pytest.raises(ValueError, match="metric must be one of"):
         tune_threshold(y, s, "recall")
+
+
+@pytest.mark.parametrize("ties", ["highest", "lowest"])
+@pytest.mark.parametrize("accept_none", [False, True])
+def test_shared_threshold_matches_a_brute_force_search_on_random_scores(ties, accept_none):
+    rng = np.random.default_rng(3)
+    for case in range(300):
+        n = int(rng.integers(1, 40))
+        y = rng.random(n) < rng.random()
+        s = np.round(rng.random(n), int(rng.integers(1, 4)))  # rounded: ties between scores and between cuts
+        distinct = np.unique(s)
+        above = [distinct[-1] + 1e-6] if accept_none else []
+        cuts = np.r_[distinct[0] - 1e-6, (distinct[1:] + distinct[:-1]) / 2, above]
+        acc = np.array([((s >= c) == y).mean() for c in cuts])
+        best = cuts[acc == acc.max()]
+        t = best_threshold(y, s, metric="accuracy", ties=ties, accept_none=accept_none)
+        assert ((s >= t) == y).mean() == acc.max(), case
+        # of equally accurate cuts, the one asked for: it accepts the same pairs
+        assert ((s >= t) == (s >= (best.max() if ties == "highest" else best.min()))).all(), case
+
+
+def test_threshold_tuning_is_the_shared_search_and_never_rejects_everything():
+    y = np.array([0, 0, 1])
+    s = np.array([0.9, 0.8, 0.1])  # rejecting all (2/3) beats every cut that accepts something (1/3)
+    assert tune_threshold(y, s, "accuracy") == best_threshold(y, s, metric="accuracy") == pytest.approx(0.85)
+    assert best_threshold(y, s, metric="accuracy", accept_none=True) > 0.9
+    assert best_threshold(np.ones(3), s, metric="accuracy", ties="lowest") < 0.1  # one class: accept all
+    with pytest.raises(ValueError, match="needs both classes"):
+        best_threshold(np.ones(3), s, metric="f1")
+    with pytest.raises(ValueError, match="ties must be"):
+        best_threshold(y, s, ties="middle")
 
 
 def test_attribute_table_sorted_by_error_with_baseline():
