@@ -1,7 +1,6 @@
-import numpy as np
 import pytest
 
-from rostro.data.lfw import best_threshold, lfw_protocol, near_threshold, read_lfw_pairs
+from rostro.data.lfw import read_lfw_pairs
 from rostro.data.utkface import parse_utkface_name, read_utkface
 from rostro.errors import DataFormatError
 from tests.conftest import save
@@ -58,50 +57,6 @@ def test_lfw_missing_image_names_the_line(lfw):
     (lfw / "pairs.txt").write_text("1\t2\nAnn_A\t1\t2\n")
     with pytest.raises(DataFormatError, match="announces 1 fold"):
         read_lfw_pairs(lfw)
-
-
-def test_protocol_never_picks_a_threshold_on_the_tested_fold():
-    rng = np.random.default_rng(0)
-    folds = np.repeat(np.arange(10), 60)
-    same = np.tile(np.r_[np.ones(30, bool), np.zeros(30, bool)], 10)
-    scores = np.where(same, rng.normal(0.7, 0.1, 600), rng.normal(0.3, 0.1, 600))
-    scores[folds == 3] = np.where(same[folds == 3], 0.05, 0.95)  # fold 4 is inverted: its own threshold would differ
-    table = lfw_protocol(scores, same, folds)
-    assert len(table) == 10 and table.loc[3, "accuracy"] == 0.0
-    others = folds != 3
-    assert table.loc[3, "threshold"] == pytest.approx(best_threshold(scores[others], same[others]))
-    assert (table.drop(index=3)["accuracy"] > 0.9).all()
-
-
-def test_refined_scores_decide_only_the_doubtful_pairs_with_thresholds_from_other_folds():
-    rng = np.random.default_rng(1)
-    folds = np.repeat(np.arange(10), 100)
-    same = np.tile(np.r_[np.ones(50, bool), np.zeros(50, bool)], 10)
-    scores = np.where(same, rng.normal(0.6, 0.12, 1000), rng.normal(0.4, 0.12, 1000))
-    base = lfw_protocol(scores, same, folds)
-    near = near_threshold(scores, base["threshold"], band=0.1)
-    assert 0 < near.sum() < 1000
-    refined = np.full(1000, np.nan)
-    refined[near] = np.where(same[near], 2.0, 1.0)  # another scale: a second threshold is needed
-    table = lfw_protocol(scores, same, folds, refined=refined, band=0.1)
-    assert (table["accuracy"] >= base["accuracy"]).all() and table["accuracy"].mean() > base["accuracy"].mean()
-    assert table["threshold"].tolist() == base["threshold"].tolist()
-    assert table["refined_pairs"].sum() == sum(
-        ((folds == f) & (np.abs(scores - t) < 0.1)).sum() for f, t in enumerate(table["threshold"])
-    )
-    assert ((table["refined_threshold"] > 1.0) & (table["refined_threshold"] < 2.0)).all()
-    for f, t in enumerate(table["threshold"]):  # pairs outside the band keep the cheap decision: every error left
-        test, far = folds == f, np.abs(scores - t) >= 0.1
-        assert table.loc[f, "accuracy"] == 1 - (((scores >= t) != same) & test & far).sum() / test.sum()
-    flipped = refined.copy()
-    fold4 = (folds == 3) & near
-    flipped[fold4] = 3.0 - refined[fold4]  # fold 4's refined scores inverted: its own threshold would follow
-    table4 = lfw_protocol(scores, same, folds, refined=flipped, band=0.1)
-    assert table4.loc[3, "refined_threshold"] == pytest.approx(table.loc[3, "refined_threshold"])
-    assert table4.loc[3, "accuracy"] < base.loc[3, "accuracy"]
-    refined[np.flatnonzero(near)[0]] = np.nan
-    with pytest.raises(ValueError, match="lack a refined score"):
-        lfw_protocol(scores, same, folds, refined=refined, band=0.1)
 
 
 def test_lfw_eval_scores_every_pair_even_without_a_detected_face(lfw, tmp_path):
