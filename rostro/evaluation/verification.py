@@ -2,7 +2,8 @@
 ROC and DET, FRR at target FARs, and error rates per group at one global threshold.
 
 Scores are similarities: higher means "same person". Cosine similarity is used as is;
-Euclidean distances are negated.
+Euclidean distances are negated. :func:`similarity` and :func:`far_frr` are the one place
+each is computed (evaluation, LFW, the CLI's and the service's verify).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 METRICS = ("cosine", "euclidean")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Pairs:
     """Scored pairs: index of both images, similarity, whether they show the same identity."""
 
@@ -26,6 +27,14 @@ class Pairs:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def shared_group(self, image_groups: np.ndarray | pd.Series) -> pd.Categorical:
+        """Each pair's group when both its images are in it, else missing: genuine pairs always
+        share a group that is a trait of the person, cross-group impostors are counted in none.
+        Every image group is a category, so a group without pairs still gets a row."""
+        groups = np.asarray(image_groups).astype(str)
+        ga, gb = groups[self.a], groups[self.b]
+        return pd.Categorical(np.where(ga == gb, ga, None), categories=sorted(set(groups)))
 
 
 def similarity(x: np.ndarray, y: np.ndarray, metric: str = "cosine") -> np.ndarray:
@@ -85,12 +94,21 @@ def make_pairs(
         keep = np.sort(rng.choice(len(ia), want, replace=False))
         ia, ib = ia[keep], ib[keep]
     a, b = np.concatenate([ga, ia]), np.concatenate([gb, ib])
-    return Pairs(a, b, similarity(emb[a], emb[b], metric), np.r_[np.ones(len(ga), bool), np.zeros(len(ia), bool)])
+    genuine = np.r_[np.ones(len(ga), bool), np.zeros(len(ia), bool)]
+    return Pairs(a=a, b=b, scores=similarity(emb[a], emb[b], metric), genuine=genuine)
 
 
-@dataclass
+def far_frr(genuine_scores: np.ndarray, impostor_scores: np.ndarray, threshold: float) -> tuple[float, float]:
+    """(FAR, FRR) when pairs scoring >= ``threshold`` are accepted; NaN for a side with no pairs."""
+    far = float((impostor_scores >= threshold).mean()) if len(impostor_scores) else float("nan")
+    frr = float((genuine_scores < threshold).mean()) if len(genuine_scores) else float("nan")
+    return far, frr
+
+
+@dataclass(kw_only=True)
 class VerificationResult:
-    """FAR and FRR at every distinct score threshold, with the EER and operating points."""
+    """FAR and FRR at every distinct score threshold, with the EER and operating points; with
+    ``groups`` given to :func:`verification_curves`, the same per group (:meth:`by_group`)."""
 
     thresholds: np.ndarray
     far: np.ndarray
@@ -101,12 +119,23 @@ class VerificationResult:
     eer_threshold: float
     genuine_scores: np.ndarray = field(repr=False)
     impostor_scores: np.ndarray = field(repr=False)
+    group_scores: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def rates_at(self, threshold: float) -> tuple[float, float]:
         """(FAR, FRR) when pairs scoring >= ``threshold`` are accepted."""
-        far = float((self.impostor_scores >= threshold).mean()) if self.n_impostor else float("nan")
-        frr = float((self.genuine_scores < threshold).mean()) if self.n_genuine else float("nan")
-        return far, frr
+        return far_frr(self.genuine_scores, self.impostor_scores, threshold)
+
+    def by_group(self, threshold: float) -> pd.DataFrame:
+        """FAR and FRR per group at one global threshold, beside each group's own EER."""
+        if not self.group_scores:
+            raise ValueError("by_group: no groups; pass groups= to verification_curves")
+        rows = []
+        for name, (gen, imp) in self.group_scores.items():
+            far, frr = far_frr(gen, imp, threshold)
+            eer = _curves(gen, imp).eer if len(gen) and len(imp) else float("nan")
+            rows.append({"group": name, "genuine_pairs": len(gen), "impostor_pairs": len(imp), "far": far,
+                         "frr": frr, "eer": eer})  # fmt: skip
+        return pd.DataFrame(rows).set_index("group")
 
     def threshold_at_far(self, target: float) -> float:
         """The lowest threshold whose FAR does not exceed ``target``."""
@@ -135,8 +164,27 @@ class VerificationResult:
         }
 
 
-def verification_curves(scores: np.ndarray, genuine: np.ndarray) -> VerificationResult:
-    """FAR(t), FRR(t) and the equal error rate from similarity scores and same/different labels."""
+def _curves(gen: np.ndarray, imp: np.ndarray) -> VerificationResult:
+    """The curves from sorted genuine and impostor scores, both non-empty."""
+    s = np.r_[gen, imp]
+    thresholds = np.unique(np.r_[s, s.max() + 1e-9])
+    far = 1 - np.searchsorted(imp, thresholds, side="left") / len(imp)
+    frr = np.searchsorted(gen, thresholds, side="left") / len(gen)
+    k = int(np.argmin(np.abs(far - frr)))
+    # FAR falls and FRR rises with the threshold: average the two at their closest point
+    return VerificationResult(thresholds=thresholds, far=far, frr=frr, n_genuine=len(gen), n_impostor=len(imp),
+                              eer=float((far[k] + frr[k]) / 2), eer_threshold=float(thresholds[k]),
+                              genuine_scores=gen, impostor_scores=imp)  # fmt: skip
+
+
+def verification_curves(
+    scores: np.ndarray, genuine: np.ndarray, *, groups: pd.Categorical | np.ndarray | None = None
+) -> VerificationResult:
+    """FAR(t), FRR(t) and the equal error rate from similarity scores and same/different labels.
+
+    ``groups`` (one value per pair, missing for a pair in no group; ``Pairs.shared_group`` makes
+    them) keeps each group's scores for :meth:`VerificationResult.by_group`.
+    """
     s = np.asarray(scores, np.float64)
     g = np.asarray(genuine, bool)
     if s.shape != g.shape or s.ndim != 1:
@@ -145,35 +193,17 @@ def verification_curves(scores: np.ndarray, genuine: np.ndarray) -> Verification
         raise ValueError("verification_curves: need both genuine and impostor pairs")
     if not np.isfinite(s).all():
         raise ValueError("verification_curves: scores contain NaN or infinity")
-    gen, imp = np.sort(s[g]), np.sort(s[~g])
-    thresholds = np.unique(np.r_[s, s.max() + 1e-9])
-    far = 1 - np.searchsorted(imp, thresholds, side="left") / len(imp)
-    frr = np.searchsorted(gen, thresholds, side="left") / len(gen)
-    k = int(np.argmin(np.abs(far - frr)))
-    # FAR falls and FRR rises with the threshold: average the two at their closest point
-    eer = float((far[k] + frr[k]) / 2)
-    return VerificationResult(thresholds, far, frr, len(gen), len(imp), eer, float(thresholds[k]), gen, imp)
+    result = _curves(np.sort(s[g]), np.sort(s[~g]))
+    if groups is not None:
+        groups = pd.Categorical(groups)
+        if len(groups) != len(s):
+            raise ValueError(f"verification_curves: {len(groups)} group values for {len(s)} pairs")
+        result.group_scores = {str(name): (np.sort(s[g & (groups == name)]), np.sort(s[~g & (groups == name)]))
+                               for name in groups.categories}  # fmt: skip
+    return result
 
 
 def per_group_rates(pairs: Pairs, groups: np.ndarray, threshold: float) -> pd.DataFrame:
-    """FAR and FRR per group at one global threshold, beside each group's own EER.
-
-    A pair belongs to a group when both its images do (genuine pairs always do when the group
-    is a trait of the person); cross-group impostor pairs are counted in no group.
-    """
-    groups = np.asarray(groups).astype(str)
-    ga, gb = groups[pairs.a], groups[pairs.b]
-    rows = []
-    for value in sorted(set(groups)):
-        inside = (ga == value) & (gb == value)
-        gen, imp = pairs.scores[inside & pairs.genuine], pairs.scores[inside & ~pairs.genuine]
-        row = {"group": value, "genuine_pairs": len(gen), "impostor_pairs": len(imp),
-               "far": float((imp >= threshold).mean()) if len(imp) else float("nan"),
-               "frr": float((gen < threshold).mean()) if len(gen) else float("nan")}  # fmt: skip
-        row["eer"] = (
-            verification_curves(pairs.scores[inside], pairs.genuine[inside]).eer
-            if len(gen) and len(imp)
-            else float("nan")
-        )
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("group")
+    """:meth:`VerificationResult.by_group` from pairs and each image's group, for callers that
+    have not built their result with ``groups``."""
+    return verification_curves(pairs.scores, pairs.genuine, groups=pairs.shared_group(groups)).by_group(threshold)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rostro.evaluation.verification import make_pairs, per_group_rates, similarity, verification_curves
+from rostro.evaluation.verification import far_frr, make_pairs, per_group_rates, similarity, verification_curves
 
 
 def test_eer_of_separated_and_identical_distributions():
@@ -50,17 +50,33 @@ def test_pairs_and_similarity():
         similarity(emb, emb, "manhattan")
 
 
-def test_per_group_rates_at_a_global_threshold():
+def test_group_view_gives_rates_at_a_global_threshold_and_each_groups_eer():
     rng = np.random.default_rng(2)
     n_id, per = 60, 4
     ids = np.repeat(np.arange(n_id), per)
-    group = np.where(ids < 30, "f", "m")
+    group = np.where(ids < 30, "f", "m").astype(object)
+    group[-1] = "x"  # one image alone in its group: a row with no pairs
     centres = rng.normal(size=(n_id, 16))
     noise = np.where(group == "f", 0.9, 0.3)[:, None]  # group f is noisier: more errors
     emb = centres[ids] + rng.normal(size=(len(ids), 16)) * noise
     pairs = make_pairs(emb, ids, max_impostor=None)
-    t = verification_curves(pairs.scores, pairs.genuine).eer_threshold
-    table = per_group_rates(pairs, group, t)
-    assert list(table.index) == ["f", "m"]
+    plain = verification_curves(pairs.scores, pairs.genuine)
+    result = verification_curves(pairs.scores, pairs.genuine, groups=pairs.shared_group(group))
+    assert result.eer == plain.eer and result.to_dict() == plain.to_dict()  # the view adds, changes nothing
+    t = plain.eer_threshold
+    table = result.by_group(t)
+    assert list(table.index) == ["f", "m", "x"] and table.loc["x"].isna()[["far", "frr", "eer"]].all()
     assert table.loc["f", "frr"] > table.loc["m", "frr"] and table.loc["f", "eer"] > table.loc["m", "eer"]
-    assert table["genuine_pairs"].sum() == pairs.genuine.sum()
+    inside = (group[pairs.a] == "f") & (group[pairs.b] == "f")
+    gen, imp = pairs.scores[inside & pairs.genuine], pairs.scores[inside & ~pairs.genuine]
+    assert (table.loc["f", "genuine_pairs"], table.loc["f", "impostor_pairs"]) == (len(gen), len(imp))
+    assert (table.loc["f", "far"], table.loc["f", "frr"]) == ((imp >= t).mean(), (gen < t).mean())
+    assert table.loc["f", "eer"] == verification_curves(pairs.scores[inside], pairs.genuine[inside]).eer
+    assert table["genuine_pairs"].sum() == pairs.genuine.sum() - 3  # the image in group x: 3 genuine pairs in none
+    assert table.equals(per_group_rates(pairs, group, t))
+    with pytest.raises(ValueError, match="no groups"):
+        plain.by_group(t)
+
+
+def test_far_frr_is_nan_for_a_side_without_pairs():
+    assert far_frr(np.array([0.2, 0.9]), np.array([]), 0.5) == (pytest.approx(float("nan"), nan_ok=True), 0.5)
