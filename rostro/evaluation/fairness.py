@@ -1,5 +1,9 @@
-"""Fairness audit: metrics per group with bootstrap intervals (fairlearn's MetricFrame),
-gaps and ratios between groups, and the cross-group matrix (train on group i, test on j)."""
+"""Fairness audit: metrics per group (fairlearn's MetricFrame), gaps and ratios between groups,
+and the cross-group matrix (train on group i, test on j).
+
+Bootstrap intervals cost ``n_boot`` refits of every metric, so they are opt-in: with the
+default ``n_boot=0`` the interval columns are there but NaN.
+"""
 
 from __future__ import annotations
 
@@ -33,9 +37,9 @@ METRICS: dict[str, Callable] = {
 }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AuditResult:
-    """Per-group metrics with 95% bootstrap intervals, and the gaps between groups."""
+    """Per-group metrics with 95% bootstrap intervals (NaN without bootstrap), and the gaps between groups."""
 
     overall: pd.Series
     by_group: pd.DataFrame
@@ -76,20 +80,23 @@ def audit_predictions(
     y_pred: np.ndarray,
     groups: pd.DataFrame | pd.Series | np.ndarray,
     *,
-    n_boot: int = 200,
+    n_boot: int = 0,
     seed: int = 0,
 ) -> AuditResult:
-    """Accuracy, TPR, FPR, FNR and selection rate per group (or per combination of group columns)."""
+    """Accuracy, TPR, FPR, FNR and selection rate per group (or per combination of group columns),
+    with 95% intervals from ``n_boot`` bootstrap samples when asked."""
     y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
         raise ValueError(f"audit_predictions: y_true {y_true.shape} and y_pred {y_pred.shape} must be equal 1-D")
     if len(groups) != len(y_true):
         raise ValueError(f"audit_predictions: {len(groups)} group values for {len(y_true)} predictions")
-    mf = MetricFrame(
-        metrics=METRICS, y_true=y_true, y_pred=y_pred, sensitive_features=groups,
-        n_boot=n_boot, ci_quantiles=[0.025, 0.975], random_state=seed,
-    )  # fmt: skip
-    low, high = mf.by_group_ci
+    boot = {"n_boot": n_boot, "ci_quantiles": [0.025, 0.975]} if n_boot else {}
+    mf = MetricFrame(metrics=METRICS, y_true=y_true, y_pred=y_pred, sensitive_features=groups, random_state=seed,
+                     **boot)  # fmt: skip
+    if n_boot:
+        low, high = mf.by_group_ci
+    else:
+        low, high = (pd.DataFrame(np.nan, index=mf.by_group.index, columns=mf.by_group.columns) for _ in range(2))
     sf = groups if not isinstance(groups, pd.DataFrame) else groups.astype(str).agg(" / ".join, axis=1)
     gaps = {
         "demographic_parity_difference": float(demographic_parity_difference(y_true, y_pred, sensitive_features=sf)),
@@ -99,24 +106,24 @@ def audit_predictions(
     }
     diff = mf.difference(method="between_groups").drop("count")
     ratio = mf.ratio(method="between_groups").drop("count")
-    return AuditResult(mf.overall, mf.by_group, low, high, diff, ratio, gaps)
+    return AuditResult(overall=mf.overall, by_group=mf.by_group, ci_low=low, ci_high=high, difference=diff,
+                       ratio=ratio, gaps=gaps)  # fmt: skip
 
 
-def bootstrap_ci(correct: np.ndarray, *, n_boot: int = 500, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of the mean of ``correct`` (0/1 outcomes, or any values)."""
+def bootstrap_ci(correct: np.ndarray, *, n_boot: int, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the mean of ``correct`` (0/1 outcomes, or any values); NaN with
+    no values or ``n_boot=0``. No default: the caller chooses the cost."""
     correct = np.asarray(correct, float)
-    if len(correct) == 0:
+    if len(correct) == 0 or n_boot == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = correct[rng.integers(0, len(correct), (n_boot, len(correct)))].mean(axis=1)
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
-def error_by_group(
-    errors: np.ndarray, groups: pd.DataFrame, *, n_boot: int = 500, seed: int = 0
-) -> pd.DataFrame:
+def error_by_group(errors: np.ndarray, groups: pd.DataFrame, *, n_boot: int = 0, seed: int = 0) -> pd.DataFrame:
     """Mean absolute error (e.g. of age in years) per value of each group column, with a 95%
-    bootstrap interval; one row per (column, group), then ``all``."""
+    bootstrap interval when ``n_boot`` is given; one row per (column, group), then ``all``."""
     errors = np.abs(np.asarray(errors, float))
     rows = [("all", "all", errors)]
     for column in groups.columns:
@@ -130,7 +137,7 @@ def error_by_group(
     return pd.DataFrame(out)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CrossGroupResult:
     """Accuracy of a model trained on each row's group (or 'all') and tested on each column's group."""
 
@@ -152,12 +159,13 @@ def cross_group_matrix(
     *,
     identities: np.ndarray | None = None,
     test_fraction: float = 0.3,
-    n_boot: int = 500,
+    n_boot: int = 0,
     seed: int = 0,
 ) -> CrossGroupResult:
     """Train one model per group and one on all groups; test each on every group's held-out part.
 
-    Held-out parts are identity-disjoint from training parts when ``identities`` are given.
+    Held-out parts are identity-disjoint from training parts when ``identities`` are given;
+    each accuracy has a 95% bootstrap interval when ``n_boot`` is given.
     """
     X, y, groups = np.asarray(X), np.asarray(y).astype(int), np.asarray(groups).astype(str)
     names = sorted(set(groups))
@@ -179,4 +187,6 @@ def cross_group_matrix(
             correct = model.predict(X[te]) == y[te]
             acc.loc[row, col] = correct.mean()
             low.loc[row, col], high.loc[row, col] = bootstrap_ci(correct, n_boot=n_boot, seed=seed)
-    return CrossGroupResult(acc, low, high, pd.Series({g: len(test_of[g]) for g in names}))
+    return CrossGroupResult(
+        accuracy=acc, ci_low=low, ci_high=high, n_test=pd.Series({g: len(test_of[g]) for g in names})
+    )

@@ -32,7 +32,7 @@ class _Scores(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p, p])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MitigationResult:
     """The same held-out faces audited with one global threshold and with per-group thresholds."""
 
@@ -67,10 +67,11 @@ def mitigate_thresholds(
     threshold: float = 0.5,
     constraint: str = "equalized_odds",
     fit_fraction: float = 0.5,
-    n_boot: int = 200,
+    n_boot: int = 0,
     seed: int = 0,
 ) -> MitigationResult:
-    """Fit per-group thresholds on ``fit_fraction`` of the faces; audit the rest before and after.
+    """Fit per-group thresholds on ``fit_fraction`` of the faces; audit the rest before and after
+    (with ``n_boot`` bootstrap samples for the audits' intervals when asked).
 
     The split is stratified by group and label. Equalized-odds thresholds are randomised
     between two cut-offs where needed (fairlearn's construction), seeded here.
@@ -91,8 +92,9 @@ def mitigate_thresholds(
     after = opt.predict(scores[test, None], sensitive_features=g_test.to_numpy(), random_state=seed)
     before = (scores[test] >= threshold).astype(int)
     return MitigationResult(
-        constraint,
-        audit_predictions(y_true[test], before, g_test, n_boot=n_boot, seed=seed),
-        audit_predictions(y_true[test], np.asarray(after, int), g_test, n_boot=n_boot, seed=seed),
-        len(fit), len(test),
-    )  # fmt: skip
+        constraint=constraint,
+        before=audit_predictions(y_true[test], before, g_test, n_boot=n_boot, seed=seed),
+        after=audit_predictions(y_true[test], np.asarray(after, int), g_test, n_boot=n_boot, seed=seed),
+        n_fit=len(fit),
+        n_test=len(test),
+    )

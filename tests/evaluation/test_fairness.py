@@ -69,3 +69,20 @@ def test_error_by_group_gives_mae_per_value_of_each_column_with_an_interval():
     assert table.loc[("band", "o"), "mae"] == pytest.approx(5.0)
     row = table.loc[("race", "b")]
     assert row.mae_low <= row.mae <= row.mae_high
+
+
+def test_intervals_are_opt_in_and_leave_the_figures_and_columns_as_they_are():
+    rng = np.random.default_rng(3)
+    g = pd.Series(rng.choice(["a", "b"], 300), name="group")
+    y = rng.integers(0, 2, 300)
+    pred = np.where(rng.random(300) < 0.2, 1 - y, y)
+    plain, boot = audit_predictions(y, pred, g), audit_predictions(y, pred, g, n_boot=20)
+    pd.testing.assert_frame_equal(plain.by_group, boot.by_group)
+    assert plain.ci_low.isna().all().all() and plain.ci_high.isna().all().all()
+    assert list(plain.table().columns) == list(boot.table().columns)
+    assert plain.to_dict()["by_group"]["a"]["accuracy_low"] is None and plain.gaps == boot.gaps
+    errors = rng.normal(size=300)
+    assert error_by_group(errors, g.to_frame())[["mae_low", "mae_high"]].isna().all().all()
+    cross = cross_group_matrix(rng.normal(size=(300, 2)), y, g.to_numpy(), LogisticRegression)
+    assert cross.ci_low.isna().all().all() and cross.accuracy.notna().all().all()
+    assert np.isnan(bootstrap_ci(y, n_boot=0)).all()
