@@ -6,8 +6,12 @@ faces (any photo) or on CelebA-aligned crops, whose face box is known from the t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from rostro.errors import RostroError
+from rostro.evaluation.verification import similarity
 from rostro.faces.detection import Face, detect_faces
 from rostro.faces.models import dlib_models
 from rostro.faces.network import CHIP_SIZE, EMBEDDING_DIM, face_chips, face_network
@@ -44,9 +48,7 @@ def aligned_chips(crops: list[np.ndarray]) -> np.ndarray:
     return chips
 
 
-def embed_aligned(
-    crops: list[np.ndarray], *, jitter: int = 0, flip: bool = False, backend: str = "onnx"
-) -> np.ndarray:
+def embed_aligned(crops: list[np.ndarray], *, jitter: int = 0, flip: bool = False, backend: str = "onnx") -> np.ndarray:
     """Embeddings of CelebA-aligned crops, in one batch."""
     return face_network(backend).describe(aligned_chips(crops), jitter=jitter, flip=flip)
 
@@ -77,7 +79,12 @@ def find_faces(
 
 
 def embed_image(
-    img: np.ndarray, *, detector: str = "auto", jitter: int = 0, flip: bool = False, pick: str = "largest",
+    img: np.ndarray,
+    *,
+    detector: str = "auto",
+    jitter: int = 0,
+    flip: bool = False,
+    pick: str = "largest",
     backend: str = "onnx",
 ) -> tuple[list[Face], np.ndarray]:
     """Detect every face in a photo (ordered as ``find_faces`` says) and embed each; ([], 0 x 128)
@@ -114,17 +121,45 @@ def embed_centre(
 DEFAULT_THRESHOLD = 0.928
 
 
-def compare_photos(img_a: np.ndarray, img_b: np.ndarray, *, threshold: float | None = None) -> dict:
-    """Cosine similarity of the largest face in each photo, and the same/different decision."""
-    from rostro.errors import RostroError
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """Whether two photos show one person: the cosine similarity of their largest faces against
+    ``threshold``; ``score`` and ``same`` are None, and ``message`` names the photo, when one has no face."""
 
-    vectors = []
-    for name, img in (("first", img_a), ("second", img_b)):
-        faces, vecs = embed_image(img)
-        if not faces:
-            raise RostroError(f"no face found in the {name} photo")
-        vectors.append(vecs[0])
-    a, b = vectors
-    score = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    score: float | None
+    threshold: float
+    same: bool | None
+    faces_a: list[Face]
+    faces_b: list[Face]
+    message: str
+
+
+def verify_faces(
+    a: tuple[list[Face], np.ndarray],
+    b: tuple[list[Face], np.ndarray],
+    *,
+    threshold: float | None = None,
+    names: tuple[str, str] = ("a", "b"),
+) -> Verdict:
+    """The same-person decision from each photo's faces and embeddings (as ``embed_image`` returns
+    them): one rule for ``rostro verify`` and the service's /verify. ``names`` name the photos in
+    the message; ``threshold`` defaults to :data:`DEFAULT_THRESHOLD`."""
+    (faces_a, vecs_a), (faces_b, vecs_b) = a, b
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-    return {"score": score, "threshold": threshold, "same": score >= threshold}
+    missing = [name for name, faces in zip(names, (faces_a, faces_b), strict=True) if not faces]
+    if missing:
+        return Verdict(score=None, threshold=threshold, same=None, faces_a=faces_a, faces_b=faces_b,
+                       message=f"no face found in {' and '.join(missing)}")  # fmt: skip
+    score = float(similarity(vecs_a[:1], vecs_b[:1], "cosine")[0])
+    return Verdict(score=score, threshold=threshold, same=score >= threshold, faces_a=faces_a, faces_b=faces_b,
+                   message="")  # fmt: skip
+
+
+def compare_photos(img_a: np.ndarray, img_b: np.ndarray, *, threshold: float | None = None) -> dict:
+    """Cosine similarity of the largest face in each photo, and the same/different decision;
+    :class:`RostroError` when a photo has no face."""
+    verdict = verify_faces(embed_image(img_a), embed_image(img_b), threshold=threshold,
+                           names=("the first photo", "the second photo"))  # fmt: skip
+    if verdict.score is None:
+        raise RostroError(verdict.message)
+    return {"score": verdict.score, "threshold": verdict.threshold, "same": verdict.same}

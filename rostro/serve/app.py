@@ -25,7 +25,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from rostro._version import __version__
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.errors import RostroError
-from rostro.evaluation.verification import similarity
 from rostro.faces.status import NO_FACE
 
 STATIC = Path(__file__).parent / "static"
@@ -140,7 +139,7 @@ def _box(box) -> dict | None:
 
 def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     """The FastAPI app with the model loaded once; used by ``rostro serve`` and by tests."""
-    from rostro.faces.embedding import DEFAULT_THRESHOLD, embed_image
+    from rostro.faces.embedding import DEFAULT_THRESHOLD, embed_image, verify_faces
     from rostro.inference.predict import AttributePredictor
 
     cfg = cfg or ServeConfig()
@@ -218,15 +217,12 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     async def verify(a: Photo, b: Photo) -> dict:
         """Cosine similarity of the largest face in each photo, and same/different at the threshold."""
         img_a, img_b = await read(a, "a"), await read(b, "b")
-        (fa, va), (fb, vb) = await queue.run(embed_sync, img_a), await queue.run(embed_sync, img_b)
-        missing = [n for n, f in (("a", fa), ("b", fb)) if not f]
-        if missing:
-            return {"score": None, "threshold": threshold, "same": None, "faces_a": len(fa), "faces_b": len(fb),
-                    "message": f"no face found in {' and '.join(missing)}"}  # fmt: skip
-        score = float(similarity(va[:1], vb[:1], "cosine")[0])
-        return {"score": round(score, 6), "threshold": threshold, "same": score >= threshold,
-                "faces_a": len(fa), "faces_b": len(fb), "box_a": _box(fa[0].box), "box_b": _box(fb[0].box),
-                "message": ""}  # fmt: skip
+        v = verify_faces(await queue.run(embed_sync, img_a), await queue.run(embed_sync, img_b), threshold=threshold)
+        body = {"score": None if v.score is None else round(v.score, 6), "threshold": v.threshold, "same": v.same,
+                "faces_a": len(v.faces_a), "faces_b": len(v.faces_b)}  # fmt: skip
+        if v.score is not None:
+            body |= {"box_a": _box(v.faces_a[0].box), "box_b": _box(v.faces_b[0].box)}
+        return body | {"message": v.message}
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

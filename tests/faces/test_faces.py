@@ -86,3 +86,19 @@ def test_jitter_averages_nearby_copies(portrait):
     _, jittered = embed_image(portrait, flip=True, jitter=2)
     cos = float(plain[0] @ jittered[0])
     assert 0.95 < cos < 0.99999  # the same face, not the same vector
+
+
+def test_one_verify_decision_for_the_cli_and_the_service(portrait):
+    from rostro.errors import RostroError
+    from rostro.faces.embedding import DEFAULT_THRESHOLD, compare_photos, embed_image, verify_faces
+
+    mirror, blank = np.ascontiguousarray(portrait[:, ::-1]), np.full((120, 160, 3), 128, np.uint8)
+    v = verify_faces(embed_image(portrait), embed_image(mirror))
+    assert v.same is True and v.threshold == DEFAULT_THRESHOLD < v.score and v.message == ""
+    assert len(v.faces_a) == len(v.faces_b) == 1
+    assert compare_photos(portrait, mirror) == {"score": v.score, "threshold": v.threshold, "same": True}
+    assert verify_faces(embed_image(portrait), embed_image(mirror), threshold=v.score + 1e-6).same is False
+    none = verify_faces(embed_image(blank), embed_image(blank))
+    assert none.score is None and none.same is None and none.message == "no face found in a and b"
+    with pytest.raises(RostroError, match="^no face found in the second photo$"):
+        compare_photos(portrait, blank)

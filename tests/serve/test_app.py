@@ -9,7 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from rostro.data.images import load_image
 from rostro.errors import RostroError
+from rostro.faces.embedding import compare_photos
 from rostro.inference.predict import sample_photo
 from rostro.serve.app import Busy, InferenceQueue, ServeConfig, create_app, serve
 
@@ -67,9 +69,13 @@ def test_embed_and_verify(client, photo):
     mirrored = _png(np.ascontiguousarray(img[:, ::-1]))
     v = client.post("/verify", files={"a": ("a.jpg", photo), "b": ("b.png", mirrored)}).json()
     assert v["same"] is True and v["score"] > v["threshold"] and v["faces_a"] == v["faces_b"] == 1
+    assert list(v) == ["score", "threshold", "same", "faces_a", "faces_b", "box_a", "box_b", "message"]
+    cli = compare_photos(load_image(photo), load_image(mirrored))  # `rostro verify`: the same decision
+    assert v["score"] == round(cli["score"], 6) and v["threshold"] == cli["threshold"]
     blank = _png(np.full((200, 200, 3), 128, np.uint8))
     v = client.post("/verify", files={"a": ("a.jpg", photo), "b": ("b.png", blank)}).json()
     assert v["same"] is None and v["message"] == "no face found in b"
+    assert list(v) == ["score", "threshold", "same", "faces_a", "faces_b", "message"]
 
 
 @pytest.mark.parametrize(
