@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rostro.data.loading import DataConfig
 from rostro.evaluation.metrics import THRESHOLD_METRICS
 
+if TYPE_CHECKING:
+    from rostro.training.multitask import MultiTaskConfig
+
 SCHEDULES = ("onecycle", "cosine", "constant")
 IMBALANCE = ("none", "pos_weight", "balanced")
 MONITORS = ("val_loss", "val_mean_accuracy", "val_mean_balanced_accuracy", "val_mean_roc_auc")
+
+
+def check_schedule(cfg: TrainConfig | MultiTaskConfig) -> None:
+    """Refuse a schedule that cannot train (no epoch, empty batches, no step size) before any work."""
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
+        raise ValueError(f"{type(cfg).__name__} needs epochs >= 1, batch_size >= 1 and lr > 0; got {cfg.epochs}, "
+                         f"{cfg.batch_size}, {cfg.lr}")  # fmt: skip
 
 
 @dataclass
@@ -58,11 +69,7 @@ class TrainConfig(DataConfig):
         ):
             if value not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {value!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError(
-                f"TrainConfig needs epochs >= 1, batch_size >= 1 and lr > 0; got {self.epochs}, "
-                f"{self.batch_size}, {self.lr}"
-            )
+        check_schedule(self)
         if self.input_size is not None and self.input_size < 16:
             raise ValueError(f"TrainConfig.input_size must be at least 16 px (or unset), got {self.input_size}")
         if self.chips is not None:

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -27,6 +26,7 @@ from rostro.evaluation.metrics import attribute_table, summarise_table
 from rostro.files import atomic_write_text
 from rostro.models.cnn import TrunkHeadNet
 from rostro.models.inference import predict_proba
+from rostro.progress import progress_bar
 from rostro.runs import load_checkpoint, save_checkpoint
 from rostro.training.config import TrainConfig
 
@@ -203,16 +203,11 @@ def fit(
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     images_seen, train_seconds = 0, 0.0
     stopped = bool(history) and start >= cfg.epochs and bad >= cfg.patience
-    columns = (
-        TextColumn("epoch {task.fields[epoch]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[ips]:>5.0f} img/s  loss {task.fields[loss]:.4f}"),
-        TimeRemainingColumn(),
-    )
     t_all = time.perf_counter()
     wrapped, trainable = model, None
-    with Progress(*columns, disable=not (cfg.progress and world.main), transient=False) as bar:
+    stats = "{task.fields[ips]:>5.0f} img/s  loss {task.fields[loss]:.4f}"
+    with progress_bar("epoch {task.fields[epoch]}", enabled=cfg.progress and world.main, transient=False,
+                      stats=stats) as bar:  # fmt: skip
         for epoch in range(start, cfg.epochs):
             set_trainable(model, cfg, epoch)
             _train_mode(model)
@@ -237,10 +232,7 @@ def fit(
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                     logits = wrapped(x)
                 loss = loss_fn(logits.float(), y.to(world.device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+                optimizer_step(loss, opt, sched)
                 running += float(loss.detach()) * len(rows)
                 count, local = count + len(batch), local + len(rows)
                 elapsed = time.perf_counter() - t0
@@ -300,6 +292,14 @@ def fit(
         images_per_second=images_seen / train_seconds if train_seconds else float("nan"),
         resumed_from=resumed,
     )
+
+
+def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler) -> None:
+    """One step of training: fresh gradients from ``loss``, then the optimiser, then the schedule."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
 
 
 def _sum(value: float, world: World) -> float:

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rostro.config import from_dict, save_config
 from rostro.data.cache import build_cache
@@ -31,7 +30,10 @@ from rostro.evaluation.calibration import fit_calibration
 from rostro.faces.chips import chip_cache_options
 from rostro.faces.network import CHIP_SIZE
 from rostro.models.registry import create_model, model_spec
+from rostro.progress import progress_bar
 from rostro.runs import RunInfo, git_commit, read_run_info, regression_values, save_checkpoint, write_manifest
+from rostro.training.config import check_schedule
+from rostro.training.loop import optimizer_step
 
 log = logging.getLogger(__name__)
 AGE = {"age": {"offset": 30.0, "scale": 10.0}}
@@ -67,10 +69,7 @@ class MultiTaskConfig:
     def __post_init__(self) -> None:
         if not self.parsed:  # parsing here makes an unknown key or format fail now, not mid-training
             raise ValueError("MultiTaskConfig.sources: expected at least one {data, format, chips} entry, found none")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError(f"MultiTaskConfig needs epochs >= 1, batch_size >= 1, lr > 0; got {self.epochs}, "
-                             f"{self.batch_size}, {self.lr}")  # fmt: skip
-
+        check_schedule(self)
 
     @property
     def parsed(self) -> list[Source]:
@@ -248,8 +247,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=cfg.epochs * steps)
     rng = np.random.default_rng(cfg.seed)
     history, best = [], -1.0
-    columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, disable=not cfg.progress, transient=True) as bar:
+    with progress_bar("epoch {task.fields[epoch]}", enabled=cfg.progress) as bar:
         for epoch in range(1, cfg.epochs + 1):
             net.train()
             t0, total = time.perf_counter(), 0.0
@@ -258,10 +256,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
             for s in range(steps):
                 idx = np.sort(order[s * cfg.batch_size : (s + 1) * cfg.batch_size])
                 loss = multitask_loss(net(inputs(idx)), target[idx], age[idx], len(labels), cfg.age_weight)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+                optimizer_step(loss, opt, sched)
                 total += loss.item()
                 bar.advance(task)
             bar.remove_task(task)
