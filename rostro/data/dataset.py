@@ -136,6 +136,12 @@ def check_unique_ids(ids: pd.Series, *, file: str | Path, first_line: int) -> No
         )
 
 
+def group_name(key: object) -> str:
+    """One group's name; a combination of group columns (a tuple key) has its values joined by
+    ' / ', so tables, JSON keys and plots name a group alike."""
+    return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
 def sort_by_paths(frame: pd.DataFrame, paths: Sequence[str | Path]) -> pd.DataFrame:
     """``frame`` re-ordered so its ``path`` column follows ``paths`` (rows not in it last)."""
     order = {str(p): i for i, p in enumerate(paths)}

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rostro.data.dataset import group_name
 from rostro.evaluation.fairness import AuditResult, CrossGroupResult
 from rostro.evaluation.mitigation import MitigationResult
 from rostro.evaluation.verification import VerificationResult
@@ -25,11 +26,16 @@ def _start(out_dir: str | Path, title: str, note: str) -> tuple[Path, Page]:
     return out, page
 
 
+def _finish(out: Path, page: Page, name: str, data: dict) -> Path:
+    """Write the report's figures as ``name`` (JSON) beside its page; returns the page's path."""
+    (out / name).write_text(json.dumps(data, indent=2, default=float))
+    return page.write(out / "report.html")
+
+
 def _audit_section(page: Page, audit: AuditResult, out: Path) -> None:
     page.heading("Overall").table(audit.overall.to_frame("value"))
     page.heading("Per group (95% bootstrap intervals)").table(audit.table())
-    acc = {(" / ".join(map(str, k)) if isinstance(k, tuple) else str(k)): v
-           for k, v in audit.by_group["accuracy"].items()}  # fmt: skip
+    acc = {group_name(k): v for k, v in audit.by_group["accuracy"].items()}
     plots.bar_chart(acc, out / "accuracy_by_group.png", title="Accuracy per group", xlabel="accuracy", horizontal=True)
     page.image("accuracy_by_group.png", "accuracy per group")
     gaps = pd.DataFrame({"difference (max - min)": audit.difference, "ratio (min / max)": audit.ratio})
@@ -50,8 +56,7 @@ def write_audit_report(
             cross.ci_high.astype(float)
         )
         data["cross_group"] = cross.to_dict()
-    (out / "audit.json").write_text(json.dumps(data, indent=2))
-    return page.write(out / "report.html")
+    return _finish(out, page, "audit.json", data)
 
 
 def write_model_audit_report(
@@ -76,8 +81,7 @@ def write_model_audit_report(
         plots.paired_bars(summary, out / "mitigation.png", title="Held-out faces: before and after")
         page.image("mitigation.png", "before and after per-group thresholds")
         data["mitigation"] = mitigation.to_dict()
-    (out / "audit.json").write_text(json.dumps(data, indent=2))
-    return page.write(out / "report.html")
+    return _finish(out, page, "audit.json", data)
 
 
 def write_verification_report(
@@ -103,8 +107,7 @@ def write_verification_report(
     if per_group is not None:
         page.heading(f"Per group at one global threshold ({global_threshold:.4f})").table(per_group)
         data["per_group"] = {"threshold": global_threshold, "table": per_group.reset_index().to_dict(orient="records")}
-    (out / "verification.json").write_text(json.dumps(data, indent=2, default=float))
-    return page.write(out / "report.html")
+    return _finish(out, page, "verification.json", data)
 
 
 def write_tsne(

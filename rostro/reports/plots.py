@@ -23,6 +23,16 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def _labelled(fig: plt.Figure, ax: plt.Axes, path: Path, *, title: str, xlabel: str, ylabel: str = "") -> Path:
+    """The line plots' finish: axis labels, title and a small legend, then :func:`_save`."""
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def bar_chart(values: dict[str, float], path: Path, *, title: str, xlabel: str = "", horizontal: bool = False) -> Path:
     """A bar per key; horizontal bars suit long lists such as 40 attributes."""
     names, vals = list(values), list(values.values())
@@ -128,11 +138,7 @@ def curve(
         ax.plot(x, y, label=name, marker="o" if markers else None, markersize=3)
     if diagonal:
         ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _labelled(fig, ax, path, title=title, xlabel=xlabel, ylabel=ylabel)
 
 
 def score_histograms(genuine: np.ndarray, impostor: np.ndarray, path: Path, *, threshold: float) -> Path:
@@ -141,10 +147,7 @@ def score_histograms(genuine: np.ndarray, impostor: np.ndarray, path: Path, *, t
     ax.hist(impostor, bins, alpha=0.6, density=True, label=f"impostor ({len(impostor):,})")
     ax.hist(genuine, bins, alpha=0.6, density=True, label=f"genuine ({len(genuine):,})")
     ax.axvline(threshold, color="k", ls="--", lw=1, label="EER threshold")
-    ax.set_xlabel("similarity")
-    ax.set_title("Genuine and impostor scores")
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _labelled(fig, ax, path, title="Genuine and impostor scores", xlabel="similarity")
 
 
 def far_frr(thresholds: np.ndarray, far: np.ndarray, frr: np.ndarray, path: Path, *, eer: float, eer_t: float) -> Path:
@@ -152,11 +155,7 @@ def far_frr(thresholds: np.ndarray, far: np.ndarray, frr: np.ndarray, path: Path
     ax.plot(thresholds, far, label="FAR")
     ax.plot(thresholds, frr, label="FRR")
     ax.plot([eer_t], [eer], "ko", label=f"EER {eer:.2%}")
-    ax.set_xlabel("threshold")
-    ax.set_ylabel("rate")
-    ax.set_title("FAR and FRR by threshold")
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _labelled(fig, ax, path, title="FAR and FRR by threshold", xlabel="threshold", ylabel="rate")
 
 
 def det_curve(far: np.ndarray, frr: np.ndarray, path: Path) -> Path:
