@@ -8,13 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rostro.data.dataset import (
-    FaceDataset,
-    binary_labels,
-    check_unique_ids,
-    normalise_split,
-    resolve_missing,
-)
+from rostro.data.dataset import FaceDataset, binary_labels, check_unique_ids, normalise_split, resolve_missing
 from rostro.errors import DataFormatError
 from rostro.files import read_csv_text
 from rostro.validation import check_dir, check_names

@@ -7,13 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rostro.data.dataset import (
-    FaceDataset,
-    binary_labels,
-    check_unique_ids,
-    normalise_split,
-    resolve_missing,
-)
+from rostro.data.dataset import FaceDataset, binary_labels, check_unique_ids, normalise_split, resolve_missing
 from rostro.data.sampling import split_dataset
 from rostro.errors import DataFormatError
 from rostro.files import read_csv_text

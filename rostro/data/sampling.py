@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,21 +50,16 @@ def split_dataset(
     return ds.with_frame(frame)
 
 
-def ensure_splits(
-    ds: FaceDataset,
-    *,
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-    stratify: str | None = None,
-    seed: int = 0,
-) -> FaceDataset:
-    """Keep an official partition that has several splits; make a seeded one otherwise.
+def ensure_splits(ds: FaceDataset, **split_options: Any) -> FaceDataset:
+    """Keep an official partition that has several splits; make a seeded one otherwise, with
+    :func:`split_dataset` and its keyword options (``fractions``, ``stratify``, ``seed``).
 
     The shared CelebA subsets are all 'train' in the official partition, so they get
     identity-disjoint splits here; full CelebA keeps its own.
     """
     if ds.frame["split"].nunique() > 1:
         return ds
-    return split_dataset(ds, fractions=fractions, stratify=stratify, seed=seed)
+    return split_dataset(ds, **split_options)
 
 
 def identity_overlap(ds: FaceDataset) -> pd.DataFrame:
