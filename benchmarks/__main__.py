@@ -25,7 +25,7 @@ import torch
 
 from benchmarks.attributes import speeds
 from benchmarks.heldout import attribute_figures, predictions, symlink_folder, test_table
-from rostro.api import (
+from rostro.commands import (
     EvaluateConfig,
     LfwConfig,
     ModelAuditConfig,
@@ -111,7 +111,7 @@ def _verify(shared: Path, work: Path, t: Table, figures: dict) -> None:
 
 def _lfw(shared: Path, work: Path, t: Table, figures: dict) -> None:
     cfg = LfwConfig(root=str(shared / "lfw"), refine_jitter=100, refine_band=2.0, workers=2, out=str(work / "lfw"))
-    folds, result, summary, _ = lfw_eval(cfg)
+    summary = lfw_eval(cfg).summary
     figures["lfw"] = summary
     src = "LFW View 2 (6,000 pairs, 10 folds)"
     t.add(src, "accuracy ± std, every pair scored with dlib's 100 jitters (threshold from the other 9 folds)",
@@ -203,7 +203,7 @@ def _eyeglasses(run: Path, shared: Path, work: Path, t: Table, figures: dict) ->
             start = time.perf_counter()
             train(cfg)
             figures["eyeglasses"][f"{name}_train_seconds"] = time.perf_counter() - start
-        res, _ = evaluate(EvaluateConfig(run=cfg.out, split="test", progress=False))
+        res = evaluate(EvaluateConfig(run=cfg.out, split="test", progress=False)).metrics
         row = res.table.iloc[0]
         alarms = _false_alarms(cfg.out, outside)
         figures["eyeglasses"][name] = {"n": res.n, "accuracy": row.accuracy, "f1": row.f1,

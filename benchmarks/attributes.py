@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rostro.api import EvaluateConfig, evaluate
+from rostro.commands import EvaluateConfig, evaluate
 from rostro.data import read_celeba
 from rostro.data.cache import build_cache
 from rostro.inference.predict import AttributePredictor, default_run, results_frame
@@ -57,7 +57,8 @@ def _train_speed(crops: np.ndarray, steps: int = 30, batch: int = 64) -> float:
 
 def _aligned_section(run: Path, aligned: Path, embeddings: Path | None, figures: dict):
     emb = str(embeddings) if embeddings else None
-    result, _ = evaluate(EvaluateConfig(run=str(run), split="test", data=str(aligned), progress=False, embeddings=emb))
+    cfg = EvaluateConfig(run=str(run), split="test", data=str(aligned), progress=False, embeddings=emb)
+    result = evaluate(cfg).metrics
     figures["aligned_test"] = {"n": result.n, **result.summary}
     print(f"## Held-out identities, aligned crops ({result.n:,} test images)\n")
     print("| attribute | accuracy | majority | balanced accuracy |\n|---|---|---|---|")

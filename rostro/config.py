@@ -54,6 +54,12 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     for key in data:
         if key not in fields:
             raise ValueError(f"unknown {cls.__name__} key {key!r}.{suggest(key, fields)} Known keys: {sorted(fields)}")
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]  # fmt: skip
+    missing = [k for k in required if data.get(k) is None]
+    if missing:
+        raise ValueError(f"{cls.__name__} needs {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} "
+                         "on the command line or in the --config YAML")  # fmt: skip
     try:
         return cls(**{k: _coerce(v, hints[k], k) for k, v in data.items()})
     except TypeError as exc:

@@ -38,13 +38,13 @@ def tiny_run(celeba_dir, tmp_path_factory) -> Path:
 
     Tests that change a run folder copy it first.
     """
-    from rostro.api import train
+    from rostro.commands import train
     from rostro.training.config import TrainConfig
 
     root = tmp_path_factory.mktemp("run")
     cfg = TrainConfig(data=str(celeba_dir), out=str(root / "run"), model="small_cnn", input_size=32, epochs=1,
                       labels=["Male", "Smiling"], progress=False, cache_dir=str(root / "cache"))  # fmt: skip
-    return train(cfg)[2]
+    return train(cfg).run_dir
 
 
 @pytest.fixture

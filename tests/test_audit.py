@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from rostro.api import AuditConfig, TsneConfig, VerifyEvalConfig, audit, tsne, verify_eval
 from rostro.cli import app
+from rostro.commands import AuditConfig, TsneConfig, VerifyEvalConfig, audit, tsne, verify_eval
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,9 @@ def embeddings(tmp_path_factory):
 
 
 def test_audit_cross_group_and_report(embeddings, tmp_path):
-    result, cross, html = audit(AuditConfig(embeddings=str(embeddings), label="Male", groups=["group"],
-                                            out=str(tmp_path), n_boot=50))  # fmt: skip
+    res = audit(AuditConfig(embeddings=str(embeddings), label="Male", groups=["group"],
+                            out=str(tmp_path), n_boot=50))  # fmt: skip
+    result, cross, html = res.audit, res.cross, res.html
     assert set(result.by_group.index) == {"a", "b"} and (result.by_group["accuracy"] > 0.9).all()
     acc = cross.accuracy.astype(float)
     assert acc.loc["a", "a"] > 0.9 and acc.loc["b", "b"] > 0.9 and acc.loc["all", "a"] > 0.9
@@ -48,8 +49,9 @@ def test_audit_cross_group_and_report(embeddings, tmp_path):
 
 
 def test_verify_eval_separates_identities(embeddings, tmp_path):
-    result, per_group, _ = verify_eval(VerifyEvalConfig(embeddings=str(embeddings), group="group", out=str(tmp_path),
-                                                        target_far=1e-2))  # fmt: skip
+    res = verify_eval(VerifyEvalConfig(embeddings=str(embeddings), group="group", out=str(tmp_path),
+                                       target_far=1e-2))  # fmt: skip
+    result, per_group = res.verification, res.per_group
     assert result.n_genuine == 120 * 3 and result.eer < 0.05
     assert list(per_group.index) == ["a", "b"] and per_group["genuine_pairs"].sum() == 360
     saved = json.loads((tmp_path / "threshold.json").read_text())
@@ -59,7 +61,8 @@ def test_verify_eval_separates_identities(embeddings, tmp_path):
 
 
 def test_tsne_and_cli(embeddings, tmp_path):
-    coords, png = tsne(TsneConfig(embeddings=str(embeddings), colour="group", marker="Male", out=str(tmp_path)))
+    res = tsne(TsneConfig(embeddings=str(embeddings), colour="group", marker="Male", out=str(tmp_path)))
+    coords, png = res.coords, res.png
     assert len(coords) == 360 and png.is_file()
     assert np.isfinite(coords[["x", "y"]].to_numpy()).all()
     runner = CliRunner()
@@ -74,7 +77,7 @@ def test_tsne_and_cli(embeddings, tmp_path):
 
 
 def test_audit_model_on_a_manifest_counts_misses_and_resumes(celeba_dir, tiny_run, tmp_path):
-    from rostro.api import ModelAuditConfig, audit_model
+    from rostro.commands import ModelAuditConfig, audit_model
     from rostro.data.celeba import read_celeba
 
     ds = read_celeba(celeba_dir)
@@ -117,7 +120,7 @@ def test_audit_model_on_a_manifest_counts_misses_and_resumes(celeba_dir, tiny_ru
 
 
 def test_audit_model_names_a_missing_group(celeba_dir, tiny_run, tmp_path):
-    from rostro.api import ModelAuditConfig, audit_model
+    from rostro.commands import ModelAuditConfig, audit_model
     from rostro.errors import RostroError
 
     with pytest.raises(RostroError, match=r"no column\(s\) \['race'\]"):

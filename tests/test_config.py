@@ -1,6 +1,6 @@
 import pytest
 
-from rostro.api import EdaConfig
+from rostro.commands import EdaConfig
 from rostro.config import from_dict, load_config, save_config
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rostro.api import EvaluateConfig, evaluate
+from rostro.commands import EvaluateConfig, evaluate
 from rostro.data import read_celeba
 from rostro.errors import RostroError
 from rostro.inference import embed as E
@@ -118,7 +118,7 @@ def test_fusion_is_fitted_on_train_chosen_on_validation_and_used(celeba_dir, tin
     X = np.random.default_rng(0).normal(size=(3, 128))
     assert np.allclose(loaded.head.predict_proba(X), fusion.head.predict_proba(X))
     assert isinstance(loaded.head, EmbeddingClassifier)
-    res, _ = evaluate(EvaluateConfig(run=str(run), embeddings=str(emb), progress=False))
+    res = evaluate(EvaluateConfig(run=str(run), embeddings=str(emb), progress=False)).metrics
     assert res.thresholds == dict(zip(["Male", "Smiling"], fusion.thresholds, strict=True))
     pred = AttributePredictor(run)
     assert pred.fusion is not None and list(pred.thresholds) == fusion.thresholds

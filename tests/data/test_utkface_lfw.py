@@ -60,9 +60,10 @@ def test_lfw_missing_image_names_the_line(lfw):
 
 
 def test_lfw_eval_scores_every_pair_even_without_a_detected_face(lfw, tmp_path):
-    from rostro.api import LfwConfig, lfw_eval
+    from rostro.commands import LfwConfig, lfw_eval
 
-    folds, result, summary, html = lfw_eval(LfwConfig(root=str(lfw), workers=1, out=str(tmp_path / "out")))
+    res = lfw_eval(LfwConfig(root=str(lfw), workers=1, out=str(tmp_path / "out")))
+    folds, result, summary, html = res.folds, res.verification, res.summary, res.html
     assert list(folds["fold"]) == [1, 2] and folds["pairs"].sum() == 4
     assert summary["images"] == 6 and summary["centre_fallback"] == 6  # noise images: no face detected
     assert result.n_genuine == 2 and result.n_impostor == 2 and html.is_file()
@@ -72,17 +73,17 @@ def test_lfw_eval_scores_every_pair_even_without_a_detected_face(lfw, tmp_path):
 def test_lfw_eval_refines_only_the_images_of_doubtful_pairs(lfw, tmp_path):
     import pandas as pd
 
-    from rostro.api import LfwConfig, lfw_eval
+    from rostro.commands import LfwConfig, lfw_eval
 
     out = tmp_path / "out"
-    plain, *_ = lfw_eval(LfwConfig(root=str(lfw), workers=1, out=str(out)))
-    folds, _, summary, _ = lfw_eval(LfwConfig(root=str(lfw), refine_jitter=2, refine_band=1.9, workers=1, out=str(out)))
+    plain = lfw_eval(LfwConfig(root=str(lfw), workers=1, out=str(out))).folds
+    res = lfw_eval(LfwConfig(root=str(lfw), refine_jitter=2, refine_band=1.9, workers=1, out=str(out)))
+    folds, summary = res.folds, res.summary
     assert folds["refined_pairs"].sum() == 4 and summary["refined_images"] == 6 and summary["refine_jitter"] == 2
     assert summary["mean_accuracy_unrefined"] == plain["accuracy"].mean()
     assert len(pd.read_parquet(out / "lfw_embeddings_centre_jitter2.parquet")) == 6
-    folds, _, summary, _ = lfw_eval(
-        LfwConfig(root=str(lfw), refine_jitter=2, refine_band=1e-9, workers=1, out=str(out))
-    )
+    res = lfw_eval(LfwConfig(root=str(lfw), refine_jitter=2, refine_band=1e-9, workers=1, out=str(out)))
+    folds, summary = res.folds, res.summary
     assert folds["refined_pairs"].sum() == 0 and summary["refined_images"] == 0
     assert folds["accuracy"].tolist() == plain["accuracy"].tolist()
     with pytest.raises(ValueError, match="refine_band"):

@@ -47,13 +47,13 @@ def test_blocks_freeze_and_thaw_one_by_one(model):
 
 
 def test_a_run_trains_and_predicts_with_it(celeba_dir, tmp_path):
-    from rostro.api import train
+    from rostro.commands import train
     from rostro.inference.predict import AttributePredictor
     from rostro.runs import load_run
 
     cfg = TrainConfig(data=str(celeba_dir), out=str(tmp_path / "run"), model="dlib_resnet", epochs=1, labels=["Male"],
                       freeze_trunk=True, progress=False, cache_dir=str(tmp_path / "cache"), batch_size=32)  # fmt: skip
-    run = train(cfg)[2]
+    run = train(cfg).run_dir
     model, info = load_run(run)
     assert info.model == "dlib_resnet" and info.input_size == 150
     crops = np.random.default_rng(1).integers(0, 255, (2, 150, 150, 3), dtype=np.uint8)

@@ -57,17 +57,18 @@ def test_a_run_predicts_attributes_and_age_from_chips(multitask_run, celeba_dir,
 
 
 def test_evaluate_scores_the_run_with_ece_male_over_every_source_and_age(multitask_run, tmp_path):
-    from rostro.api import EvaluateConfig, evaluate
+    from rostro.commands import EvaluateConfig, evaluate
 
-    result, html = evaluate(EvaluateConfig(run=str(multitask_run), split="validation", out=str(tmp_path / "ev"),
-                                           progress=False))  # fmt: skip
+    evaluated = evaluate(EvaluateConfig(run=str(multitask_run), split="validation", out=str(tmp_path / "ev"),
+                                        progress=False))  # fmt: skip
+    result, html = evaluated.metrics, evaluated.html
     assert {"mean_ece", "max_ece", "male_accuracy_every_source", "age_mae"} <= set(result.summary)
     assert 0 <= result.summary["mean_ece"] <= result.summary["max_ece"] <= 1
     assert (tmp_path / "ev" / "reliability.png").is_file() and "Calibration" in html.read_text()
 
 
 def test_transfer_from_a_chip_run_needs_chips_and_then_trains_on_them(multitask_run, folders_dir, tmp_path):
-    from rostro.api import train
+    from rostro.commands import train
     from rostro.errors import RostroError
     from rostro.training.config import TrainConfig
 
@@ -76,7 +77,8 @@ def test_transfer_from_a_chip_run_needs_chips_and_then_trains_on_them(multitask_
             "balance_on": "eyeglasses"}  # fmt: skip
     with pytest.raises(RostroError, match="set chips to aligned"):
         train(TrainConfig(**base, out=str(tmp_path / "a")))
-    _, info, run = train(TrainConfig(**base, out=str(tmp_path / "b"), chips="aligned"))
+    trained = train(TrainConfig(**base, out=str(tmp_path / "b"), chips="aligned"))
+    info, run = trained.info, trained.run_dir
     assert info.input == "chip" and info.labels == ["eyeglasses"] and info.regression == {}
     pred = AttributePredictor(run)
     frame = predict_table(pred, sorted(folders_dir.rglob("*.jpg"))[:3], tmp_path / "p.csv", aligned=True,
@@ -103,7 +105,7 @@ def test_frozen_trunk_trains_the_head_only_and_the_run_reproduces_its_validation
 
 
 def test_audit_model_reports_age_error_per_group_for_a_model_with_age(multitask_run, tmp_path):
-    from rostro.api import ModelAuditConfig, audit_model
+    from rostro.commands import ModelAuditConfig, audit_model
 
     utk = write_utkface(tmp_path / "utk", 16, seed=9)
     res = audit_model(ModelAuditConfig(data=str(utk), model=str(multitask_run), label="Male", groups=["race"],

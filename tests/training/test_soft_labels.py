@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from rostro.api import EvaluateConfig, evaluate, train
+from rostro.commands import EvaluateConfig, evaluate, train
 from rostro.data.soft import StackedImages, read_soft_labels
 from rostro.data.synthetic import make_faces, write_celeba
 from rostro.errors import DataFormatError
@@ -87,9 +87,10 @@ def test_teacher_scored_faces_join_the_training_split_only(tmp_path, caplog):
                 progress=False, cache_dir=str(tmp_path / "cache"), monitor="val_loss", seed=0)  # fmt: skip
 
     def male_auc(name: str, **kw) -> float:
-        _, _, run_dir = train(TrainConfig(out=str(tmp_path / name), **base, **kw))
-        res, _ = evaluate(EvaluateConfig(run=str(run_dir), split="validation", progress=False,
-                                         out=str(tmp_path / name / "ev")))  # fmt: skip
+        trained = train(TrainConfig(out=str(tmp_path / name), **base, **kw))
+        run_dir = trained.run_dir
+        res = evaluate(EvaluateConfig(run=str(run_dir), split="validation", progress=False,
+                                      out=str(tmp_path / name / "ev"))).metrics  # fmt: skip
         return res.table.loc["Male", "roc_auc"]
 
     plain, student = male_auc("plain"), male_auc("student", soft_labels=str(soft))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rostro.api import EvaluateConfig, evaluate, train
+from rostro.commands import EvaluateConfig, evaluate, train
 from rostro.data.synthetic import make_faces, write_celeba
 from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
@@ -126,28 +126,32 @@ def synthetic_celeba(tmp_path_factory):
 def test_train_evaluate_and_transfer_through_run_folders(synthetic_celeba, tmp_path):
     common = dict(data=str(synthetic_celeba), input_size=48, epochs=3, progress=False,
                   cache_dir=str(tmp_path / "cache"), model="small_cnn")  # fmt: skip
-    _, info, run = train(TrainConfig(out=str(tmp_path / "base"), labels=["Male", "Smiling"], **common))
+    trained = train(TrainConfig(out=str(tmp_path / "base"), labels=["Male", "Smiling"], **common))
+    info, run = trained.info, trained.run_dir
     assert info.labels == ["Male", "Smiling"] and len(info.thresholds) == 2 and info.input_size == 48
     assert {"config.yaml", "run.json", "best.pt", "last.pt", "history.csv", "curves.png"} <= {
         p.name for p in run.iterdir()
     }
     with pytest.raises(RostroError, match="already holds a run"):
         train(TrainConfig(out=str(run), **common))
-    result, html = evaluate(EvaluateConfig(run=str(run), split="test", progress=False))
+    evaluated = evaluate(EvaluateConfig(run=str(run), split="test", progress=False))
+    result, html = evaluated.metrics, evaluated.html
     assert html.is_file() and (run / "eval-test" / "metrics.json").is_file()
     assert result.n > 0 and list(result.thresholds) == ["Male", "Smiling"]
 
     base_model, _ = load_run(run)
     transfer = dict(common, labels=["Eyeglasses"], init_from=str(run), freeze_trunk=True)
     cfg = TrainConfig(out=str(tmp_path / "glasses"), **transfer)
-    _, tinfo, trun = train(cfg)
+    trained = train(cfg)
+    tinfo, trun = trained.info, trained.run_dir
     tuned, _ = load_run(trun)
     assert tinfo.labels == ["Eyeglasses"] and tinfo.model_kwargs["num_outputs"] == 1
     for (k, v), (_, w) in zip(base_model.trunk.state_dict().items(), tuned.trunk.state_dict().items(), strict=True):
         assert torch.equal(v, w), f"frozen trunk tensor {k} changed"
 
     thaw = TrainConfig(out=str(tmp_path / "thaw"), unfreeze_after=1, unfreeze_blocks=2, **transfer)
-    _, _, thaw_run = train(thaw)
+    trained = train(thaw)
+    thaw_run = trained.run_dir
     thawed, _ = load_run(thaw_run)
     thawed.load_state_dict(load_checkpoint(thaw_run / "last.pt")["model"])  # the final epoch's weights
     blocks_before, blocks_after = base_model.trunk_blocks(), thawed.trunk_blocks()
@@ -161,21 +165,25 @@ def test_a_transfer_changes_the_input_size_only_where_the_network_allows(synthet
     """attr_net's trunk ends in a global pool, so a new task may use more pixels; small_cnn's dense layer may not."""
     common = dict(data=str(synthetic_celeba), epochs=1, schedule="constant", progress=False,
                   cache_dir=str(tmp_path / "cache"))  # fmt: skip
-    _, _, base = train(TrainConfig(out=str(tmp_path / "base"), model="attr_net", input_size=32, labels=["Male"],
+    trained = train(TrainConfig(out=str(tmp_path / "base"), model="attr_net", input_size=32, labels=["Male"],
                                    **common))  # fmt: skip
+    base = trained.run_dir
     new_task = dict(common, labels=["Eyeglasses"], init_from=str(base), freeze_trunk=True)
-    _, info, run = train(TrainConfig(out=str(tmp_path / "big"), input_size=48, **new_task))
+    trained = train(TrainConfig(out=str(tmp_path / "big"), input_size=48, **new_task))
+    info, run = trained.info, trained.run_dir
     model, loaded = load_run(run)
     assert info.input_size == loaded.input_size == 48 and loaded.model_kwargs["input_size"] == 48
     assert model(torch.zeros(2, 3, 48, 48)).shape == (2, 1)
     base_model, _ = load_run(base)
     for (k, v), (_, w) in zip(base_model.trunk.state_dict().items(), model.trunk.state_dict().items(), strict=True):
         assert torch.equal(v, w), f"frozen trunk tensor {k} changed"
-    _, kept, _ = train(TrainConfig(out=str(tmp_path / "kept"), **new_task))
+    trained = train(TrainConfig(out=str(tmp_path / "kept"), **new_task))
+    kept = trained.info
     assert kept.input_size == 32, "unset, the input size is the trunk's"
 
-    _, _, small = train(TrainConfig(out=str(tmp_path / "small"), model="small_cnn", input_size=32, labels=["Male"],
+    trained = train(TrainConfig(out=str(tmp_path / "small"), model="small_cnn", input_size=32, labels=["Male"],
                                     **common))  # fmt: skip
+    small = trained.run_dir
     with pytest.raises(ValueError, match=r"input_size 48: small_cnn .* built for 32 px"):
         train(TrainConfig(out=str(tmp_path / "bad"), input_size=48, **dict(new_task, init_from=str(small))))
     assert not (tmp_path / "bad").exists(), "refused before any work"

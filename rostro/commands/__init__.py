@@ -1,0 +1,54 @@
+"""Every command as a config dataclass, a function and a result object with ``lines()``.
+
+The CLI (``rostro.cli``) only turns flags and ``--config`` YAML into these configs and prints the
+results; Python users call the same functions.
+"""
+
+from rostro.commands.audit import (
+    AuditConfig,
+    EmbeddingAuditResult,
+    ModelAuditConfig,
+    ModelAuditResult,
+    audit,
+    audit_model,
+)
+from rostro.commands.eda import EdaConfig, EdaResult, eda
+from rostro.commands.embed import EmbedConfig, EmbedResult, FuseConfig, FuseResult, embed, fuse
+from rostro.commands.evaluate import EvaluateConfig, EvaluateResult, evaluate
+from rostro.commands.predict import (
+    AnalyzeConfig,
+    AnalyzeResult,
+    ExportConfig,
+    ExportResult,
+    PredictConfig,
+    PredictResult,
+    analyze,
+    export,
+    predict,
+)
+from rostro.commands.synth import SynthConfig, SynthResult, synth
+from rostro.commands.train import TrainConfig, TrainResult, train
+from rostro.commands.train_multitask import MultiTaskConfig, MultiTaskResult, train_multitask
+from rostro.commands.tsne import TsneConfig, TsneResult, tsne
+from rostro.commands.verify import (
+    LfwConfig,
+    LfwResult,
+    VerifyConfig,
+    VerifyEvalConfig,
+    VerifyEvalResult,
+    VerifyResult,
+    lfw_eval,
+    verify,
+    verify_eval,
+)
+from rostro.serve.app import ServeConfig, serve
+
+__all__ = [
+    "AnalyzeConfig", "AnalyzeResult", "AuditConfig", "EdaConfig", "EdaResult", "EmbedConfig", "EmbedResult",
+    "EmbeddingAuditResult", "EvaluateConfig", "EvaluateResult", "ExportConfig", "ExportResult", "FuseConfig",
+    "FuseResult", "LfwConfig", "LfwResult", "ModelAuditConfig", "ModelAuditResult", "MultiTaskConfig",
+    "MultiTaskResult", "PredictConfig", "PredictResult", "ServeConfig", "SynthConfig", "SynthResult", "TrainConfig",
+    "TrainResult", "TsneConfig", "TsneResult", "VerifyConfig", "VerifyEvalConfig", "VerifyEvalResult",
+    "VerifyResult", "analyze", "audit", "audit_model", "eda", "embed", "evaluate", "export", "fuse", "lfw_eval",
+    "predict", "serve", "synth", "train", "train_multitask", "tsne", "verify", "verify_eval",
+]  # fmt: skip

@@ -1,0 +1,47 @@
+"""What every command shares: the result protocol, thread set-up and reading an embeddings file."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from rostro.errors import RostroError
+
+log = logging.getLogger(__name__)
+
+
+class CommandResult(Protocol):
+    """A command's plain values, plus the lines a person reads (what the CLI prints)."""
+
+    def lines(self) -> list[str]: ...
+
+
+def set_threads(n: int | None) -> None:
+    """All cores by default, shared among the processes torchrun starts on this machine."""
+    import torch
+
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(n or max(1, (os.cpu_count() or 1) // per_node))
+
+
+def read_embeddings(path: str, needed: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of an embeddings file (``rostro embed``) that have a vector, and the vectors.
+
+    Columns in ``needed`` must exist; rows without a face are left out with a warning.
+    """
+    frame = pd.read_parquet(path)
+    absent = [c for c in needed if c not in frame.columns]
+    if absent:
+        raise RostroError(f"{path}: no column(s) {absent}; columns are {list(frame.columns)}")
+    n = len(frame)
+    frame = frame[frame["face_found"]].reset_index(drop=True)
+    if frame.empty:
+        raise RostroError(f"{path}: no image with a face embedding")
+    if len(frame) < n:
+        log.warning("%s: %d of %d images have no embedding (no face found or unreadable) and are left out",
+                    path, n - len(frame), n)  # fmt: skip
+    return frame, np.asarray(frame["embedding"].tolist(), np.float32)

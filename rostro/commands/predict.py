@@ -1,0 +1,181 @@
+"""``rostro predict`` (attributes of every image of a folder, to CSV or JSON), ``rostro analyze`` (one
+photo, every face) and ``rostro export`` (a run to ONNX)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from rostro.config import save_config
+from rostro.data.images import load_image
+from rostro.distributed import finish as finish_distributed
+from rostro.distributed import init_world, launched
+from rostro.faces.status import status_counts
+from rostro.files import atomic_write_text
+from rostro.inference import predict as P
+from rostro.workers import default_workers
+
+
+@dataclass
+class PredictConfig:
+    """Attributes of the largest face in each image of ``target`` (an image or a folder)."""
+
+    target: str
+    model: str | None = None  # a run folder; None: the shipped model
+    out: str | None = None  # CSV (one row per image, resumable) or JSON (every face); None: print
+    aligned: bool = False  # images are CelebA-aligned crops: no detection
+    runtime: str = "onnx"
+    annotate: str | None = None  # folder for the images with boxes drawn
+    batch_size: int = 64
+    workers: int | None = None  # processes for a folder; None: one per core, up to 4
+
+
+@dataclass(kw_only=True)
+class PredictResult:
+    """The CSV layout's table (one row per image), the per-face results where they were kept, and counts."""
+
+    frame: pd.DataFrame
+    out: Path | None
+    results: list[P.ImageResult] = field(default_factory=list)
+    ranks: int = 1
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return status_counts(self.frame["error"])
+
+    def lines(self) -> list[str]:
+        c = self.counts
+        head = (f"{c['images']:,} images: face found in {c['face_found']:,}, no face in {c['no_face']:,}, "
+                f"unreadable {c['unreadable']:,}.")  # fmt: skip
+        if self.ranks > 1:
+            head = head.replace(" images:", f" images from {self.ranks} ranks:", 1)
+        if self.out is None:
+            return [head, self.frame.to_string(index=False, max_cols=12)]
+        return [head, f"Wrote {self.out}"]
+
+
+def predict(cfg: PredictConfig) -> PredictResult | None:
+    """Predict, write ``cfg.out`` (resumable for a CSV) and the config beside it. Under torchrun each
+    rank takes a shard and rank 0 merges the one CSV; other ranks return None."""
+    out = Path(cfg.out) if cfg.out else None
+    if launched():
+        return _predict_sharded(cfg, out)
+    predictor = P.AttributePredictor(cfg.model, runtime=cfg.runtime)
+    paths = P.collect_paths(cfg.target)
+    workers = cfg.workers or default_workers()
+    options = {"aligned": cfg.aligned, "batch_size": cfg.batch_size, "workers": workers}
+    results: list[P.ImageResult] = []
+    if out is not None and out.suffix.lower() == ".csv" and cfg.annotate is None:
+        # resumable: a re-run after a kill skips the images already in the file
+        frame = P.predict_table(predictor, paths, out, **options)
+        atomic_write_text(out, frame.to_csv(index=False))
+    else:
+        results = predictor.predict_paths(paths, **options)
+        frame = P.results_frame(results, predictor.labels, predictor.values)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if out.suffix.lower() == ".json":
+                atomic_write_text(out, json.dumps([dataclasses.asdict(r) for r in results], indent=1))
+            else:
+                atomic_write_text(out, frame.to_csv(index=False))
+    if cfg.annotate is not None:
+        folder = Path(cfg.annotate)
+        folder.mkdir(parents=True, exist_ok=True)
+        for r in results:
+            if r.faces and not cfg.aligned:
+                P.annotate(load_image(r.path), r, folder / (Path(r.path).stem + ".png"))
+    if out is not None:
+        save_config(cfg, out.with_suffix(".config.yaml"))
+    return PredictResult(frame=frame, out=out, results=results)
+
+
+def _predict_sharded(cfg: PredictConfig, out: Path | None) -> PredictResult | None:
+    if out is None or out.suffix.lower() != ".csv":
+        raise ValueError("under torchrun, predict needs --out FILE.csv (the ranks' parts are merged into it)")
+    try:
+        world = init_world()
+        predictor = P.AttributePredictor(cfg.model, runtime=cfg.runtime)
+        frame = P.predict_sharded(predictor, P.collect_paths(cfg.target), out, world, aligned=cfg.aligned,
+                                  batch_size=cfg.batch_size)  # fmt: skip
+    finally:
+        finish_distributed()
+    if frame is None:
+        return None
+    save_config(cfg, out.with_suffix(".config.yaml"))
+    return PredictResult(frame=frame, out=out, ranks=world.size)
+
+
+@dataclass
+class AnalyzeConfig:
+    """Every face of one photo (None: a portrait that matplotlib ships), with an annotated copy and JSON."""
+
+    photo: str | None = None
+    model: str | None = None
+    out: str = "rostro-report/analyze"
+
+
+@dataclass(kw_only=True)
+class AnalyzeResult:
+    result: P.ImageResult
+    photo: Path
+    out: Path
+    sample: bool = False  # no photo was given: matplotlib's portrait was used
+
+    def lines(self) -> list[str]:
+        lines = [f"No photo given: used {self.photo.name}, which matplotlib ships."] if self.sample else []
+        if not self.result.faces:
+            lines.append(f"{self.photo}: no face found.")
+        for i, face in enumerate(self.result.faces, 1):
+            numbers = "".join(f", {n} {v:.0f}" for n, v in face.values.items())
+            table = pd.DataFrame(
+                [(n, f"{p:.3f}", "yes" if n in face.positive else "")
+                 for n, p in sorted(face.probabilities.items(), key=lambda kv: -kv[1])],
+                columns=["attribute", "probability", "present"],
+            )  # fmt: skip
+            lines += [f"Face {i} at {face.box} ({face.detector}{numbers})", table.to_string(index=False)]
+        return [*lines, f"Annotated image and JSON in {self.out}"]
+
+
+def analyze(cfg: AnalyzeConfig) -> AnalyzeResult:
+    """Detect every face in one photo and give its attributes; writes ``result.json`` and an annotated PNG."""
+    path = Path(cfg.photo) if cfg.photo else P.sample_photo()
+    predictor = P.AttributePredictor(cfg.model)
+    img = load_image(path)
+    result = predictor.analyze_image(img, name=str(path))
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "result.json", json.dumps(dataclasses.asdict(result), indent=1))
+    P.annotate(img, result, out / (path.stem + ".png"))
+    save_config(cfg, out / "config.yaml")
+    return AnalyzeResult(result=result, photo=path, out=out, sample=cfg.photo is None)
+
+
+@dataclass
+class ExportConfig:
+    run: str
+    format: str = "onnx"
+    out: str | None = None  # None: RUN/model.onnx
+
+
+@dataclass(kw_only=True)
+class ExportResult:
+    path: Path
+
+    def lines(self) -> list[str]:
+        return [f"Wrote {self.path}"]
+
+
+def export(cfg: ExportConfig) -> ExportResult:
+    """A run's model for onnxruntime."""
+    from rostro.models.export import export_onnx
+    from rostro.runs import load_run
+
+    if cfg.format != "onnx":
+        raise ValueError(f"format must be 'onnx', got {cfg.format!r}")
+    model, info = load_run(cfg.run)
+    path = export_onnx(model, Path(cfg.out) if cfg.out else Path(cfg.run) / "model.onnx", input_size=info.input_size)
+    return ExportResult(path=path)
