@@ -1,16 +1,22 @@
-"""The ``rostro`` command: flags and ``--config`` YAML in, :mod:`rostro.commands` called, its result printed.
+"""The ``rostro`` command, made from :mod:`rostro.commands`: each command's flags are its config
+dataclass's fields.
 
 Every flag defaults to None, meaning "not given": the config dataclass (or the YAML file given with
-``--config``) holds the defaults, and a given flag overrides it. Errors are caught in one place
-(:func:`command`) and printed as one line with exit code 2.
+``--config``) holds the one set of defaults, shown in each flag's help, and a given flag overrides
+it. Errors are caught in one place (:func:`_invoke`) and printed as one line with exit code 2; a
+result is printed through its ``lines()``.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
+import inspect
 import logging
 import sys
+import types
+import typing
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +29,7 @@ from rich.markup import escape
 from rostro import commands as C
 from rostro._version import __version__
 from rostro.config import load_config
+from rostro.distributed import finish as finish_distributed
 from rostro.errors import RostroError
 
 app = typer.Typer(
@@ -34,20 +41,76 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
-DataArg = Annotated[
-    str | None,
-    typer.Argument(help="Dataset: CelebA folder, folder per class, UTKFace folder or CSV. Default: synthetic."),
-]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML file of options; flags override it.")]
-SeedOpt = Annotated[int | None, typer.Option(help="Random seed.")]
-DropOpt = Annotated[bool | None, typer.Option("--drop-missing", help="Leave out listed images absent from disk.")]
-RunOpt = Annotated[str | None, typer.Option("--model", "-m", help="Run folder (default: the shipped model).")]
-AlignedOpt = Annotated[bool | None, typer.Option("--aligned", help="Images are CelebA-aligned crops: skip detection.")]
-EmbArg = Annotated[str | None, typer.Argument(help="Parquet file from `rostro embed`.")]
+SHORT = {"out": "-o", "model": "-m"}
+KEYWORD = inspect.Parameter.KEYWORD_ONLY
+HELP = {  # fields shared by several commands; a command's own text wins
+    "data": "Dataset: CelebA folder, folder per class, UTKFace folder or CSV; none: synthetic faces.",
+    "format": "auto, celeba, folders, manifest or utkface.",
+    "drop_missing": "Leave out listed images absent from disk.",
+    "seed": "Random seed.",
+    "model": "Run folder; none: the shipped model.",
+    "aligned": "Images are CelebA-aligned crops: skip detection.",
+    "embeddings": "Parquet file from `rostro embed`.",
+    "groups": "Group column(s); repeat for intersections.",
+    "threads": "CPU threads; none: all cores.",
+    "workers": "Processes; none: one per core, up to 4.",
+}
 
 
-def _out(help: str) -> Any:
-    return Annotated[str | None, typer.Option("--out", "-o", help=help)]
+@dataclass(frozen=True)
+class Spec:
+    """How a command's config dataclass(es) appear on the command line."""
+
+    configs: tuple[type, ...]
+    run: Callable[[Any], Any]
+    args: tuple[str, ...] = ()  # fields given as positional arguments
+    help: dict[str, str] = field(default_factory=dict)
+    flags: dict[str, str] = field(default_factory=dict)  # field -> flag, where not --field-name
+    comma: tuple[str, ...] = ()  # list fields that also take comma-separated values
+    choose: Callable[[dict, Path | None], type] | None = None  # which config, for a command with several
+
+
+def _cli_type(hint: Any) -> Any:
+    """The flag's type for a field's type hint; None for what only YAML can hold (mappings)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return _cli_type(args[0]) if len(args) == 1 else None
+    if typing.get_origin(hint) is list:
+        return hint if args and args[0] in (str, int, float) else None
+    if typing.get_origin(hint) is tuple:
+        return hint
+    return hint if hint in (str, int, float, bool) else None
+
+
+def _default(f: dataclasses.Field) -> str:
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        return ""
+    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    return "" if value in (None, []) else f" (default {value})"
+
+
+def _parameters(spec: Spec) -> list[inspect.Parameter]:
+    seen: dict[str, inspect.Parameter] = {}
+    for cls in spec.configs:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            kind = _cli_type(hints[f.name])
+            if kind is None or f.name in seen:
+                continue
+            text = spec.help.get(f.name, HELP.get(f.name, f"The config key {f.name}.")) + _default(f)
+            if f.name in spec.args:
+                info = typer.Argument(help=text, show_default=False)
+            else:
+                flag = spec.flags.get(f.name, "--" + f.name.replace("_", "-"))
+                if kind is bool:
+                    flag = f"{flag}/--no-{flag[2:]}"
+                info = typer.Option(flag, *([SHORT[f.name]] if f.name in SHORT else []), help=text, show_default=False)
+            annotation = Annotated[kind | None, info]
+            seen[f.name] = inspect.Parameter(f.name, KEYWORD, default=None, annotation=annotation)
+    config = typer.Option("--config", "-c", help="YAML file of options; flags override it.", show_default=False)
+    seen["config"] = inspect.Parameter("config", KEYWORD, default=None, annotation=Annotated[Path | None, config])
+    order = [seen.pop(a) for a in spec.args]  # positional arguments first, in the order given
+    return order + list(seen.values())
 
 
 def _message(exc: BaseException) -> str:
@@ -66,22 +129,38 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(2)
 
 
-def command(name: str | None = None) -> Callable:
-    """Register a CLI command that returns a result (or None); the one place errors become messages."""
+def _invoke(spec: Spec, values: dict[str, Any]) -> None:
+    """Build the config from YAML and flags, run the command, print its result: the one error handler."""
+    config = values.pop("config")
+    for name in spec.comma:
+        if values.get(name):
+            values[name] = [part for v in values[name] for part in v.split(",") if part]
+    try:
+        cls = spec.choose(values, config) if spec.choose else spec.configs[0]
+        names = {f.name for f in dataclasses.fields(cls)}
+        stray = [spec.flags.get(k, "--" + k.replace("_", "-")) for k, v in values.items()
+                 if v is not None and k not in names]  # fmt: skip
+        if stray:
+            raise ValueError(f"{', '.join(stray)}: not an option of {cls.__name__}; leave it out")
+        result = spec.run(load_config(cls, config, **{k: v for k, v in values.items() if k in names}))
+    except (RostroError, ValueError, OSError, KeyError) as exc:
+        _fail(exc)
+    finally:
+        finish_distributed()  # a command run under torchrun leaves its process group
+    for line in result.lines() if result is not None else []:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    def register(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def run(**kwargs: Any) -> None:
-            try:
-                result = fn(**kwargs)
-            except (RostroError, ValueError, OSError, KeyError) as exc:
-                _fail(exc)
-            for line in result.lines() if result is not None else []:
-                console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-        return app.command(name)(run)
+def add(name: str, spec: Spec, help: str) -> None:
+    """Register ``spec`` as the command ``name``."""
 
-    return register
+    def command(**values: Any) -> None:
+        _invoke(spec, values)
+
+    command.__signature__ = inspect.Signature(_parameters(spec))  # type: ignore[attr-defined]
+    command.__annotations__ = {}
+    command.__doc__ = help
+    app.command(name)(command)
 
 
 @app.callback()
@@ -99,465 +178,100 @@ def version() -> None:
     console.print(f"rostro {__version__}")
 
 
-@command()
-def eda(
-    data: DataArg = None,
-    out: _out("Report folder.") = None,
-    format: Annotated[str | None, typer.Option(help="auto, celeba, folders, manifest or utkface.")] = None,
-    target: Annotated[str | None, typer.Option(help="Label whose class balance is shown (default Male).")] = None,
-    drop_missing: DropOpt = None,
-    seed: SeedOpt = None,
-    config: ConfigOpt = None,
-) -> C.EdaResult:
-    """Explore a dataset's training split: balance, prevalence, correlations, sample faces."""
-    return C.eda(
-        load_config(
-            C.EdaConfig, config, data=data, out=out, format=format, target=target, drop_missing=drop_missing, seed=seed
-        )
-    )
-
-
-@command()
-def train(
-    data: DataArg = None,
-    out: _out("Run folder.") = None,
-    model: Annotated[str | None, typer.Option(help="Registered model: attr_net, small_cnn or dlib_resnet.")] = None,
-    labels: Annotated[str | None, typer.Option(help="Comma-separated labels to learn (default: all).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
-    steps_per_epoch: Annotated[int | None, typer.Option(help="Cap on steps per epoch (huge sets).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    input_size: Annotated[
-        int | None, typer.Option(help="Input size in px (default: the model's; with --init-from, the trunk's).")
-    ] = None,
-    imbalance: Annotated[str | None, typer.Option(help="none, pos_weight or balanced (sampling).")] = None,
-    monitor: Annotated[str | None, typer.Option(help="Validation figure for best checkpoint and early stop.")] = None,
-    patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
-    init_from: Annotated[str | None, typer.Option(help="Run folder to start from (transfer learning).")] = None,
-    freeze_trunk: Annotated[bool | None, typer.Option("--freeze-trunk", help="Train only the new head.")] = None,
-    unfreeze_after: Annotated[
-        int | None, typer.Option(help="Epoch from which the last trunk blocks train too.")
-    ] = None,
-    unfreeze_blocks: Annotated[
-        int | None, typer.Option(help="How many of the trunk's last blocks --unfreeze-after opens (default 2).")
-    ] = None,
-    exclude: Annotated[
-        list[str] | None, typer.Option(help="Folder or id list whose images and identities are left out.")
-    ] = None,
-    soft_labels: Annotated[
-        str | None,
-        typer.Option(
-            help="CSV/Parquet of extra images with a teacher's probabilities (e.g. predict --aligned's "
-            "CSV): they join the training split (distillation)."
-        ),
-    ] = None,  # fmt: skip
-    resume: Annotated[
-        bool | None, typer.Option("--resume", help="Continue the run in --out from its last epoch.")
-    ] = None,
-    chips: Annotated[
-        str | None,
-        typer.Option(help="Train on the face network's 150-px chips: aligned, photo or centre (dlib_resnet trunks)."),
-    ] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
-    compile: Annotated[bool | None, typer.Option("--compile", help="torch.compile the model (measure first).")] = None,
-    drop_missing: DropOpt = None,
-    seed: SeedOpt = None,
-    config: ConfigOpt = None,
-) -> C.TrainResult:
-    """Train a face-attribute model; the run folder can then be evaluated or used to predict."""
-    from rostro.distributed import finish
-
-    try:
-        return C.train(
-            load_config(
-                C.TrainConfig,
-                config,
-                data=data,
-                out=out,
-                model=model,
-                labels=labels.split(",") if labels else None,
-                epochs=epochs,
-                steps_per_epoch=steps_per_epoch,
-                batch_size=batch_size,
-                lr=lr,
-                input_size=input_size,
-                imbalance=imbalance,
-                monitor=monitor,
-                patience=patience,
-                init_from=init_from,
-                freeze_trunk=freeze_trunk,
-                unfreeze_after=unfreeze_after,
-                unfreeze_blocks=unfreeze_blocks,
-                exclude=exclude or None,
-                soft_labels=soft_labels,
-                resume=resume,
-                threads=threads,
-                compile=compile,
-                chips=chips,
-                seed=seed,
-                drop_missing=drop_missing,
-            )
-        )
-    finally:
-        finish()
-
-
-@command("train-multitask")
-def train_multitask(
-    out: _out("Run folder.") = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Faces per source and split, for a quick check.")] = None,
-    seed: SeedOpt = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="YAML of sources and schedule (configs/model_v2.yaml).")
-    ] = None,
-) -> C.MultiTaskResult:
-    """Heads for attributes and age on dlib's face network (frozen or fine-tuned), trained on several labelled
-    sets at once: one network per face."""
-    return C.train_multitask(load_config(C.MultiTaskConfig, config, out=out, epochs=epochs, limit=limit, seed=seed))
-
-
-@command()
-def evaluate(
-    run: Annotated[str | None, typer.Argument(help="Run folder from `rostro train`.")] = None,
-    split: Annotated[str | None, typer.Option(help="train, validation or test (default test).")] = None,
-    data: Annotated[str | None, typer.Option(help="Dataset path, when it moved since training.")] = None,
-    out: Annotated[str | None, typer.Option(help="Report folder (default RUN/eval-SPLIT).")] = None,
-    embeddings: Annotated[
-        str | None, typer.Option(help="dlib embeddings of the data, to score a fused run (`rostro fuse`).")
-    ] = None,
-    config: ConfigOpt = None,
-) -> C.EvaluateResult:
-    """Score a trained run on a split: metrics.json and an HTML report with plots."""
-    return C.evaluate(
-        load_config(C.EvaluateConfig, config, run=run, split=split, data=data, out=out, embeddings=embeddings)
-    )
-
-
-@command()
-def predict(
-    target: Annotated[str | None, typer.Argument(help="An image, or a folder of images.")] = None,
-    model: RunOpt = None,
-    out: _out("CSV (one row per image) or JSON (all faces).") = None,
-    aligned: AlignedOpt = None,
-    runtime: Annotated[str | None, typer.Option(help="onnx (default) or torch.")] = None,
-    annotate: Annotated[str | None, typer.Option("--annotate", help="Folder for images with boxes drawn.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Images per batch (default 64).")] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Processes for a folder (default: one per core, up to 4).")
-    ] = None,
-    config: ConfigOpt = None,
-) -> C.PredictResult | None:
-    """Attributes of the largest face in each image; unreadable images and missing faces are rows too."""
-    return C.predict(
-        load_config(
-            C.PredictConfig,
-            config,
-            target=target,
-            model=model,
-            out=out,
-            aligned=aligned,
-            runtime=runtime,
-            annotate=annotate,
-            batch_size=batch_size,
-            workers=workers,
-        )
-    )
-
-
-@command()
-def analyze(
-    photo: Annotated[str | None, typer.Argument(help="A photo (default: a portrait that matplotlib ships).")] = None,
-    model: RunOpt = None,
-    out: _out("Folder for the annotated image and JSON.") = None,
-    config: ConfigOpt = None,
-) -> C.AnalyzeResult:
-    """Detect every face in one photo and list its attributes with probabilities."""
-    return C.analyze(load_config(C.AnalyzeConfig, config, photo=photo, model=model, out=out))
-
-
-@command()
-def export(
-    run: Annotated[str | None, typer.Argument(help="Run folder.")] = None,
-    format: Annotated[str | None, typer.Option(help="Only onnx for now.")] = None,
-    out: Annotated[str | None, typer.Option(help="Output file (default RUN/model.onnx).")] = None,
-    config: ConfigOpt = None,
-) -> C.ExportResult:
-    """Export a run's model for onnxruntime."""
-    return C.export(load_config(C.ExportConfig, config, run=run, format=format, out=out))
-
-
-@command()
-def embed(
-    data: DataArg = None,
-    out: _out("Parquet file; a re-run skips images already in it (default embeddings.parquet).") = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Use this run's features instead of dlib's.")
-    ] = None,
-    aligned: AlignedOpt = None,
-    workers: Annotated[int | None, typer.Option(help="Processes (default: cores).")] = None,
-    chunk: Annotated[
-        int | None, typer.Option(help="Images per task; progress is saved every 20 tasks or minute.")
-    ] = None,
-    pick: Annotated[
-        str | None, typer.Option(help="Which face of a photo: largest, or centre (pre-cropped sets).")
-    ] = None,
-    flip: Annotated[bool | None, typer.Option("--flip", help="Average each face with its mirror image.")] = None,
-    jitter: Annotated[
-        int | None, typer.Option(help="Average dlib's N jittered copies of each chip (N x slower).")
-    ] = None,
-    face_network: Annotated[
-        str | None, typer.Option(help="Run dlib's face network with onnx (default), torch, or dlib itself (to check).")
-    ] = None,
-    drop_missing: DropOpt = None,
-    seed: SeedOpt = None,
-    config: ConfigOpt = None,
-) -> C.EmbedResult | None:
-    """Face embeddings for every image of a dataset or any folder of photos, with labels, groups and identities."""
-    return C.embed(
-        load_config(
-            C.EmbedConfig,
-            config,
-            data=data,
-            out=out,
-            model=model,
-            aligned=aligned,
-            workers=workers,
-            chunk=chunk,
-            pick=pick,
-            flip=flip,
-            jitter=jitter,
-            face_network=face_network,
-            drop_missing=drop_missing,
-            seed=seed,
-        )
-    )
-
-
-@command()
-def fuse(
-    run: Annotated[str | None, typer.Argument(help="Run folder from `rostro train`.")] = None,
-    embeddings: Annotated[
-        str | None, typer.Argument(help="dlib embeddings of the run's data (`rostro embed --aligned`).")
-    ] = None,
-    data: Annotated[str | None, typer.Option(help="Dataset path, when it moved since training.")] = None,
-    config: ConfigOpt = None,
-) -> C.FuseResult:
-    """Add heads on dlib embeddings to a run and choose, per attribute, how much of CNN and embedding."""
-    return C.fuse(load_config(C.FuseConfig, config, run=run, embeddings=embeddings, data=data))
-
-
-GroupOpt = Annotated[list[str] | None, typer.Option("--group", help="Group column(s); repeat for intersections.")]
-
-
-@command()
-def audit(
-    embeddings: EmbArg = None,
-    label: Annotated[str | None, typer.Option(help="Label column to predict, e.g. Male.")] = None,
-    group: GroupOpt = None,
-    cross_group: Annotated[
-        str | None, typer.Option(help="Group column of the cross-group matrix (default: first).")
-    ] = None,
-    classifier: Annotated[str | None, typer.Option(help="logistic (default) or mlp.")] = None,
-    out: _out("Report folder.") = None,
-    seed: SeedOpt = None,
-    config: ConfigOpt = None,
-) -> C.EmbeddingAuditResult:
-    """Audit a classifier on embeddings per group: metrics with intervals, gaps, cross-group matrix."""
-    return C.audit(
-        load_config(
-            C.AuditConfig,
-            config,
-            embeddings=embeddings,
-            label=label,
-            groups=group or None,
-            cross_group=cross_group,
-            classifier=classifier,
-            out=out,
-            seed=seed,
-        )
-    )
-
-
-@command("audit-model")
-def audit_model(
-    data: Annotated[
-        str | None, typer.Argument(help="Labelled dataset with group columns (e.g. a UTKFace folder).")
-    ] = None,
-    model: RunOpt = None,
-    label: Annotated[str | None, typer.Option(help="Attribute to audit (default Male).")] = None,
-    group: GroupOpt = None,
-    mitigate: Annotated[
-        str | None, typer.Option(help="Per-group thresholds: equalized_odds (default), demographic_parity or none.")
-    ] = None,
-    mitigate_group: Annotated[str | None, typer.Option(help="Group column for thresholds (default: first).")] = None,
-    aligned: AlignedOpt = None,
-    drop_missing: DropOpt = None,
-    out: _out("Report folder.") = None,
-    seed: SeedOpt = None,
-    config: ConfigOpt = None,
-) -> C.ModelAuditResult:
-    """Audit a trained model (the shipped one by default) per group, then try per-group thresholds."""
-    return C.audit_model(
-        load_config(
-            C.ModelAuditConfig,
-            config,
-            data=data,
-            model=model,
-            label=label,
-            groups=group or None,
-            mitigate=mitigate,
-            mitigate_group=mitigate_group,
-            aligned=aligned,
-            drop_missing=drop_missing,
-            out=out,
-            seed=seed,
-        )
-    )
-
-
-def _is_lfw(config: Path | None, lfw: str | None) -> bool:
+def _lfw_or_pairs(values: dict, config: Path | None) -> type:
     """``verify-eval`` runs LFW's protocol for ``--lfw`` or a YAML config that names LFW's ``root``."""
-    if lfw is not None or config is None:
-        return lfw is not None
-    loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
-    return isinstance(loaded, dict) and "root" in loaded
+    if values.get("root") is not None:
+        return C.LfwConfig
+    loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config is not None else None
+    return C.LfwConfig if isinstance(loaded, dict) and "root" in loaded else C.VerifyEvalConfig
 
 
-@command("verify-eval")
-def verify_eval(
-    embeddings: EmbArg = None,
-    lfw: Annotated[str | None, typer.Option(help="LFW folder (lfw/ and pairs.txt): run the 10-fold protocol.")] = None,
-    group: Annotated[str | None, typer.Option(help="Group column for per-group FAR/FRR.")] = None,
-    metric: Annotated[str | None, typer.Option(help="cosine (default) or euclidean.")] = None,
-    flip: Annotated[
-        bool | None, typer.Option("--flip/--no-flip", help="LFW: mirror-image averaging (default on).")
-    ] = None,
-    jitter: Annotated[
-        int | None, typer.Option(help="LFW: average dlib's N jittered copies of each chip (N x slower).")
-    ] = None,
-    refine_jitter: Annotated[
-        int | None, typer.Option(help="LFW: re-score pairs near the threshold with N jitters.")
-    ] = None,
-    refine_band: Annotated[
-        float | None, typer.Option(help="LFW: how near the threshold a pair is refined (default 0.02; 2: every pair).")
-    ] = None,
-    target_far: Annotated[
-        float | None, typer.Option(help="FAR at which the global threshold is set (default 1e-3).")
-    ] = None,
-    max_impostor: Annotated[int | None, typer.Option(help="Cap on sampled impostor pairs (default 200,000).")] = None,
-    out: _out("Report folder.") = None,
-    seed: SeedOpt = None,
-    config: ConfigOpt = None,
-) -> C.VerifyEvalResult | C.LfwResult:
-    """Verification figures: FAR/FRR, EER, ROC/DET, FRR at target FARs, per-group rates; or LFW's protocol."""
-    if _is_lfw(config, lfw):
-        return C.lfw_eval(
-            load_config(
-                C.LfwConfig,
-                config,
-                root=lfw,
-                metric=metric,
-                flip=flip,
-                jitter=jitter,
-                refine_jitter=refine_jitter,
-                refine_band=refine_band,
-                out=out,
-            )
-        )
-    return C.verify_eval(
-        load_config(
-            C.VerifyEvalConfig,
-            config,
-            embeddings=embeddings,
-            group=group,
-            metric=metric,
-            target_far=target_far,
-            max_impostor=max_impostor,
-            out=out,
-            seed=seed,
-        )
-    )
+def _verify_eval(cfg: C.VerifyEvalConfig | C.LfwConfig) -> C.VerifyEvalResult | C.LfwResult:
+    return C.lfw_eval(cfg) if isinstance(cfg, C.LfwConfig) else C.verify_eval(cfg)
 
 
-@command()
-def verify(
-    image_a: Annotated[str | None, typer.Argument(help="First photo.")] = None,
-    image_b: Annotated[str | None, typer.Argument(help="Second photo.")] = None,
-    threshold: Annotated[float | None, typer.Option(help="Accept at or above this cosine similarity.")] = None,
-    threshold_file: Annotated[str | None, typer.Option(help="threshold.json from `rostro verify-eval`.")] = None,
-    config: ConfigOpt = None,
-) -> C.VerifyResult:
-    """Are two photos the same person? Cosine similarity of dlib embeddings against a threshold."""
-    return C.verify(
-        load_config(
-            C.VerifyConfig, config, image_a=image_a, image_b=image_b, threshold=threshold, threshold_file=threshold_file
-        )
-    )
-
-
-@command()
-def tsne(
-    embeddings: EmbArg = None,
-    colour: Annotated[str | None, typer.Option(help="Column that colours the points.")] = None,
-    marker: Annotated[str | None, typer.Option(help="Column that picks the marker.")] = None,
-    method: Annotated[str | None, typer.Option(help="tsne (default), or umap when umap-learn is installed.")] = None,
-    out: _out("Output folder.") = None,
-    seed: SeedOpt = None,
-    config: ConfigOpt = None,
-) -> C.TsneResult:
-    """A t-SNE (or UMAP) map of embeddings coloured by group and marked by label."""
-    return C.tsne(
-        load_config(
-            C.TsneConfig, config, embeddings=embeddings, colour=colour, marker=marker, method=method, out=out, seed=seed
-        )
-    )
-
-
-@command()
-def synth(
-    out: Annotated[str | None, typer.Argument(help="Folder to write.")] = None,
-    n: Annotated[int | None, typer.Option(help="Number of faces (default 800).")] = None,
-    layout: Annotated[str | None, typer.Option(help="celeba (default) or folders.")] = None,
-    attribute: Annotated[str | None, typer.Option(help="Class attribute for the folders layout.")] = None,
-    seed: SeedOpt = None,
-    config: ConfigOpt = None,
-) -> C.SynthResult:
-    """Draw synthetic faces with known attributes, in CelebA or folder-per-class layout."""
-    return C.synth(load_config(C.SynthConfig, config, out=out, n=n, layout=layout, attribute=attribute, seed=seed))
-
-
-@command()
-def serve(
-    model: RunOpt = None,
-    host: Annotated[
-        str | None, typer.Option(help="Address to bind (default 127.0.0.1); other than loopback needs an API key.")
-    ] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
-    api_key: Annotated[
-        str | None, typer.Option(help="Key clients send as X-API-Key (or set ROSTRO_API_KEY).", show_default=False)
-    ] = None,
-    cors_origin: Annotated[
-        list[str] | None, typer.Option(help="Allowed browser origin; repeat (default: none).")
-    ] = None,
-    max_upload_mb: Annotated[float | None, typer.Option(help="Largest upload accepted (default 10).")] = None,
-    max_queue: Annotated[int | None, typer.Option(help="Requests allowed to wait; more get 503 (default 32).")] = None,
-    config: ConfigOpt = None,
-) -> None:
-    """Serve the REST API and the web page (http://HOST:PORT/, API docs at /docs)."""
-    C.serve(
-        load_config(
-            C.ServeConfig,
-            config,
-            model=model,
-            host=host,
-            port=port,
-            api_key=api_key,
-            cors_origins=cors_origin or None,
-            max_upload_mb=max_upload_mb,
-            max_queue=max_queue,
-        )
-    )
+add("eda", Spec((C.EdaConfig,), C.eda, args=("data",), help={
+    "out": "Report folder.", "target": "Label whose class balance is shown; none: Male.",
+}), "Explore a dataset's training split: balance, prevalence, correlations, sample faces.")  # fmt: skip
+add("train", Spec((C.TrainConfig,), C.train, args=("data",), comma=("labels",), help={
+    "out": "Run folder.", "model": "Registered model: attr_net, small_cnn or dlib_resnet.",
+    "labels": "Labels to learn (repeat, or comma-separated); none: all.",
+    "input_size": "Input size in px; none: the model's (with --init-from, the trunk's).",
+    "init_from": "Run folder to start from (transfer learning).", "freeze_trunk": "Train only the new head.",
+    "unfreeze_after": "Epoch from which the last trunk blocks train too.",
+    "exclude": "Folder or id list whose images and identities are left out.",
+    "soft_labels": "CSV/Parquet of extra images with a teacher's probabilities (distillation).",
+    "resume": "Continue the run in --out from its last epoch.",
+    "chips": "Train on the face network's 150-px chips: aligned, photo or centre (dlib_resnet trunks).",
+    "compile": "torch.compile the model (measure first).",
+}), "Train a face-attribute model; the run folder can then be evaluated or used to predict.")  # fmt: skip
+add("train-multitask", Spec((C.MultiTaskConfig,), C.train_multitask, help={
+    "out": "Run folder.", "limit": "Faces per source and split, for a quick check.",
+}), "Heads for attributes and age on dlib's face network, trained on several labelled sets at once "
+    "(sources and schedule in --config, e.g. configs/model_v2.yaml).")  # fmt: skip
+add("evaluate", Spec((C.EvaluateConfig,), C.evaluate, args=("run",), help={
+    "run": "Run folder.", "split": "train, validation or test.", "data": "Dataset path, when it moved since training.",
+    "out": "Report folder; none: RUN/eval-SPLIT.", "embeddings": "dlib embeddings of the data, to score a fused run.",
+}), "Score a trained run on a split: metrics.json and an HTML report with plots.")  # fmt: skip
+add("predict", Spec((C.PredictConfig,), C.predict, args=("target",), help={
+    "target": "An image, or a folder of images.", "out": "CSV (one row per image, resumable) or JSON (all faces).",
+    "runtime": "onnx or torch.", "annotate": "Folder for images with boxes drawn.", "batch_size": "Images per batch.",
+}), "Attributes of the largest face in each image; unreadable images and missing faces are rows too.")  # fmt: skip
+add("analyze", Spec((C.AnalyzeConfig,), C.analyze, args=("photo",), help={
+    "photo": "A photo; none: a portrait that matplotlib ships.", "out": "Folder for the annotated image and JSON.",
+}), "Detect every face in one photo and list its attributes with probabilities.")  # fmt: skip
+add("export", Spec((C.ExportConfig,), C.export, args=("run",), help={
+    "run": "Run folder.", "format": "Only onnx for now.", "out": "Output file; none: RUN/model.onnx.",
+}), "Export a run's model for onnxruntime.")  # fmt: skip
+add("embed", Spec((C.EmbedConfig,), C.embed, args=("data",), help={
+    "out": "Parquet file; a re-run skips images already in it.", "model": "Use this run's features instead of dlib's.",
+    "chunk": "Images per task; progress is saved every 20 tasks or minute.",
+    "pick": "Which face of a photo: largest, or centre (pre-cropped sets).",
+    "flip": "Average each face with its mirror image.", "jitter": "Average dlib's N jittered copies of each chip.",
+    "face_network": "Run dlib's face network with onnx, torch, or dlib itself (to check).",
+}), "Face embeddings for every image of a dataset or a folder of photos, with labels, groups, identities.")  # fmt: skip
+add("fuse", Spec((C.FuseConfig,), C.fuse, args=("run", "embeddings"), help={
+    "run": "Run folder from `rostro train`.", "embeddings": "dlib embeddings of the run's data.",
+    "data": "Dataset path, when it moved since training.",
+}), "Add heads on dlib embeddings to a run and choose, per attribute, how much of CNN and embedding.")  # fmt: skip
+add("audit", Spec((C.AuditConfig,), C.audit, args=("embeddings",), flags={"groups": "--group"}, help={
+    "label": "Label column to predict, e.g. Male.",
+    "cross_group": "Group column of the cross-group matrix; none: first.",
+    "classifier": "logistic or mlp.", "out": "Report folder.",
+}), "Audit a classifier on embeddings per group: metrics with intervals, gaps, cross-group matrix.")  # fmt: skip
+add("audit-model", Spec((C.ModelAuditConfig,), C.audit_model, args=("data",), flags={"groups": "--group"}, help={
+    "data": "Labelled dataset with group columns (e.g. a UTKFace folder).", "label": "Attribute to audit.",
+    "mitigate": "Per-group thresholds: equalized_odds, demographic_parity or none.",
+    "mitigate_group": "Group column for thresholds; none: the first.", "out": "Report folder.",
+}), "Audit a trained model (the shipped one by default) per group, then try per-group thresholds.")  # fmt: skip
+add("verify-eval", Spec((C.VerifyEvalConfig, C.LfwConfig), _verify_eval, args=("embeddings",),
+                        flags={"root": "--lfw"}, choose=_lfw_or_pairs, help={
+    "root": "LFW folder (lfw/ and pairs.txt): run the 10-fold protocol.",
+    "group": "Group column for per-group FAR/FRR.",
+    "metric": "cosine or euclidean.", "flip": "LFW: mirror-image averaging.",
+    "jitter": "LFW: average dlib's N jittered copies of each chip.",
+    "refine_jitter": "LFW: re-score pairs near the threshold with N jitters.",
+    "refine_band": "LFW: how near the threshold a pair is refined (2: every pair).",
+    "target_far": "FAR at which the global threshold is set.", "out": "Report folder.",
+}), "Verification figures: FAR/FRR, EER, ROC/DET, FRR at target FARs, per-group rates; or LFW's protocol.")  # fmt: skip
+add("verify", Spec((C.VerifyConfig,), C.verify, args=("image_a", "image_b"), help={
+    "image_a": "First photo.", "image_b": "Second photo.", "threshold": "Accept at or above this cosine similarity.",
+    "threshold_file": "threshold.json from `rostro verify-eval`.",
+}), "Are two photos the same person? Cosine similarity of dlib embeddings against a threshold.")  # fmt: skip
+add("tsne", Spec((C.TsneConfig,), C.tsne, args=("embeddings",), help={
+    "colour": "Column that colours the points.", "marker": "Column that picks the marker.",
+    "method": "tsne, or umap when umap-learn is installed.", "out": "Output folder.",
+}), "A t-SNE (or UMAP) map of embeddings coloured by group and marked by label.")  # fmt: skip
+add("synth", Spec((C.SynthConfig,), C.synth, args=("out",), help={
+    "out": "Folder to write.", "n": "Number of faces.", "layout": "celeba or folders.",
+    "attribute": "Class attribute for the folders layout.",
+}), "Draw synthetic faces with known attributes, in CelebA or folder-per-class layout.")  # fmt: skip
+add("serve", Spec((C.ServeConfig,), C.serve, flags={"cors_origins": "--cors-origin"}, help={
+    "host": "Address to bind; other than loopback needs an API key.",
+    "api_key": "Key clients send as X-API-Key (or set ROSTRO_API_KEY).",
+    "cors_origins": "Allowed browser origin; repeat.", "max_upload_mb": "Largest upload accepted.",
+    "max_queue": "Requests allowed to wait; more get 503.",
+}), "Serve the REST API and the web page (http://HOST:PORT/, API docs at /docs).")  # fmt: skip
 
 
 def run() -> None:

@@ -38,3 +38,34 @@ def test_synth_writes_both_layouts(tmp_path):
     assert len(list((tmp_path / "s").rglob("*.jpg"))) == 12
     res = runner.invoke(app, ["synth", str(tmp_path / "t"), "--layout", "zip"])
     assert res.exit_code == 2 and "layout must be" in res.output
+
+
+def test_every_command_but_version_takes_config_and_its_flags_come_from_the_config_dataclass():
+    import dataclasses
+
+    import typer.main
+
+    from rostro import commands as C
+
+    group = typer.main.get_command(app)
+    names = set(group.commands)
+    assert names >= {"eda", "train", "predict", "embed", "audit", "audit-model", "verify-eval", "serve"}
+    for name, command in group.commands.items():
+        options = {opt for p in command.params for opt in p.opts}
+        assert ("--config" in options) == (name != "version"), name
+        assert all(p.default is None for p in command.params if p.name not in ("help",)), name
+    predict = {p.name: p for p in group.commands["predict"].params}
+    assert set(predict) - {"config"} == {f.name for f in dataclasses.fields(C.PredictConfig)}
+    assert "(default 64)" in predict["batch_size"].help  # the one default, from PredictConfig
+
+
+def test_a_flag_overrides_the_yaml_and_a_flag_of_another_mode_is_refused(tmp_path):
+    cfg = tmp_path / "synth.yaml"
+    cfg.write_text(f"out: {tmp_path / 'a'}\nn: 5\nlayout: folders\n")
+    res = runner.invoke(app, ["synth", "--config", str(cfg), "--n", "6"])
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "a").rglob("*.jpg"))) == 6 and "n: 6" in (tmp_path / "a" / "config.yaml").read_text()
+    res = runner.invoke(app, ["verify-eval", str(tmp_path / "e.parquet"), "--jitter", "3"])
+    assert res.exit_code == 2 and "--jitter: not an option of VerifyEvalConfig" in res.output
+    res = runner.invoke(app, ["predict"])
+    assert res.exit_code == 2 and "PredictConfig needs target" in res.output

@@ -12,6 +12,7 @@ import pandas as pd
 
 from rostro.commands._base import read_embeddings
 from rostro.config import save_config
+from rostro.data.dataset import group_keys
 from rostro.data.loading import DataConfig, open_data
 from rostro.errors import RostroError
 from rostro.evaluation.fairness import (
@@ -169,9 +170,7 @@ def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
                           batch_size=cfg.batch_size).set_index("path")  # fmt: skip
     found = preds.loc[frame["path"], "face_found"].astype(bool).to_numpy()
     counts = status_counts(preds.loc[frame["path"], "error"])
-    groups = frame[cfg.groups].astype(str)
-    group_key = groups.agg(" / ".join, axis=1) if len(cfg.groups) > 1 else groups.iloc[:, 0]
-    found_rate = pd.Series(found).groupby(group_key.to_numpy()).mean()
+    found_rate = pd.Series(found).groupby(group_keys(frame[cfg.groups]).to_numpy()).mean()
     kept = frame[found].reset_index(drop=True)
     if kept.empty:
         raise RostroError(f"{cfg.data}: no face found in any of {len(frame):,} images")

@@ -142,6 +142,15 @@ def group_name(key: object) -> str:
     return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
 
+def group_keys(groups: pd.DataFrame | pd.Series) -> pd.Series:
+    """Each row's group name (:func:`group_name`): one column's values, or several columns' joined."""
+    if isinstance(groups, pd.Series):
+        return groups.astype(str)
+    if groups.shape[1] == 1:
+        return groups.iloc[:, 0].astype(str)
+    return pd.Series([group_name(tuple(row)) for row in groups.astype(str).itertuples(index=False)], index=groups.index)
+
+
 def sort_by_paths(frame: pd.DataFrame, paths: Sequence[str | Path]) -> pd.DataFrame:
     """``frame`` re-ordered so its ``path`` column follows ``paths`` (rows not in it last)."""
     order = {str(p): i for i, p in enumerate(paths)}

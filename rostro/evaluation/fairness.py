@@ -27,6 +27,8 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
+from rostro.data.dataset import group_keys, group_name
+
 METRICS: dict[str, Callable] = {
     "accuracy": accuracy_score,
     "tpr": true_positive_rate,
@@ -70,7 +72,7 @@ class AuditResult:
 
 def json_safe(frame: pd.DataFrame) -> dict:
     """A frame as {row: {column: value}} with string keys (group tuples joined by ' / ')."""
-    keys = [" / ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in frame.index]
+    keys = [group_name(k) for k in frame.index]
     return {k: {c: (None if pd.isna(v) else float(v)) for c, v in row.items()} for k, (_, row) in
             zip(keys, frame.iterrows(), strict=True)}  # fmt: skip
 
@@ -97,7 +99,7 @@ def audit_predictions(
         low, high = mf.by_group_ci
     else:
         low, high = (pd.DataFrame(np.nan, index=mf.by_group.index, columns=mf.by_group.columns) for _ in range(2))
-    sf = groups if not isinstance(groups, pd.DataFrame) else groups.astype(str).agg(" / ".join, axis=1)
+    sf = groups if not isinstance(groups, pd.DataFrame) else group_keys(groups)
     gaps = {
         "demographic_parity_difference": float(demographic_parity_difference(y_true, y_pred, sensitive_features=sf)),
         "demographic_parity_ratio": float(demographic_parity_ratio(y_true, y_pred, sensitive_features=sf)),

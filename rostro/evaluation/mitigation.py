@@ -15,6 +15,7 @@ from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 
+from rostro.data.dataset import group_name
 from rostro.evaluation.fairness import AuditResult, audit_predictions
 
 CONSTRAINTS = ("equalized_odds", "demographic_parity")
@@ -49,8 +50,7 @@ class MitigationResult:
             rows[gap] = (self.before.gaps[gap], self.after.gaps[gap])
         before, after = self.before.by_group["accuracy"], self.after.by_group["accuracy"]
         for g in before.index:
-            name = " / ".join(map(str, g)) if isinstance(g, tuple) else str(g)
-            rows[f"accuracy: {name}"] = (before[g], after[g])
+            rows[f"accuracy: {group_name(g)}"] = (before[g], after[g])
         return pd.DataFrame(rows, index=["global threshold", "per-group thresholds"]).T
 
     def to_dict(self) -> dict:

@@ -201,9 +201,3 @@ def verification_curves(
         result.group_scores = {str(name): (np.sort(s[g & (groups == name)]), np.sort(s[~g & (groups == name)]))
                                for name in groups.categories}  # fmt: skip
     return result
-
-
-def per_group_rates(pairs: Pairs, groups: np.ndarray, threshold: float) -> pd.DataFrame:
-    """:meth:`VerificationResult.by_group` from pairs and each image's group, for callers that
-    have not built their result with ``groups``."""
-    return verification_curves(pairs.scores, pairs.genuine, groups=pairs.shared_group(groups)).by_group(threshold)
