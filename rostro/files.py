@@ -20,9 +20,13 @@ if TYPE_CHECKING:
 
 
 def user_cache_dir(*parts: str) -> Path:
-    """``$XDG_CACHE_HOME/rostro/...`` (``~/.cache`` when unset): derived files such as conversions
-    and exports, made once per user and keyed by what they came from."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "rostro", *parts)
+    """rostro's one cache folder: ``$ROSTRO_CACHE``, else ``$XDG_CACHE_HOME/rostro`` (``~/.cache/rostro``).
+
+    It holds what is derived once and keyed by what it came from: decoded image caches, dlib's
+    converted network, ONNX exports, face-network chips, the synthetic default dataset.
+    """
+    root = os.environ.get("ROSTRO_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "rostro")
+    return Path(root, *parts)
 
 
 @contextlib.contextmanager

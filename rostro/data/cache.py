@@ -21,12 +21,11 @@ import numpy as np
 
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.data.transforms import resize_square
-from rostro.files import atomic_path, atomic_write_text
+from rostro.files import atomic_path, atomic_write_text, user_cache_dir
 from rostro.progress import progress_bar
 from rostro.workers import pool_map
 
 CACHE_VERSION = 1
-DEFAULT_CACHE_DIR = Path(os.environ.get("ROSTRO_CACHE", Path.home() / ".cache" / "rostro"))
 
 
 @dataclass
@@ -108,7 +107,7 @@ def build_cache(
         raise ValueError(f"cache size must be >= 8 px, got {size}")
     paths = [str(p) for p in paths]
     t0 = time.perf_counter()
-    root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+    root = Path(cache_dir) if cache_dir is not None else user_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     key = cache_key(paths, size, tag)
     file, meta_file = root / f"{key}.npy", root / f"{key}.json"

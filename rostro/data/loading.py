@@ -6,7 +6,6 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from rostro.data.cache import DEFAULT_CACHE_DIR
 from rostro.data.celeba import read_celeba
 from rostro.data.dataset import FaceDataset
 from rostro.data.folders import read_folders, read_images
@@ -15,7 +14,7 @@ from rostro.data.sampling import ensure_splits
 from rostro.data.synthetic import write_celeba
 from rostro.data.utkface import UTK_NAME, read_utkface
 from rostro.errors import DataFormatError
-from rostro.files import atomic_path
+from rostro.files import atomic_path, user_cache_dir
 
 FORMATS = ("auto", "celeba", "folders", "manifest", "utkface")
 
@@ -60,7 +59,7 @@ class DataConfig:
 
 def synthetic_default(n: int = 800, seed: int = 0) -> Path:
     """The project's own synthetic CelebA-layout set, drawn once into the cache folder."""
-    root = Path(DEFAULT_CACHE_DIR) / f"synthetic-celeba-{n}-{seed}"
+    root = user_cache_dir(f"synthetic-celeba-{n}-{seed}")
     if not (root / "list_attr_celeba.txt").is_file():
         try:
             with atomic_path(root) as tmp:

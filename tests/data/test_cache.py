@@ -57,3 +57,13 @@ def test_parallel_build_matches_serial(celeba_dir, tmp_path):
     serial = build_cache(paths, 24, cache_dir=tmp_path / "a", workers=1, progress=False)
     parallel = build_cache(paths * 2, 24, cache_dir=tmp_path / "b", workers=2, progress=False)
     assert np.array_equal(np.asarray(parallel.images[: len(paths)]), np.asarray(serial.images))
+
+
+def test_one_setting_moves_every_cache(tmp_path, monkeypatch):
+    from rostro.files import user_cache_dir
+
+    monkeypatch.delenv("ROSTRO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert user_cache_dir("dlib") == tmp_path / "xdg" / "rostro" / "dlib"
+    monkeypatch.setenv("ROSTRO_CACHE", str(tmp_path / "mine"))
+    assert user_cache_dir("onnx") == tmp_path / "mine" / "onnx"
