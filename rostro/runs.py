@@ -119,8 +119,8 @@ def verify_manifest(run_dir: str | Path) -> None:
     run_dir = Path(run_dir)
     path = run_dir / MANIFEST_FILE
     if not path.is_file():
-        raise RostroError(f"{run_dir}: no {MANIFEST_FILE}, so its files cannot be verified; training writes it at "
-                          "the end (re-sign a run you trust with rostro.runs.write_manifest)")  # fmt: skip
+        raise RostroError(f"{run_dir}: no {MANIFEST_FILE}, so its files cannot be verified; training writes it after "
+                          "every epoch (re-sign a run you trust with rostro.runs.write_manifest)")  # fmt: skip
     try:
         files = json.loads(path.read_text())["files"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:

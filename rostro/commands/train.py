@@ -142,8 +142,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         info.save(run_dir)
 
     def after_epoch(history: list[dict]) -> None:
+        write_manifest(run_dir)  # first: the epoch's checkpoint is usable even if the plot fails
         write_training_curves(history, run_dir, monitor=cfg.monitor)
-        write_manifest(run_dir)
 
     try:
         result = fit(model, data, cfg, run_dir, ds.labels, on_epoch_end=after_epoch, world=world)

@@ -12,6 +12,7 @@ outputs kept for calibration.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
 import time
@@ -242,6 +243,13 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
         def weights() -> dict:
             return model.state_dict()
 
+    spec = model_spec("dlib_resnet")
+    info = RunInfo(model="dlib_resnet", model_kwargs={"num_outputs": len(labels) + 1, "hidden": cfg.hidden,
+                                                      "dropout": cfg.dropout, "pretrained": cfg.freeze_trunk},
+                   labels=labels, input_size=CHIP_SIZE, mean=spec.mean, std=spec.std, thresholds=[0.5] * len(labels),
+                   threshold_metric="none", data={"multitask": str(out / "config.yaml")}, source="train-multitask",
+                   monitor="val_mean_accuracy", git_commit=git_commit(), input="chip", regression=AGE)  # fmt: skip
+    info.save(out)  # from the start: an interrupted run can be evaluated from its best epoch so far
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     steps = len(train) // cfg.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=cfg.epochs * steps)
@@ -276,6 +284,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
                 best = scores["mean_accuracy"]
                 save_checkpoint(weights(), out / "best.pt")
                 np.savez_compressed(out / "validation_outputs.npz", outputs=val_out, rows=val)
+                write_manifest(out)
                 best_row, best_scores, best_out = row, scores, val_out
             with open(out / "history.csv", "w", newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=list(history[0]))
@@ -285,13 +294,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     calibration, chosen = fit_calibration(best_out[:, : len(labels)], labelled, labels, seed=cfg.seed)
     calibration.save(out)
     chosen.to_csv(out / "calibration.csv", index=False)
-    spec = model_spec("dlib_resnet")
-    info = RunInfo(model="dlib_resnet", model_kwargs={"num_outputs": len(labels) + 1, "hidden": cfg.hidden,
-                                                      "dropout": cfg.dropout, "pretrained": cfg.freeze_trunk},
-                   labels=labels, input_size=CHIP_SIZE, mean=spec.mean, std=spec.std, thresholds=[0.5] * len(labels),
-                   threshold_metric="none", data={"multitask": str(out / "config.yaml")}, source="train-multitask",
-                   best_epoch=best_row["epoch"], monitor="val_mean_accuracy", best_value=best, git_commit=git_commit(),
-                   validation=best_scores, input="chip", regression=AGE)  # fmt: skip
+    info = dataclasses.replace(info, best_epoch=best_row["epoch"], best_value=best, validation=best_scores)
     info.save(out)
     write_manifest(out)
     return out

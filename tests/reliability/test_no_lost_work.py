@@ -162,3 +162,28 @@ def test_embed_killed_mid_folder_resumes_without_duplicates(celeba_dir, tmp_path
     a, b = np.stack(resumed["embedding"]), np.stack(expected["embedding"])
     np.testing.assert_allclose(a, b, atol=1e-6)
     pd.testing.assert_frame_equal(resumed.drop(columns="embedding"), expected.drop(columns="embedding"))
+
+
+def test_an_interrupted_run_can_be_evaluated_from_what_it_saved(celeba_dir, tmp_path, monkeypatch):
+    import json
+
+    from rostro.commands import EvaluateConfig, evaluate, train
+    from rostro.training.config import TrainConfig
+
+    module = sys.modules["rostro.commands.train"]
+    real = module.write_training_curves
+
+    def interrupted(history, run_dir, **kw):
+        real(history, run_dir, **kw)
+        if len(history) == 1:
+            raise KeyboardInterrupt  # the user stops the run after its first epoch
+
+    monkeypatch.setattr(module, "write_training_curves", interrupted)
+    cfg = TrainConfig(data=str(celeba_dir), out=str(tmp_path / "run"), model="small_cnn", input_size=32, epochs=3,
+                      labels=["Male", "Smiling"], progress=False, cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["labels"] == ["Male", "Smiling"] and info["thresholds"] == [0.5, 0.5] and info["best_epoch"] == -1
+    result = evaluate(EvaluateConfig(run=str(tmp_path / "run"), split="validation", progress=False)).metrics
+    assert result.n > 0 and 0 <= result.summary["mean_accuracy"] <= 1
