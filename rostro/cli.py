@@ -219,7 +219,13 @@ add("predict", Spec((C.PredictConfig,), C.predict, args=("target",), help={
 }), "Attributes of the largest face in each image; unreadable images and missing faces are rows too.")  # fmt: skip
 add("analyze", Spec((C.AnalyzeConfig,), C.analyze, args=("photo",), help={
     "photo": "A photo; none: a portrait that matplotlib ships.", "out": "Folder for the annotated image and JSON.",
+    "explain": "Add a saliency map of each attribute called positive.",
 }), "Detect every face in one photo and list its attributes with probabilities.")  # fmt: skip
+add("explain", Spec((C.ExplainConfig,), C.explain, args=("target",), flags={"attrs": "--attr"}, help={
+    "target": "An image, or a folder of images.", "attrs": "Attribute to explain; repeat (none: every attribute).",
+    "out": "Folder for DIR/<stem>_<attr>.png (overlay) and .npy (the map, the photo's size).",
+    "layer": "auto (a block fine enough to locate cues) or last (classic Grad-CAM).",
+}), "Which pixels made each attribute: Grad-CAM maps of the largest face, over the photo.")  # fmt: skip
 add("export", Spec((C.ExportConfig,), C.export, args=("run",), help={
     "run": "Run folder.", "format": "Only onnx for now.", "out": "Output file; none: RUN/model.onnx.",
 }), "Export a run's model for onnxruntime.")  # fmt: skip

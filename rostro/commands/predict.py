@@ -116,6 +116,7 @@ class AnalyzeConfig:
     photo: str | None = None
     model: str | None = None
     out: str = "rostro-report/analyze"
+    explain: bool = False  # also a saliency map of each attribute the largest face is called positive for
 
 
 @dataclass(kw_only=True)
@@ -124,6 +125,7 @@ class AnalyzeResult:
     photo: Path
     out: Path
     sample: bool = False  # no photo was given: matplotlib's portrait was used
+    maps: list[Path] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         lines = [f"No photo given: used {self.photo.name}, which matplotlib ships."] if self.sample else []
@@ -137,6 +139,8 @@ class AnalyzeResult:
                 columns=["attribute", "probability", "present"],
             )  # fmt: skip
             lines += [f"Face {i} at {face.box} ({face.detector}{numbers})", table.to_string(index=False)]
+        if self.maps:
+            lines.append(f"{len(self.maps)} saliency maps (the attributes called positive), e.g. {self.maps[0].name}")
         return [*lines, f"Annotated image and JSON in {self.out}"]
 
 
@@ -150,8 +154,15 @@ def analyze(cfg: AnalyzeConfig) -> AnalyzeResult:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "result.json", json.dumps(dataclasses.asdict(result), indent=1))
     P.annotate(img, result, out / (path.stem + ".png"))
+    maps = []
+    if cfg.explain and result.faces and result.faces[0].positive:
+        from rostro.commands.explain import write_maps
+        from rostro.inference.explain import Explainer
+
+        face = Explainer(predictor=predictor).explain([img], result.faces[0].positive)[0]
+        maps = write_maps(img, face.maps, out, path.stem) if face is not None else []
     save_config(cfg, out / "config.yaml")
-    return AnalyzeResult(result=result, photo=path, out=out, sample=cfg.photo is None)
+    return AnalyzeResult(result=result, photo=path, out=out, sample=cfg.photo is None, maps=maps)
 
 
 @dataclass

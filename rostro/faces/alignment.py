@@ -41,11 +41,16 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return m
 
 
-def align_face(img: np.ndarray, landmarks68: np.ndarray, *, size: tuple[int, int] = CELEBA_CROP) -> np.ndarray:
-    """Warp ``img`` so the face lands on CelebA's template; returns a ``size`` (w, h) crop."""
+def crop_to_image(landmarks68: np.ndarray, *, size: tuple[int, int] = CELEBA_CROP) -> np.ndarray:
+    """The 3 x 3 matrix taking the aligned crop's coordinates to the photo's (PIL's convention)."""
     scale = size[0] / CELEBA_CROP[0]
     m = similarity_transform(template_points(landmarks68), CELEBA_TEMPLATE * scale)
-    inv = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
+    return np.linalg.inv(np.vstack([m, [0, 0, 1]]))
+
+
+def align_face(img: np.ndarray, landmarks68: np.ndarray, *, size: tuple[int, int] = CELEBA_CROP) -> np.ndarray:
+    """Warp ``img`` so the face lands on CelebA's template; returns a ``size`` (w, h) crop."""
+    inv = crop_to_image(landmarks68, size=size)[:2]
     warped = Image.fromarray(img).transform(
         size, Image.AFFINE, data=tuple(inv.ravel()), resample=Image.BILINEAR, fillcolor=(0, 0, 0)
     )

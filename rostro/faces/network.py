@@ -38,6 +38,25 @@ def face_chips(img: np.ndarray, shapes: list) -> np.ndarray:
     return np.stack([np.asarray(c, np.uint8) for c in chips])
 
 
+def chip_to_image(shape: object) -> np.ndarray:
+    """The 3 x 3 matrix taking a chip's pixel coordinates to the photo's, for dlib's 5-point ``shape``.
+
+    In PIL's convention (pixel centres at +0.5), so warping the photo with it reproduces dlib's chip
+    exactly, and its inverse carries anything drawn on the chip (a saliency map) back to the photo.
+    """
+    details = dlib_models()["dlib"].get_face_chip_details(shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+    r, angle = details.rect, details.angle
+    centre = np.array([(r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    corners = np.array([[r.left(), r.top()], [r.right(), r.top()], [r.left(), r.bottom()]])
+    to = (corners - centre) @ rot.T + centre  # where dlib puts the chip's corners in the photo
+    last = CHIP_SIZE - 1
+    chip = np.array([[0, 0, 1], [last, 0, 1], [0, last, 1]], float)
+    m = np.vstack([np.linalg.solve(chip, to).T, [0, 0, 1]])  # dlib's convention: pixel centres on integers
+    half = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
+    return half @ m @ np.linalg.inv(half)
+
+
 def _onnx_file(path: Path) -> Path:
     """The network's ONNX export, made once per weights file in the user's cache folder (a private
     temporary file where that cannot be written)."""
