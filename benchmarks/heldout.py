@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SPLIT_CONFIG = ROOT / "configs" / "model_v2.yaml"
 
 
-def test_table(shared: Path) -> tuple[pd.DataFrame, list[str], MultiTaskConfig]:
-    """The test rows of every source, with ``shared`` in place of the config's ``../shared/data``."""
+def test_table(shared: Path, split: str = "test") -> tuple[pd.DataFrame, list[str], MultiTaskConfig]:
+    """The ``split`` rows of every source, with ``shared`` in place of the config's ``../shared/data``."""
     data = yaml.safe_load(SPLIT_CONFIG.read_text())
     for source in data["sources"]:
         source["data"] = source["data"].replace("../shared/data", str(shared))
@@ -32,7 +32,7 @@ def test_table(shared: Path) -> tuple[pd.DataFrame, list[str], MultiTaskConfig]:
     data["split_from"] = str(ROOT / data["split_from"])
     cfg = from_dict(MultiTaskConfig, {**data, "progress": False})
     table, labels = multitask_table(cfg)
-    return table[table["split"] == "test"].reset_index(drop=True), labels, cfg
+    return table[table["split"] == split].reset_index(drop=True), labels, cfg
 
 
 def predictions(run: Path, paths: list[str], aligned: bool, out: Path) -> pd.DataFrame:
