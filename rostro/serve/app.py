@@ -8,7 +8,9 @@ and answers 503 with ``Retry-After`` when its bounded queue is full instead of g
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
+import io
 import os
 import threading
 import time
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from rostro._version import __version__
@@ -189,6 +191,22 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     def embed_sync(img: np.ndarray) -> tuple[list, np.ndarray]:
         return embed_image(img)
 
+    explainer = None
+
+    def explain_sync(img: np.ndarray, names: list[str]) -> dict:
+        from rostro.inference.explain import Explainer, overlay
+
+        nonlocal explainer
+        explainer = explainer or Explainer(predictor=predictor)
+        face = explainer.explain([img], names)[0]
+        maps = {}
+        for name, saliency in (face.maps if face is not None else {}).items():
+            buf = io.BytesIO()
+            overlay(img, saliency).save(buf, format="JPEG", quality=88)
+            maps[name] = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+        return {"width": img.shape[1], "height": img.shape[0], "box": _box(face.box) if face else None, "maps": maps,
+                "message": "" if face else NO_FACE}  # fmt: skip
+
     @app.get("/health")
     async def health() -> dict:
         return {"status": "ok", "version": __version__, "model": predictor.run.name, "pending": queue.pending}
@@ -212,6 +230,17 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         return {"n_faces": len(faces), "message": "" if faces else NO_FACE,
                 "faces": [{"box": _box(f.box), "embedding": [round(float(x), 6) for x in v]}
                           for f, v in zip(faces, vecs, strict=True)]}  # fmt: skip
+
+    @app.post("/explain")
+    async def explain(file: Photo, attributes: Annotated[str, Form(description="Attribute names, comma-separated.")]):
+        """Where the largest face's evidence for each named attribute lies: the photo with a Grad-CAM map over it
+        (a JPEG data URL per attribute)."""
+        names = [n.strip() for n in attributes.split(",") if n.strip()]
+        unknown = [n for n in names if n not in predictor.labels]
+        if not names or unknown:
+            raise HTTPException(422, f"attributes: expected names among the model's {len(predictor.labels)} labels "
+                                     f"(e.g. Eyeglasses,Male), found {unknown or 'none'}")  # fmt: skip
+        return await queue.run(explain_sync, await read(file, "file"), names)
 
     @app.post("/verify")
     async def verify(a: Photo, b: Photo) -> dict:

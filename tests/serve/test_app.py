@@ -171,3 +171,13 @@ def test_non_loopback_bind_needs_a_key(monkeypatch):
     monkeypatch.delenv("ROSTRO_API_KEY", raising=False)
     with pytest.raises(RostroError, match="API key"):
         serve(ServeConfig(host="0.0.0.0"))
+
+
+def test_explain_returns_a_map_per_attribute_named(client, photo):
+    r = client.post("/explain", files={"file": ("p.jpg", photo, "image/jpeg")}, data={"attributes": "Smiling, Male"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body["maps"]) == {"Smiling", "Male"} and body["box"]["right"] > body["box"]["left"]
+    assert body["maps"]["Male"].startswith("data:image/jpeg;base64,")
+    r = client.post("/explain", files={"file": ("p.jpg", photo, "image/jpeg")}, data={"attributes": "Eyeglass"})
+    assert r.status_code == 422 and "Eyeglass" in r.json()["detail"]

@@ -85,6 +85,17 @@ def test_drop_a_photo_and_see_faces(server, browser, tmp_path):
     shot = os.environ.get("ROSTRO_SCREENSHOT")
     if shot:
         browser.save_screenshot(str(Path(shot)))
+    # a click on an attribute draws its map over the photo: the heat colours replace most of the face
+    row = browser.find_element(By.CSS_SELECTOR, "#faces .attr.on")
+    name = row.get_attribute("data-attr")
+    row.click()
+    _wait(browser, lambda d: "Map of" in d.find_element(By.ID, "map-caption").text)
+    assert name.replace("_", " ") in browser.find_element(By.ID, "map-caption").text
+    canvas.screenshot(str(png))
+    mapped = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3).astype(int)
+    assert np.abs(mapped - pixels).mean() > 2  # the canvas changed where the map lies
+    row.click()  # again: back to the photo
+    _wait(browser, lambda d: "Click an attribute" in d.find_element(By.ID, "map-caption").text)
 
 
 def test_verify_tab_compares_two_photos(server, browser, tmp_path):
@@ -98,6 +109,14 @@ def test_verify_tab_compares_two_photos(server, browser, tmp_path):
     browser.find_element(By.ID, "file-b").send_keys(str(mirrored))
     _wait(browser, lambda d: "similarity" in d.find_element(By.ID, "verdict").text)
     assert browser.find_element(By.ID, "verdict").text.startswith("Same person")
+    # both photos are shown, each with the compared face boxed
+    for side in ("a", "b"):
+        canvas = browser.find_element(By.ID, f"canvas-{side}")
+        _wait(browser, lambda d, c=canvas: c.is_displayed())
+        png = tmp_path / f"{side}.png"
+        canvas.screenshot(str(png))
+        pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3).astype(int)
+        assert ((pixels[:, 1] > 180) & (pixels[:, 0] < 90) & (pixels[:, 2] < 150)).sum() > 100, side
 
 
 def test_fits_a_phone_screen(server, browser):
