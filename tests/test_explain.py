@@ -97,3 +97,21 @@ def test_analyze_explain_adds_the_maps_of_the_attributes_called_positive(tmp_pat
     assert res.exit_code == 0, res.output
     assert (tmp_path / "grace_hopper_Eyeglasses.png").is_file() and (tmp_path / "grace_hopper_Eyeglasses.npy").is_file()
     assert not (tmp_path / "grace_hopper_Smiling.png").exists()  # called negative: no map
+
+
+def test_the_evaluation_report_shows_mean_maps_over_right_and_wrong_validation_faces(tiny_run, tmp_path):
+    from rostro.commands import EvaluateConfig, evaluate
+    from rostro.commands.evaluate import _attention, _evaluate_single
+    from rostro.runs import load_run
+
+    cfg = EvaluateConfig(run=str(tiny_run), out=str(tmp_path / "ev"), progress=False, explain_faces=5)
+    html = evaluate(cfg).html
+    assert (tmp_path / "ev" / "attention.png").is_file() and "Where the model looks" in html.read_text()
+    model, info = load_run(tiny_run)
+    _, (images, truth) = _evaluate_single(cfg, model, info)
+    att = _attention(cfg, model, info, images, truth)
+    assert len(images) == 5 and (att["counts"].sum(axis=1) == 5).all()
+    assert att["correct"].shape == (2, info.input_size, info.input_size)
+    for k in range(2):  # a mean of maps each scaled to its maximum
+        for maps, n in ((att["correct"][k], att["counts"][k, 0]), (att["wrong"][k], att["counts"][k, 1])):
+            assert np.isnan(maps).all() if n == 0 else 0 <= np.nanmax(maps) <= 1

@@ -33,6 +33,7 @@ class EvaluateConfig:
     threads: int | None = None
     progress: bool = True
     embeddings: str | None = None
+    explain_faces: int = 64  # validation faces whose maps show where the model looks (0: none)
 
 
 @dataclass(kw_only=True)
@@ -60,18 +61,37 @@ def evaluate(cfg: EvaluateConfig) -> EvaluateResult:
         raise ValueError(f"split must be train, validation or test, got {cfg.split!r}")
     set_threads(cfg.threads)
     model, info = load_run(cfg.run)
-    if "multitask" in info.data:
-        result = _evaluate_multitask(cfg, model, info)
-    else:
-        result = _evaluate_single(cfg, model, info)
+    evaluate_split = _evaluate_multitask if "multitask" in info.data else _evaluate_single
+    result, (images, truth) = evaluate_split(cfg, model, info)
+    attention = _attention(cfg, model, info, images, truth) if len(images) else None
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{cfg.split}"
-    html = write_evaluation_report(result, out, title=f"rostro evaluation: {Path(cfg.run).name}, {cfg.split}")
+    html = write_evaluation_report(result, out, title=f"rostro evaluation: {Path(cfg.run).name}, {cfg.split}",
+                                   attention=attention)  # fmt: skip
     save_config(cfg, out / "config.yaml")
     return EvaluateResult(metrics=result, html=html)
 
 
-def _evaluate_single(cfg: EvaluateConfig, model: torch.nn.Module, info: RunInfo) -> EvaluationResult:
-    """A ``train`` run on its own dataset's split, fused with dlib embeddings where ``cfg.embeddings`` is given."""
+def _sample(images: np.ndarray, truth: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``n`` validation faces (a fixed draw), for the maps of where the model looks."""
+    rows = np.sort(np.random.default_rng(0).permutation(rows)[:n])
+    return np.asarray(images[rows]), truth[rows]
+
+
+def _attention(
+    cfg: EvaluateConfig, model: torch.nn.Module, info: RunInfo, images: np.ndarray, truth: np.ndarray
+) -> dict:
+    """Mean maps over the validation faces the run got right and wrong (the network's own output, unfused)."""
+    from rostro.inference.explain import maps_by_outcome
+
+    logits = predict_logits(model, images, mean=info.mean, std=info.std)
+    probs = split_outputs(info, logits, Calibration.load(cfg.run, info.labels))[0]
+    return maps_by_outcome(model, images, truth.astype(float), probs, info.thresholds, info.labels, mean=info.mean,
+                           std=info.std)  # fmt: skip
+
+
+def _evaluate_single(cfg: EvaluateConfig, model: torch.nn.Module, info: RunInfo) -> tuple:
+    """A ``train`` run on its own dataset's split, fused with dlib embeddings where ``cfg.embeddings`` is given;
+    and up to ``cfg.explain_faces`` validation faces with their labels."""
     ds, tcfg = run_dataset(info, data=cfg.data, cache_dir=cfg.cache_dir, progress=cfg.progress)
     cache = cache_dataset(ds, tcfg, info.input_size)
     idx = split_indices(ds, cache, cfg.split)
@@ -86,12 +106,14 @@ def _evaluate_single(cfg: EvaluateConfig, model: torch.nn.Module, info: RunInfo)
         vectors = np.asarray(emb.loc[ds.frame["path"].iloc[idx], "embedding"].tolist(), np.float32)
         probs = combine(probs, fusion.head.predict_proba(vectors), fusion.weights)
         thresholds = fusion.thresholds
-    return evaluate_scores(ds.label_matrix()[idx], probs, info.labels, thresholds, split=cfg.split)
+    result = evaluate_scores(ds.label_matrix()[idx], probs, info.labels, thresholds, split=cfg.split)
+    val = split_indices(ds, cache, "validation")
+    return result, _sample(cache.images, ds.label_matrix(), val, cfg.explain_faces)
 
 
-def _evaluate_multitask(cfg: EvaluateConfig, model: torch.nn.Module, info: RunInfo) -> EvaluationResult:
+def _evaluate_multitask(cfg: EvaluateConfig, model: torch.nn.Module, info: RunInfo) -> tuple:
     """A ``train-multitask`` run: the attribute table on the faces that carry every label, then Male
-    over every source and age MAE where ages are known."""
+    over every source and age MAE where ages are known; and up to ``cfg.explain_faces`` validation faces."""
     from rostro.training.multitask import MultiTaskConfig, load_chips, multitask_table
 
     config = Path(cfg.run) / "config.yaml"  # every multitask run holds its own, wherever it was moved
@@ -116,4 +138,7 @@ def _evaluate_multitask(cfg: EvaluateConfig, model: torch.nn.Module, info: RunIn
         has = ~np.isnan(age)
         predicted = values[has, list(info.regression).index("age")]
         result.summary["age_mae"] = float(np.abs(predicted - age[has]).mean())
-    return result
+    val = np.flatnonzero(
+        (table["split"] == "validation").to_numpy() & ok & table[labels].notna().all(axis=1).to_numpy()
+    )
+    return result, _sample(chips, table[labels].to_numpy(float), val, cfg.explain_faces)

@@ -109,6 +109,36 @@ def gradcam(
     return maps
 
 
+def maps_by_outcome(
+    model: nn.Module,
+    images: np.ndarray,
+    truth: np.ndarray,
+    probs: np.ndarray,
+    thresholds: Sequence[float],
+    names: Sequence[str],
+    *,
+    mean: float,
+    std: float,
+    layer: str | int = "auto",
+) -> dict:
+    """Per output, the mean map over the faces it got right and over those it got wrong (each face's
+    map scaled to its own maximum first; NaN labels are left out), with the mean face beneath."""
+    maps = gradcam(model, images, range(len(names)), mean=mean, std=std, layer=layer)
+    maps /= np.maximum(maps.max(axis=(2, 3), keepdims=True), 1e-12)
+    known = ~np.isnan(truth)
+    right = (probs >= np.asarray(thresholds)) == (np.nan_to_num(truth) > 0.5)
+    size = images.shape[1]
+    correct, wrong = (np.full((len(names), size, size), np.nan, np.float32) for _ in range(2))
+    counts = np.zeros((len(names), 2), int)
+    for k in range(len(names)):
+        for j, (out, rows) in enumerate(((correct, known[:, k] & right[:, k]), (wrong, known[:, k] & ~right[:, k]))):
+            counts[k, j] = rows.sum()
+            if rows.any():
+                out[k] = maps[rows, k].mean(axis=0)
+    return {"mean_face": images.mean(axis=0), "correct": correct, "wrong": wrong, "counts": counts,
+            "names": list(names), "faces": len(images)}  # fmt: skip
+
+
 def to_image(cam: np.ndarray, input_to_image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """A map on the network's input warped onto the photo (H x W float32), zero outside the input."""
     inverse = np.linalg.inv(input_to_image)  # PIL asks, for each photo pixel, where it lies on the input

@@ -16,8 +16,11 @@ def write_training_curves(history: list[dict], run_dir: str | Path, *, monitor: 
     return plots.training_curves(pd.DataFrame(history), Path(run_dir) / "curves.png", metric=monitor)
 
 
-def write_evaluation_report(result: EvaluationResult, out_dir: str | Path, *, title: str) -> Path:
-    """``metrics.json``, ``report.html`` and the plots for one evaluated split."""
+def write_evaluation_report(
+    result: EvaluationResult, out_dir: str | Path, *, title: str, attention: dict | None = None
+) -> Path:
+    """``metrics.json``, ``report.html`` and the plots for one evaluated split; ``attention`` (from
+    ``rostro.inference.explain.maps_by_outcome`` on validation faces) adds where the model looks."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result.to_dict(), indent=2))
@@ -62,6 +65,14 @@ def write_evaluation_report(result: EvaluationResult, out_dir: str | Path, *, ti
         page.paragraph(f"Expected calibration error (15 equal bins): mean {s['mean_ece']:.4f}, largest "
                        f"{s['max_ece']:.4f}. A perfectly calibrated attribute lies on the diagonal.")  # fmt: skip
         page.image("reliability.png", "reliability diagrams")
+    if attention is not None:
+        plots.attention_grid(attention["mean_face"], attention["correct"], attention["wrong"], attention["names"],
+                             attention["counts"], out / "attention.png")  # fmt: skip
+        page.heading("Where the model looks, right and wrong")
+        page.paragraph(f"Mean Grad-CAM map per attribute over {attention['faces']} validation faces it got right and "
+                       "over those it got wrong, on the mean face (counts in brackets); each face's map is scaled to "
+                       "its own maximum first; where it moves on failures shows what misled the model.")  # fmt: skip
+        page.image("attention.png", "mean maps over right and wrong validation faces")
     cols = ["accuracy", "majority_baseline", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "ece",
             "prevalence", "threshold"]  # fmt: skip
     page.heading("Per attribute, worst first").table(table[cols])

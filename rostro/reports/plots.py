@@ -194,3 +194,26 @@ def scatter_2d(
     ax.set_xticks([])
     ax.set_yticks([])
     return _save(fig, path)
+
+
+def attention_grid(
+    mean_face: np.ndarray, correct: np.ndarray, wrong: np.ndarray, names: list[str], counts: np.ndarray, path: Path
+) -> Path:
+    """Per attribute, the mean map over faces it got right and over faces it got wrong, on the mean face.
+
+    ``correct`` and ``wrong`` are K x S x S (NaN where no face), ``counts`` K x 2 (right, wrong).
+    """
+    per_row = 4
+    rows = -(-len(names) // per_row)
+    fig, axes = plt.subplots(rows, per_row * 2, figsize=(per_row * 2 * 1.25, rows * 1.45), squeeze=False)
+    gray = mean_face.mean(axis=2) if mean_face.ndim == 3 else mean_face
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, name in enumerate(names):
+        for j, (maps, word) in enumerate(((correct, "right"), (wrong, "wrong"))):
+            ax = axes[k // per_row, (k % per_row) * 2 + j]
+            ax.imshow(gray, cmap="gray", vmin=0, vmax=255)
+            if not np.isnan(maps[k]).all():
+                ax.imshow(maps[k], cmap="jet", alpha=0.5, vmin=0, vmax=max(float(np.nanmax(maps[k])), 1e-9))
+            ax.set_title(f"{name[:16]}\n{word} ({int(counts[k, j])})", fontsize=6)
+    return _save(fig, path)
