@@ -42,7 +42,7 @@ from rostro.inference.predict import AttributePredictor, default_run
 from rostro.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("celeba", "wild", "verify", "lfw", "utkface", "eyeglasses", "speed", "pipeline")
+SECTIONS = ("celeba", "wild", "verify", "lfw", "utkface", "eyeglasses", "speed", "pipeline", "explain")
 MARK = re.compile(r"<!-- benchmark:start -->.*<!-- benchmark:end -->", re.S)
 
 
@@ -225,6 +225,23 @@ def _speed_rows(run: Path, shared: Path, t: Table, figures: dict) -> None:
     t.add("speed, 2 threads", "aligned faces/s, ONNX Runtime", f"{sp['onnx']:.0f}", "aim ≥ 1,000")
 
 
+def _explain_rows(run: Path, shared: Path, results: Path, t: Table, figures: dict) -> None:
+    from benchmarks.explain import measure
+
+    ex = measure(run, shared)
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "explain.md").write_text(ex.pop("text"))
+    figures["explain"] = ex
+    src = f"validation crops ({ex['faces']}), top {ex['fraction']:.0%} of each map blanked"
+    for layer, what in (("auto", "Grad-CAM, shipped layer (auto)"), ("last", "Grad-CAM, last block")):
+        e = ex["layers"][layer]
+        drops = f"{e['mean_salient']:+.3f} / {e['mean_random']:+.3f}"
+        won = f"salient wins on {e['attributes_won']} of 40 attributes (each: results/explain.md)"
+        t.add(src, f"logit drop, salient / random pixels: {what}", drops, won)
+    t.add("the README's photo", "seconds for maps of all 40 attributes (2 threads)", f"{ex['seconds_40_maps']:.2f}",
+          "aim < 1 s")  # fmt: skip
+
+
 def _pipeline_rows(run: Path, shared: Path, work: Path, t: Table, figures: dict) -> None:
     from benchmarks.pipeline import parity
     from benchmarks.pipeline import speeds as pipeline_speeds
@@ -287,6 +304,7 @@ def main() -> None:
         "eyeglasses": lambda: _eyeglasses(run, args.shared, args.work, t, figures),
         "speed": lambda: _speed_rows(run, args.shared, t, figures),
         "pipeline": lambda: _pipeline_rows(run, args.shared, args.work, t, figures),
+        "explain": lambda: _explain_rows(run, args.shared, args.results, t, figures),
     }
     for name in SECTIONS:
         if name in sections:

@@ -55,6 +55,39 @@ def deletion(model, inputs: np.ndarray, maps: np.ndarray, mean: float, std: floa
     return drops[0], drops[1]
 
 
+def measure(run: Path, shared: Path, *, faces: int = 96, fraction: float = 0.1, layers=("auto", "last")) -> dict:
+    """The deletion test for each layer choice and the time of 40 maps for one photo; the markdown in ``text``."""
+    torch.set_num_threads(2)
+    explainer = Explainer(run)
+    model, info, labels = explainer.model, explainer.info, explainer.labels
+    sides = [s for _, s in candidate_layers(model, info.input_size)]
+    inputs = validation_inputs(explainer, shared, faces)
+    per_layer = {}
+    for layer in layers:
+        maps = gradcam(model, inputs, range(len(labels)), mean=info.mean, std=info.std, layer=layer)
+        salient, random = deletion(model, inputs, maps, info.mean, info.std, fraction)
+        per_layer[str(layer)] = (salient.mean(0), random.mean(0), (salient > random).mean(0))
+    img = load_image(sample_photo())
+    explainer.explain([img], labels)  # warm: detector and network loaded
+    start = time.perf_counter()
+    explainer.explain([img], labels)
+    seconds = time.perf_counter() - start
+    lines = [f"# Deletion test: {len(inputs)} validation faces, top {fraction:.0%} of each map blanked",
+             "", f"Run {run}; candidate layers' sides {sides}; 40 maps, one photo: {seconds:.2f} s (2 threads).",
+             "", "| attribute | " + " | ".join(f"{k}: salient / random drop (wins)" for k in per_layer) + " |",
+             "|---|" + "---|" * len(per_layer)]  # fmt: skip
+    for j, name in enumerate(labels):
+        cells = [f"{s[j]:+.3f} / {r[j]:+.3f} ({w[j]:.2f})" for s, r, w in per_layer.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    cells = [f"**{s.mean():+.3f} / {r.mean():+.3f} ({w.mean():.2f})**" for s, r, w in per_layer.values()]
+    lines.append("| mean over 40 | " + " | ".join(cells) + " |")
+    layers_out = {k: {"salient": s.tolist(), "random": r.tolist(), "wins": w.tolist(), "mean_salient": float(s.mean()),
+                      "mean_random": float(r.mean()), "attributes_won": int((s > r).sum())}
+                  for k, (s, r, w) in per_layer.items()}  # fmt: skip
+    return {"run": str(run), "faces": len(inputs), "fraction": fraction, "sides": sides, "layers": layers_out,
+            "seconds_40_maps": seconds, "text": "\n".join(lines) + "\n"}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=SHIPPED_RUN)
@@ -64,36 +97,9 @@ def main() -> None:
     ap.add_argument("--layers", default="auto,last")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
-    torch.set_num_threads(2)
-    explainer = Explainer(args.run)
-    model, info, labels = explainer.model, explainer.info, explainer.labels
-    sides = [s for _, s in candidate_layers(model, info.input_size)]
-    inputs = validation_inputs(explainer, args.shared, args.faces)
     layers = [int(v) if v.lstrip("-").isdigit() else v for v in args.layers.split(",")]
-    per_layer, figures = {}, {"run": str(args.run), "faces": len(inputs), "fraction": args.fraction, "sides": sides}
-    for layer in layers:
-        maps = gradcam(model, inputs, range(len(labels)), mean=info.mean, std=info.std, layer=layer)
-        salient, random = deletion(model, inputs, maps, info.mean, info.std, args.fraction)
-        per_layer[str(layer)] = (salient.mean(0), random.mean(0), (salient > random).mean(0))
-    img = load_image(sample_photo())
-    explainer.explain([img], labels)  # warm: detector and network loaded
-    start = time.perf_counter()
-    explainer.explain([img], labels)
-    seconds = time.perf_counter() - start
-    lines = [f"# Deletion test: {len(inputs)} validation faces, top {args.fraction:.0%} of each map blanked",
-             "", f"Run {args.run}; candidate layers' sides {sides}; 40 maps, one photo: {seconds:.2f} s (2 threads).",
-             "", "| attribute | " + " | ".join(f"{k}: salient / random drop (wins)" for k in per_layer) + " |",
-             "|---|" + "---|" * len(per_layer)]  # fmt: skip
-    for j, name in enumerate(labels):
-        cells = [f"{s[j]:+.3f} / {r[j]:+.3f} ({w[j]:.2f})" for s, r, w in per_layer.values()]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    cells = [f"**{s.mean():+.3f} / {r.mean():+.3f} ({w.mean():.2f})**" for s, r, w in per_layer.values()]
-    lines.append("| mean over 40 | " + " | ".join(cells) + " |")
-    figures["layers"] = {k: {"salient": s.tolist(), "random": r.tolist(), "wins": w.tolist(),
-                             "mean_salient": float(s.mean()), "mean_random": float(r.mean())}
-                         for k, (s, r, w) in per_layer.items()}  # fmt: skip
-    figures["seconds_40_maps"] = seconds
-    text = "\n".join(lines) + "\n"
+    figures = measure(args.run, args.shared, faces=args.faces, fraction=args.fraction, layers=layers)
+    text = figures.pop("text")
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "explain.md").write_text(text)
