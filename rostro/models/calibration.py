@@ -20,6 +20,7 @@ from rostro.files import atomic_write_text
 
 CALIBRATION_FILE = "calibration.json"
 METHODS = ("none", "temperature", "isotonic")
+ISOTONIC_FLOOR = 1e-3  # an isotonic map's probabilities stay within [0.001, 0.999]
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -46,8 +47,8 @@ class LabelMap:
     def __call__(self, logits: np.ndarray) -> np.ndarray:
         if self.method == "temperature":
             return sigmoid(logits / self.temperature)
-        if self.method == "isotonic":
-            return np.interp(logits, self.x, self.y)
+        if self.method == "isotonic":  # its flat ends would claim certainty no validation set supports
+            return np.clip(np.interp(logits, self.x, self.y), ISOTONIC_FLOOR, 1 - ISOTONIC_FLOOR)
         return sigmoid(logits)
 
 

@@ -69,3 +69,11 @@ def test_maps_are_monotone_and_reject_bad_fields():
         LabelMap("isotonic", x=(1.0,), y=(0.5,))
     with pytest.raises(ValueError, match="logits"):
         Calibration(["A"], [LabelMap()])(np.zeros((3, 2)))
+
+
+def test_an_isotonic_maps_flat_ends_never_claim_certainty():
+    from rostro.models.calibration import ISOTONIC_FLOOR
+
+    flat = LabelMap("isotonic", x=(-1.0, 0.0, 1.0), y=(0.0, 0.5, 1.0))
+    p = flat(np.array([-9.0, -1.0, 0.0, 1.0, 9.0]))
+    assert p[0] == p[1] == ISOTONIC_FLOOR and p[2] == 0.5 and p[3] == p[4] == 1 - ISOTONIC_FLOOR
