@@ -6,8 +6,8 @@ from pathlib import Path
 import rostro
 
 ROOT = Path(rostro.__file__).parent
-INFERENCE = ["rostro.inference.predict", "rostro.inference.embed", "rostro.serve.app", "rostro.faces.embedding",
-             "rostro.faces.network", "rostro.runs", "rostro.models.fusion"]  # fmt: skip
+INFERENCE = ["rostro.inference.predict", "rostro.inference.embed", "rostro.inference.explain", "rostro.serve.app",
+             "rostro.faces.embedding", "rostro.faces.network", "rostro.runs", "rostro.models.fusion"]  # fmt: skip
 
 
 def _file(module: str) -> Path | None:
