@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
 from rostro import commands as C
 from rostro._version import __version__
-from rostro.config import load_config
+from rostro.config import load_config, read_yaml
 from rostro.distributed import finish as finish_distributed
 from rostro.errors import RostroError
 
@@ -129,6 +128,11 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(2)
 
 
+def _shown(spec: Spec, name: str) -> str:
+    """How a config field is given on the command line: ``--flag``, or the argument's NAME."""
+    return name.upper() if name in spec.args else spec.flags.get(name, "--" + name.replace("_", "-"))
+
+
 def _invoke(spec: Spec, values: dict[str, Any]) -> None:
     """Build the config from YAML and flags, run the command, print its result: the one error handler."""
     config = values.pop("config")
@@ -138,10 +142,16 @@ def _invoke(spec: Spec, values: dict[str, Any]) -> None:
     try:
         cls = spec.choose(values, config) if spec.choose else spec.configs[0]
         names = {f.name for f in dataclasses.fields(cls)}
-        stray = [spec.flags.get(k, "--" + k.replace("_", "-")) for k, v in values.items()
-                 if v is not None and k not in names]  # fmt: skip
+        stray = [_shown(spec, k) for k, v in values.items() if v is not None and k not in names]
         if stray:
             raise ValueError(f"{', '.join(stray)}: not an option of {cls.__name__}; leave it out")
+        loaded = read_yaml(config) if config is not None else None
+        given = {**(loaded if isinstance(loaded, dict) else {}), **{k: v for k, v in values.items() if v is not None}}
+        missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING and given.get(f.name) is None]  # fmt: skip
+        if missing:
+            raise ValueError(f"missing {', '.join(_shown(spec, k) for k in missing)}: give it on the command line "
+                             f"or as {missing[0]!r} in the --config YAML")  # fmt: skip
         result = spec.run(load_config(cls, config, **{k: v for k, v in values.items() if k in names}))
     except (RostroError, ValueError, OSError, KeyError) as exc:
         _fail(exc)
@@ -182,7 +192,7 @@ def _lfw_or_pairs(values: dict, config: Path | None) -> type:
     """``verify-eval`` runs LFW's protocol for ``--lfw`` or a YAML config that names LFW's ``root``."""
     if values.get("root") is not None:
         return C.LfwConfig
-    loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config is not None else None
+    loaded = read_yaml(config) if config is not None else None
     return C.LfwConfig if isinstance(loaded, dict) and "root" in loaded else C.VerifyEvalConfig
 
 
@@ -221,7 +231,7 @@ add("analyze", Spec((C.AnalyzeConfig,), C.analyze, args=("photo",), help={
     "photo": "A photo; none: a portrait that matplotlib ships.", "out": "Folder for the annotated image and JSON.",
     "explain": "Add a saliency map of each attribute called positive.",
 }), "Detect every face in one photo and list its attributes with probabilities.")  # fmt: skip
-add("explain", Spec((C.ExplainConfig,), C.explain, args=("target",), flags={"attrs": "--attr"}, help={
+add("explain", Spec((C.ExplainConfig,), C.explain, args=("target",), flags={"attrs": "--attr"}, comma=("attrs",), help={
     "target": "An image, or a folder of images.", "attrs": "Attribute to explain; repeat (none: every attribute).",
     "out": "Folder for DIR/<stem>_<attr>.png (overlay) and .npy (the map, the photo's size).",
     "layer": "auto (a block fine enough to locate cues) or last (classic Grad-CAM).",

@@ -66,11 +66,19 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
         raise ValueError(f"{cls.__name__}: {exc}") from None
 
 
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content; a malformed file is refused with its name and the parser's line."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+
+
 def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) -> C:
     """A config from an optional YAML file, then overrides (``None`` means 'not given')."""
     data: dict[str, Any] = {}
     if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        loaded = read_yaml(path)
         if loaded is not None and not isinstance(loaded, dict):
             raise ValueError(f"{path}: expected a mapping of {cls.__name__} keys, got {type(loaded).__name__}")
         data.update(loaded or {})

@@ -68,4 +68,8 @@ def test_a_flag_overrides_the_yaml_and_a_flag_of_another_mode_is_refused(tmp_pat
     res = runner.invoke(app, ["verify-eval", str(tmp_path / "e.parquet"), "--jitter", "3"])
     assert res.exit_code == 2 and "--jitter: not an option of VerifyEvalConfig" in res.output
     res = runner.invoke(app, ["predict"])
-    assert res.exit_code == 2 and "PredictConfig needs target" in res.output
+    assert res.exit_code == 2 and "missing TARGET" in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("out: [unclosed\n")
+    res = runner.invoke(app, ["synth", "--config", str(bad)])
+    assert res.exit_code == 2 and "not valid YAML" in res.output and "Traceback" not in res.output

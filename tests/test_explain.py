@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ def test_on_planted_glasses_the_maps_mass_lies_on_the_glasses(glasses_run):
     faces = Explainer(run).explain(images, ["eyeglasses"], aligned=True)
     share = []
     for face in faces:
-        m = face.maps["eyeglasses"]
+        m = face.on_photo("eyeglasses")
         h, w = m.shape
         share.append(m[int(0.40 * h) : int(0.62 * h), int(0.18 * w) : int(0.82 * w)].sum() / m.sum())
     band = 0.22 * 0.64  # the band's share of the crop
@@ -115,3 +116,12 @@ def test_the_evaluation_report_shows_mean_maps_over_right_and_wrong_validation_f
     for k in range(2):  # a mean of maps each scaled to its maximum
         for maps, n in ((att["correct"][k], att["counts"][k, 0]), (att["wrong"][k], att["counts"][k, 1])):
             assert np.isnan(maps).all() if n == 0 else 0 <= np.nanmax(maps) <= 1
+
+
+def test_a_fused_run_is_explained_from_its_network_alone(tmp_path):
+    from rostro.inference.predict import AttributePredictor
+
+    fused = AttributePredictor(Path(__file__).resolve().parents[1] / "rostro" / "weights" / "celeba_attr_net")
+    assert fused.fusion is not None and fused.fusion.needs_embedding
+    face = Explainer(predictor=fused).explain([load_image(sample_photo())], ["Eyeglasses"])[0]
+    assert face.on_photo("Eyeglasses").max() > 0 and 0 <= face.probabilities["Eyeglasses"] <= 1

@@ -39,6 +39,7 @@ class AuditConfig:
     classifier: str = "logistic"
     test_fraction: float = 0.3
     n_boot: int = 200
+    cross_n_boot: int = 500  # the cross-group matrix's intervals (one per cell)
     seed: int = 0
     out: str = "rostro-report/audit"
 
@@ -82,7 +83,7 @@ def audit(cfg: AuditConfig) -> EmbeddingAuditResult:
     column = cfg.cross_group or cfg.groups[0]
     cross = cross_group_matrix(
         X, y, frame[column].astype(str).to_numpy(), lambda: EmbeddingClassifier(cfg.classifier, seed=cfg.seed),
-        identities=ids, test_fraction=cfg.test_fraction, n_boot=cfg.n_boot, seed=cfg.seed,
+        identities=ids, test_fraction=cfg.test_fraction, n_boot=cfg.cross_n_boot, seed=cfg.seed,
     )  # fmt: skip
     note = (f"{cfg.label} from {cfg.classifier} heads on {Path(cfg.embeddings).name}; {len(te):,} held-out faces"
             f"{' (identity-disjoint)' if ids is not None else ''}.")  # fmt: skip
@@ -154,7 +155,7 @@ def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
     from rostro.inference.predict import AttributePredictor, predict_table
 
     if cfg.data is None:
-        raise RostroError("audit-model needs a labelled dataset with group columns (--data)")
+        raise RostroError("audit-model needs a labelled dataset with group columns (the DATA argument)")
     ds = open_data(cfg)
     absent = [c for c in [cfg.label, *cfg.groups] if c not in ds.frame.columns]
     if absent:

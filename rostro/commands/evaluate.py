@@ -35,6 +35,10 @@ class EvaluateConfig:
     embeddings: str | None = None
     explain_faces: int = 64  # validation faces whose maps show where the model looks (0: none)
 
+    def __post_init__(self) -> None:
+        if self.explain_faces < 0:
+            raise ValueError(f"explain_faces counts validation faces: expected >= 0, got {self.explain_faces}")
+
 
 @dataclass(kw_only=True)
 class EvaluateResult:

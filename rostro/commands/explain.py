@@ -12,6 +12,7 @@ from rostro.config import save_config
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.faces.status import NO_FACE, status_counts
 from rostro.files import atomic_write_text
+from rostro.inference.explain import FaceMaps
 from rostro.inference.predict import collect_paths
 from rostro.progress import progress_bar
 
@@ -24,7 +25,7 @@ class ExplainConfig:
     attrs: list[str] = field(default_factory=list)
     model: str | None = None
     aligned: bool = False
-    layer: str = "auto"  # auto (the last block at least 1/16 of the input a side) or last (classic Grad-CAM)
+    layer: str = "auto"  # auto (the last block at least 1/12 of the input a side), last (classic Grad-CAM), or an index
     batch_size: int = 16
     out: str = "rostro-report/explain"
 
@@ -43,16 +44,28 @@ class ExplainResult:
                 f"Wrote {int(self.frame['maps'].sum()):,} maps (PNG overlay and .npy) to {self.out}"]  # fmt: skip
 
 
-def write_maps(img: np.ndarray, maps: dict[str, np.ndarray], out: Path, stem: str) -> list[Path]:
-    """``OUT/<stem>_<attr>.png`` (the map over the photo) and ``.npy`` (float32, the photo's size)."""
+def write_maps(img: np.ndarray, face: FaceMaps, out: Path, stem: str) -> list[Path]:
+    """``OUT/<stem>_<attr>.png`` (the map over the photo) and ``.npy`` (float32, the photo's size), one
+    attribute at a time."""
     from rostro.inference.explain import overlay
 
     written = []
-    for attr, saliency in maps.items():
-        np.save(out / f"{stem}_{attr}.npy", saliency.astype(np.float32))
+    for attr in face.input_maps:
+        saliency = face.on_photo(attr)
+        np.save(out / f"{stem}_{attr}.npy", saliency)
         overlay(img, saliency).save(out / f"{stem}_{attr}.png")
         written.append(out / f"{stem}_{attr}.png")
     return written
+
+
+def _names(paths: list[Path], target: Path) -> list[str]:
+    """Each image's file stem, or its path below ``target`` joined by '_' where two stems clash."""
+    stems = [p.stem for p in paths]
+    clash = {s for s in stems if stems.count(s) > 1}
+    return [
+        "_".join(p.relative_to(target).with_suffix("").parts) if s in clash and p.is_relative_to(target) else s
+        for p, s in zip(paths, stems, strict=True)
+    ]
 
 
 def explain(cfg: ExplainConfig) -> ExplainResult:
@@ -62,6 +75,7 @@ def explain(cfg: ExplainConfig) -> ExplainResult:
     explainer = Explainer(cfg.model, layer=cfg.layer)
     attrs = explainer.check(cfg.attrs)
     paths = collect_paths(cfg.target)
+    names = dict(zip(map(str, paths), _names(paths, Path(cfg.target)), strict=True))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -83,7 +97,7 @@ def explain(cfg: ExplainConfig) -> ExplainResult:
                 face = found.get(i)
                 if face is None and not errors[i]:
                     errors[i] = NO_FACE
-                n = len(write_maps(images[i], face.maps, out, Path(p).stem)) if face is not None else 0
+                n = len(write_maps(images[i], face, out, names[str(p)])) if face is not None else 0
                 rows.append({"path": str(p), "face_found": face is not None, "error": errors[i], "maps": n})
             bar.advance(task, len(chunk))
     frame = pd.DataFrame(rows, columns=["path", "face_found", "error", "maps"])

@@ -160,7 +160,7 @@ def analyze(cfg: AnalyzeConfig) -> AnalyzeResult:
         from rostro.inference.explain import Explainer
 
         face = Explainer(predictor=predictor).explain([img], result.faces[0].positive)[0]
-        maps = write_maps(img, face.maps, out, path.stem) if face is not None else []
+        maps = write_maps(img, face, out, path.stem) if face is not None else []
     save_config(cfg, out / "config.yaml")
     return AnalyzeResult(result=result, photo=path, out=out, sample=cfg.photo is None, maps=maps)
 

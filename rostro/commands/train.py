@@ -139,7 +139,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     if world.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
-        info.save(run_dir)
+        if not (cfg.resume and (run_dir / "run.json").is_file()):  # a resumed run keeps its thresholds till the end
+            info.save(run_dir)
+            write_manifest(run_dir)
 
     def after_epoch(history: list[dict]) -> None:
         write_manifest(run_dir)  # first: the epoch's checkpoint is usable even if the plot fails

@@ -78,7 +78,7 @@ class LfwConfig:
     refine_jitter: int = 0
     refine_band: float = 0.02
     workers: int | None = None
-    out: str = "rostro-report/lfw"
+    out: str = "rostro-report/verify"
 
     def __post_init__(self) -> None:
         if self.jitter < 0 or self.refine_jitter < 0:

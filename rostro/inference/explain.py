@@ -24,6 +24,8 @@ from rostro.faces.alignment import CELEBA_CROP, align_face, crop_to_image
 from rostro.faces.embedding import aligned_shape, find_faces
 from rostro.faces.network import chip_to_image, face_chips
 from rostro.inference.predict import AttributePredictor
+from rostro.models.inference import predict_logits
+from rostro.runs import split_outputs
 
 LAYERS = ("last", "auto")
 
@@ -57,6 +59,8 @@ def pick_layer(model: nn.Module, size: int, layer: str | int = "auto") -> nn.Mod
     on attr_net (64 px) the 8-px block put more of the map on planted glasses than the last, 4-px one.
     """
     layers = candidate_layers(model, size)
+    if isinstance(layer, str) and layer.lstrip("-").isdigit():  # an index given on the command line or in YAML
+        layer = int(layer)
     if not layers:
         raise RostroError(f"{type(model).__name__} has no convolutional block with a spatial output to explain")
     if isinstance(layer, int):
@@ -158,12 +162,23 @@ def _square_to_crop(size: int, crop: tuple[int, int] = CELEBA_CROP) -> np.ndarra
 
 @dataclass(kw_only=True)
 class FaceMaps:
-    """One face: its box (None for an aligned crop), probabilities, and a map per attribute on the photo."""
+    """One face: its box (None for an aligned crop), the network's own probabilities, and a map per
+    attribute on the network's input, warped onto the photo on demand (one at a time: a full-size
+    float map of a large photo is tens of megabytes)."""
 
     box: tuple[int, int, int, int] | None
     probabilities: dict[str, float]
-    maps: dict[str, np.ndarray] = field(repr=False)
-    positive: list[str] = field(default_factory=list)
+    positive: list[str]
+    input_maps: dict[str, np.ndarray] = field(repr=False)
+    to_photo: np.ndarray = field(repr=False)  # 3 x 3: the input's coordinates to the photo's
+    shape: tuple[int, int]  # the photo's height and width
+
+    def on_photo(self, attribute: str, *, scale: float = 1.0) -> np.ndarray:
+        """The attribute's map on the photo (H x W float32, zero outside the face), or on the photo
+        resized by ``scale``."""
+        resize = np.diag([scale, scale, 1.0])
+        height, width = (max(1, round(v * scale)) for v in self.shape)
+        return to_image(self.input_maps[attribute], resize @ self.to_photo, (height, width))
 
 
 class Explainer:
@@ -204,7 +219,11 @@ class Explainer:
         return face.box, resize_square(crop, size), crop_to_image(face.landmarks) @ _square_to_crop(size)
 
     def explain(self, images: Sequence[np.ndarray], attributes: Sequence[str], *, aligned: bool = False) -> list:
-        """One :class:`FaceMaps` per image (None where no face is found), maps on each photo."""
+        """One :class:`FaceMaps` per image (None where no face is found).
+
+        Probabilities are the network's own (calibrated where the run is), not a fusion with the
+        embedding head: the maps explain the network's logits.
+        """
         names = self.check(attributes)
         found = [self.inputs(img, aligned=aligned) for img in images]
         kept = [i for i, f in enumerate(found) if f is not None]
@@ -213,14 +232,15 @@ class Explainer:
         batch = np.stack([found[i][1] for i in kept])
         outputs = [self.labels.index(a) for a in names]
         cams = gradcam(self.model, batch, outputs, mean=self.info.mean, std=self.info.std, layer=self.layer)
-        probs = self.predictor.predict_crops(batch)
+        logits = predict_logits(self.model, batch, mean=self.info.mean, std=self.info.std)
+        probs = split_outputs(self.info, logits, self.predictor.calibration)[0]
         out: list[FaceMaps | None] = [None] * len(images)
         for j, i in enumerate(kept):
             box, _, matrix = found[i]
             p = {n: float(x) for n, x in zip(self.labels, probs[j], strict=True)}
-            maps = {a: to_image(cams[j, k], matrix, images[i].shape) for k, a in enumerate(names)}
-            positive = [n for n, t in zip(self.labels, self.predictor.thresholds, strict=True) if p[n] >= t]
-            out[i] = FaceMaps(box=box, probabilities=p, maps=maps, positive=positive)
+            positive = [n for n, t in zip(self.labels, self.info.thresholds, strict=True) if p[n] >= t]
+            out[i] = FaceMaps(box=box, probabilities=p, positive=positive, to_photo=matrix, shape=images[i].shape[:2],
+                              input_maps={a: cams[j, k] for k, a in enumerate(names)})  # fmt: skip
         return out
 
 

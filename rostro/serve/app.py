@@ -1,4 +1,4 @@
-"""The REST service and its web page: analyse, verify and embed faces over HTTP, offline.
+"""The REST service and its web page: analyse, explain, verify and embed faces over HTTP, offline.
 
 Safe by default: it binds to loopback unless an API key is set, takes images only as
 uploads (never a path or URL), decodes them in memory, caps upload size and pixel count,
@@ -48,6 +48,10 @@ class ServeConfig:
     max_pixels: int = 40_000_000
     max_queue: int = 32
     verify_threshold: float | None = None
+
+
+EXPLAIN_SIDE = 1600  # /explain's overlays are at most this many pixels a side
+MAX_EXPLAIN = 8  # attributes per /explain request
 
 
 class Busy(Exception):
@@ -194,15 +198,20 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     explainer = None
 
     def explain_sync(img: np.ndarray, names: list[str]) -> dict:
+        from PIL import Image
+
         from rostro.inference.explain import Explainer, overlay
 
         nonlocal explainer
         explainer = explainer or Explainer(predictor=predictor)
         face = explainer.explain([img], names)[0]
+        scale = min(1.0, EXPLAIN_SIDE / max(img.shape[:2]))  # the page shows a photo; no 40-MP overlays
+        size = (round(img.shape[1] * scale), round(img.shape[0] * scale))
+        shown = img if scale == 1 else np.asarray(Image.fromarray(img).resize(size))
         maps = {}
-        for name, saliency in (face.maps if face is not None else {}).items():
+        for name in names if face is not None else []:
             buf = io.BytesIO()
-            overlay(img, saliency).save(buf, format="JPEG", quality=88)
+            overlay(shown, face.on_photo(name, scale=scale)).save(buf, format="JPEG", quality=88)
             maps[name] = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
         return {"width": img.shape[1], "height": img.shape[0], "box": _box(face.box) if face else None, "maps": maps,
                 "message": "" if face else NO_FACE}  # fmt: skip
@@ -237,9 +246,10 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         (a JPEG data URL per attribute)."""
         names = [n.strip() for n in attributes.split(",") if n.strip()]
         unknown = [n for n in names if n not in predictor.labels]
-        if not names or unknown:
-            raise HTTPException(422, f"attributes: expected names among the model's {len(predictor.labels)} labels "
-                                     f"(e.g. Eyeglasses,Male), found {unknown or 'none'}")  # fmt: skip
+        if not names or unknown or len(names) > MAX_EXPLAIN:
+            found = unknown or (f"{len(names)} names" if names else "none")
+            expected = f"1 to {MAX_EXPLAIN} names among the model's {len(predictor.labels)} labels"
+            raise HTTPException(422, f"attributes: expected {expected} (e.g. Eyeglasses,Male), found {found}")
         return await queue.run(explain_sync, await read(file, "file"), names)
 
     @app.post("/verify")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from rostro.config import from_dict, save_config
 from rostro.data.cache import build_cache
 from rostro.data.multisource import Source, read_sources
+from rostro.errors import RostroError
 from rostro.evaluation.calibration import fit_calibration
 from rostro.faces.chips import chip_cache_options
 from rostro.faces.network import CHIP_SIZE
@@ -69,7 +70,8 @@ class MultiTaskConfig:
 
     def __post_init__(self) -> None:
         if not self.parsed:  # parsing here makes an unknown key or format fail now, not mid-training
-            raise ValueError("MultiTaskConfig.sources: expected at least one {data, format, chips} entry, found none")
+            raise ValueError("MultiTaskConfig.sources: expected at least one {data, format, chips} entry, found none; "
+                             "give them in a --config YAML (e.g. configs/model_v2.yaml)")
         check_schedule(self)
 
     @property
@@ -201,6 +203,8 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
+    if (out / "run.json").is_file():
+        raise RostroError(f"{out} already holds a run; choose another --out or delete it")
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     table, labels = multitask_table(cfg)
