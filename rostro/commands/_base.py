@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from typing import Protocol
 
 import numpy as np
@@ -26,6 +27,15 @@ def set_threads(n: int | None) -> None:
 
     per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     torch.set_num_threads(n or max(1, (os.cpu_count() or 1) // per_node))
+
+
+def found_line(errors: Iterable[str | None]) -> str:
+    """'N images: face found in F, no face in M, unreadable U.' from an output's ``error`` column."""
+    from rostro.faces.status import status_counts
+
+    c = status_counts(errors)
+    return (f"{c['images']:,} images: face found in {c['face_found']:,}, no face in {c['no_face']:,}, "
+            f"unreadable {c['unreadable']:,}.")  # fmt: skip
 
 
 def read_embeddings(path: str, needed: list[str]) -> tuple[pd.DataFrame, np.ndarray]:

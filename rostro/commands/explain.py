@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rostro.commands._base import found_line
 from rostro.config import save_config
 from rostro.data.images import ImageDecodeError, load_image
-from rostro.faces.status import NO_FACE, status_counts
+from rostro.faces.status import NO_FACE
 from rostro.files import atomic_write_text
 from rostro.inference.explain import FaceMaps
 from rostro.inference.predict import collect_paths
@@ -38,9 +39,7 @@ class ExplainResult:
     out: Path
 
     def lines(self) -> list[str]:
-        c = status_counts(self.frame["error"])
-        return [f"{c['images']:,} images: face found in {c['face_found']:,}, no face in {c['no_face']:,}, "
-                f"unreadable {c['unreadable']:,}.",
+        return [found_line(self.frame["error"]),
                 f"Wrote {int(self.frame['maps'].sum()):,} maps (PNG overlay and .npy) to {self.out}"]  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rostro.commands._base import found_line
 from rostro.config import save_config
 from rostro.data.images import load_image
 from rostro.distributed import finish as finish_distributed
@@ -48,9 +49,7 @@ class PredictResult:
         return status_counts(self.frame["error"])
 
     def lines(self) -> list[str]:
-        c = self.counts
-        head = (f"{c['images']:,} images: face found in {c['face_found']:,}, no face in {c['no_face']:,}, "
-                f"unreadable {c['unreadable']:,}.")  # fmt: skip
+        head = found_line(self.frame["error"])
         if self.ranks > 1:
             head = head.replace(" images:", f" images from {self.ranks} ranks:", 1)
         if self.out is None:
