@@ -17,6 +17,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from rich.markup import escape
 
 from rostro import commands as C
 from rostro._version import __version__
+from rostro.commands._base import CommandResult
 from rostro.config import load_config, read_yaml
 from rostro.distributed import finish as finish_distributed
 from rostro.errors import RostroError
@@ -61,7 +63,7 @@ class Spec:
     """How a command's config dataclass(es) appear on the command line."""
 
     configs: tuple[type, ...]
-    run: Callable[[Any], Any]
+    run: Callable[[Any], CommandResult | None]
     args: tuple[str, ...] = ()  # fields given as positional arguments
     help: dict[str, str] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)  # field -> flag, where not --field-name
@@ -100,7 +102,7 @@ def _parameters(spec: Spec) -> list[inspect.Parameter]:
             if f.name in spec.args:
                 info = typer.Argument(help=text, show_default=False)
             else:
-                flag = spec.flags.get(f.name, "--" + f.name.replace("_", "-"))
+                flag = _flag(spec, f.name)
                 if kind is bool:
                     flag = f"{flag}/--no-{flag[2:]}"
                 info = typer.Option(flag, *([SHORT[f.name]] if f.name in SHORT else []), help=text, show_default=False)
@@ -128,9 +130,13 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(2)
 
 
+def _flag(spec: Spec, name: str) -> str:
+    return spec.flags.get(name, "--" + name.replace("_", "-"))
+
+
 def _shown(spec: Spec, name: str) -> str:
     """How a config field is given on the command line: ``--flag``, or the argument's NAME."""
-    return name.upper() if name in spec.args else spec.flags.get(name, "--" + name.replace("_", "-"))
+    return name.upper() if name in spec.args else _flag(spec, name)
 
 
 def _invoke(spec: Spec, values: dict[str, Any]) -> None:
@@ -145,14 +151,8 @@ def _invoke(spec: Spec, values: dict[str, Any]) -> None:
         stray = [_shown(spec, k) for k, v in values.items() if v is not None and k not in names]
         if stray:
             raise ValueError(f"{', '.join(stray)}: not an option of {cls.__name__}; leave it out")
-        loaded = read_yaml(config) if config is not None else None
-        given = {**(loaded if isinstance(loaded, dict) else {}), **{k: v for k, v in values.items() if v is not None}}
-        missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING and given.get(f.name) is None]  # fmt: skip
-        if missing:
-            raise ValueError(f"missing {', '.join(_shown(spec, k) for k in missing)}: give it on the command line "
-                             f"or as {missing[0]!r} in the --config YAML")  # fmt: skip
-        result = spec.run(load_config(cls, config, **{k: v for k, v in values.items() if k in names}))
+        shown = partial(_shown, spec)
+        result = spec.run(load_config(cls, config, shown=shown, **{k: v for k, v in values.items() if k in names}))
     except (RostroError, ValueError, OSError, KeyError) as exc:
         _fail(exc)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,8 +48,9 @@ def _coerce(value: Any, annotation: Any, name: str) -> Any:
     return value
 
 
-def from_dict(cls: type[C], data: dict[str, Any]) -> C:
-    """Build ``cls`` from a mapping; unknown keys and wrong types are rejected by name."""
+def from_dict(cls: type[C], data: dict[str, Any], *, shown: Callable[[str], str] = str) -> C:
+    """Build ``cls`` from a mapping; unknown keys and wrong types are rejected by name, and missing
+    required keys are named as ``shown`` spells them (the CLI: ``--flag`` or ARGUMENT)."""
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
     for key in data:
@@ -58,8 +60,9 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]  # fmt: skip
     missing = [k for k in required if data.get(k) is None]
     if missing:
-        raise ValueError(f"{cls.__name__} needs {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} "
-                         "on the command line or in the --config YAML")  # fmt: skip
+        raise ValueError(f"{cls.__name__} is missing {', '.join(map(shown, missing))}: give "
+                         f"{'it' if len(missing) == 1 else 'them'} on the command line or as {missing[0]!r} in "
+                         "the --config YAML")  # fmt: skip
     try:
         return cls(**{k: _coerce(v, hints[k], k) for k, v in data.items()})
     except TypeError as exc:
@@ -74,8 +77,11 @@ def read_yaml(path: str | Path) -> Any:
         raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
 
 
-def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) -> C:
-    """A config from an optional YAML file, then overrides (``None`` means 'not given')."""
+def load_config(
+    cls: type[C], path: str | Path | None = None, *, shown: Callable[[str], str] = str, **overrides: Any
+) -> C:
+    """A config from an optional YAML file, then overrides (``None`` means 'not given'); ``shown`` as
+    :func:`from_dict`."""
     data: dict[str, Any] = {}
     if path is not None:
         loaded = read_yaml(path)
@@ -83,7 +89,7 @@ def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) 
             raise ValueError(f"{path}: expected a mapping of {cls.__name__} keys, got {type(loaded).__name__}")
         data.update(loaded or {})
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return from_dict(cls, data)
+    return from_dict(cls, data, shown=shown)
 
 
 def save_config(config: Any, path: str | Path) -> Path:

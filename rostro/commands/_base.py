@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from rostro.errors import RostroError
+from rostro.faces.status import status_counts
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,6 @@ def set_threads(n: int | None) -> None:
 
 def found_line(errors: Iterable[str | None]) -> str:
     """'N images: face found in F, no face in M, unreadable U.' from an output's ``error`` column."""
-    from rostro.faces.status import status_counts
-
     c = status_counts(errors)
     return (f"{c['images']:,} images: face found in {c['face_found']:,}, no face in {c['no_face']:,}, "
             f"unreadable {c['unreadable']:,}.")  # fmt: skip

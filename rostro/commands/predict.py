@@ -15,7 +15,6 @@ from rostro.config import save_config
 from rostro.data.images import load_image
 from rostro.distributed import finish as finish_distributed
 from rostro.distributed import init_world, launched
-from rostro.faces.status import status_counts
 from rostro.files import atomic_write_text
 from rostro.inference import predict as P
 from rostro.workers import default_workers
@@ -43,10 +42,6 @@ class PredictResult:
     out: Path | None
     results: list[P.ImageResult] = field(default_factory=list)
     ranks: int = 1
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return status_counts(self.frame["error"])
 
     def lines(self) -> list[str]:
         head = found_line(self.frame["error"])

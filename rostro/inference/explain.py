@@ -78,18 +78,19 @@ def gradcam(
     *,
     mean: float,
     std: float,
-    layer: str | int = "auto",
+    layer: str | int | nn.Module = "auto",
     batch_size: int = 64,
 ) -> np.ndarray:
     """N x K x S x S non-negative maps for NHWC uint8 ``images`` (S x S) and ``outputs`` (K logit indices).
 
-    Each face is repeated once per output, so one backward pass gives every output's map.
+    Each face is repeated once per output, so one backward pass gives every output's map. ``layer``
+    is :func:`pick_layer`'s choice, or the block itself (a caller that explains often picks it once).
     """
     n, size, k = len(images), images.shape[1], len(outputs)
     maps = np.zeros((n, k, size, size), np.float32)
     if n == 0 or k == 0:
         return maps
-    target = pick_layer(model, size, layer)
+    target = layer if isinstance(layer, nn.Module) else pick_layer(model, size, layer)
     model.eval()
     taken: list[torch.Tensor] = []
     hook = target.register_forward_hook(lambda m, i, o: taken.append(o))
@@ -188,7 +189,7 @@ class Explainer:
         self.predictor = predictor or AttributePredictor(run, runtime="torch", use_fusion=False)
         self.model, self.info = self.predictor.model, self.predictor.info
         self.labels = self.predictor.labels
-        self.layer = layer
+        self.layer = pick_layer(self.model, self.info.input_size, layer)  # once: picking runs the network
 
     def check(self, attributes: Sequence[str]) -> list[str]:
         """The attributes asked for, refused by name when the model does not predict one."""

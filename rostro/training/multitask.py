@@ -70,8 +70,10 @@ class MultiTaskConfig:
 
     def __post_init__(self) -> None:
         if not self.parsed:  # parsing here makes an unknown key or format fail now, not mid-training
-            raise ValueError("MultiTaskConfig.sources: expected at least one {data, format, chips} entry, found none; "
-                             "give them in a --config YAML (e.g. configs/model_v2.yaml)")
+            raise ValueError(
+                "MultiTaskConfig.sources: expected at least one {data, format, chips} entry, found none; "
+                "give them in a --config YAML (e.g. configs/model_v2.yaml)"
+            )
         check_schedule(self)
 
     @property
