@@ -96,9 +96,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     """Train a model as ``cfg`` says.
 
     The run folder holds ``config.yaml`` and ``run.json`` (model arguments and labels) from the
-    start, ``best.pt``, ``last.pt``, ``history.csv``, ``curves.png`` and a manifest after every epoch,
-    so an interrupted run can be evaluated (at thresholds of 0.5) and resumed; at the end ``run.json``
-    gains the thresholds tuned on validation and the validation figures.
+    start, ``best.pt`` and the manifest that signs it from the first epoch, and ``last.pt``,
+    ``history.csv`` and ``curves.png`` after every epoch, so an interrupted run can be evaluated
+    (at thresholds of 0.5) and resumed; at the end ``run.json`` gains the thresholds tuned on
+    validation and the validation figures.
     """
     world = init_world()
     run_dir = Path(cfg.out)
@@ -143,12 +144,11 @@ def train(cfg: TrainConfig) -> TrainResult:
             info.save(run_dir)
             write_manifest(run_dir)
 
-    def after_epoch(history: list[dict]) -> None:
-        write_manifest(run_dir)  # first: the epoch's checkpoint is usable even if the plot fails
+    def curves(history: list[dict]) -> None:
         write_training_curves(history, run_dir, monitor=cfg.monitor)
 
     try:
-        result = fit(model, data, cfg, run_dir, ds.labels, on_epoch_end=after_epoch, world=world)
+        result = fit(model, data, cfg, run_dir, ds.labels, on_epoch_end=curves, world=world)
         barrier(world)  # best.pt is complete on every rank's view
     except (RuntimeError, torch.distributed.DistError) as exc:
         if world.distributed:

@@ -27,7 +27,7 @@ from rostro.files import atomic_write_text
 from rostro.models.cnn import TrunkHeadNet
 from rostro.models.inference import predict_proba
 from rostro.progress import progress_bar
-from rostro.runs import load_checkpoint, save_checkpoint
+from rostro.runs import load_checkpoint, save_checkpoint, write_manifest
 from rostro.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -254,6 +254,7 @@ def fit(
                 best, best_epoch, bad = value, epoch + 1, 0
                 if world.main:
                     save_checkpoint(model.state_dict(), run_dir / "best.pt")
+                    write_manifest(run_dir)  # signed with it: a run stopped from here on still loads
             else:
                 bad += 1
             stopped = bad >= cfg.patience and epoch + 1 < cfg.epochs
