@@ -105,6 +105,8 @@ def test_the_evaluation_report_shows_mean_maps_over_right_and_wrong_validation_f
     from rostro.commands.evaluate import _attention, _evaluate_single
     from rostro.runs import load_run
 
+    with pytest.raises(ValueError, match="explain_faces counts validation faces"):
+        EvaluateConfig(run=str(tiny_run), explain_faces=-1)
     cfg = EvaluateConfig(run=str(tiny_run), out=str(tmp_path / "ev"), progress=False, explain_faces=5)
     html = evaluate(cfg).html
     assert (tmp_path / "ev" / "attention.png").is_file() and "Where the model looks" in html.read_text()

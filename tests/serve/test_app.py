@@ -181,3 +181,13 @@ def test_explain_returns_a_map_per_attribute_named(client, photo):
     assert body["maps"]["Male"].startswith("data:image/jpeg;base64,")
     r = client.post("/explain", files={"file": ("p.jpg", photo, "image/jpeg")}, data={"attributes": "Eyeglass"})
     assert r.status_code == 422 and "Eyeglass" in r.json()["detail"]
+    nine = ",".join(["Male"] * 9)
+    r = client.post("/explain", files={"file": ("p.jpg", photo, "image/jpeg")}, data={"attributes": nine})
+    detail = r.json()["detail"]
+    assert r.status_code == 422 and "expected 1 to 8 names" in detail and "found 9 names" in detail
+
+
+def test_explain_without_a_face_is_an_answer_not_an_error(client, rgb):
+    noise = _png(np.kron(rgb, np.ones((4, 4, 1), np.uint8)))
+    r = client.post("/explain", files={"file": ("noise.png", noise)}, data={"attributes": "Male"})
+    assert r.status_code == 200 and r.json()["maps"] == {} and r.json()["message"] == "no face found"

@@ -127,3 +127,12 @@ def test_bad_configs_are_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="unknown Source key 'chip'"):
         MultiTaskConfig(sources=[{"data": str(tmp_path), "chip": "aligned"}])
     assert not any(tmp_path.iterdir())
+
+
+def test_a_folder_that_holds_a_run_is_refused_before_any_work(multitask_run):
+    from rostro.config import load_config
+    from rostro.errors import RostroError
+
+    cfg = load_config(MultiTaskConfig, multitask_run / "config.yaml")
+    with pytest.raises(RostroError, match="already holds a run"):
+        train_multitask(cfg)
