@@ -27,17 +27,23 @@ AUDIT_COLUMNS = ("race", "age_band")  # kept for auditing only: never a target
 
 @dataclass
 class Source:
-    """One folder: its format, how its face chip is cut (see ``rostro.faces.chips``) and,
-    optionally, the labels to take from it."""
+    """One folder: its format, how its face is found (``chips``, a mode of ``rostro.faces.chips``,
+    with ``box`` for mode 'box'), optionally the labels to take from it and, for CelebA's format,
+    the image folder's name when it is not ``img_align_celeba`` (``img_celebahq``, ``img_crops``)."""
 
     data: str
     format: str = "celeba"
     chips: str = "aligned"
     labels: list[str] | None = None
+    images: str | None = None
+    box: list[float] | None = None
 
     def __post_init__(self) -> None:
+        from rostro.faces.chips import check_chip_mode
+
         if self.format not in FORMATS:
             raise ValueError(f"source {self.data}: format must be one of {FORMATS}, got {self.format!r}")
+        check_chip_mode(self.chips, f"source {self.data}: chips", self.box)
 
 
 def _split_identities(identities: Sequence[str], fractions: Sequence[float], seed: int) -> dict[str, str]:
@@ -81,7 +87,7 @@ def read_sources(
     celeba, utk = [], []
     for i, src in enumerate(sources):
         if src.format == "celeba":
-            frame = read_celeba(src.data, labels=src.labels).frame.copy()
+            frame = read_celeba(src.data, labels=src.labels, images=src.images).frame.copy()
             frame["identity"] = "celeba:" + frame["identity"].astype(str)
             celeba.append((i, frame))
         else:

@@ -1,32 +1,58 @@
-"""The face network's 150-px chip of one image file, for the decoded-image cache.
+"""A model's input cut from one image file, for the decoded-image cache.
 
 A model that reads chips (``run.json`` input ``chip``) trains and predicts on the same cut:
-dlib's 5 landmarks and ``get_face_chip`` with dlib's padding. How the face is found depends on
-what the file holds, so each data source names its mode.
+dlib's 5 landmarks and ``get_face_chip`` with dlib's padding. A model that reads CelebA's crop
+(input ``crop``) gets the face warped onto CelebA's aligned layout from dlib's 68 landmarks, as
+prediction on photos cuts it. How the face is found depends on what the file holds, so each data
+source names its mode.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
 
 from rostro.data.images import load_image
+from rostro.data.transforms import resize_square
 from rostro.errors import ImageDecodeError
+from rostro.faces.alignment import align_face
 from rostro.faces.embedding import aligned_chips, centre_chip, find_faces
+from rostro.faces.models import dlib_models
 from rostro.faces.network import CHIP_SIZE, face_chips
 from rostro.faces.status import NO_FACE
 
-CHIP_MODES = ("aligned", "photo", "centre")
+CHIP_MODES = ("aligned", "photo", "centre", "box")
 MODE_HELP = (
     "aligned: a CelebA-aligned crop (no detection); photo: the largest face found; centre: the face nearest "
-    "the centre, or the central box when none is found (pre-cropped faces such as UTKFace's)"
+    "the centre, or the central box when none is found (pre-cropped faces such as UTKFace's); box: landmarks "
+    "fitted in a fixed box, as fractions of the image (left, top, right, bottom), for a set of faces all framed "
+    "alike (CelebA-HQ, detector crops), with no detection at all"
 )
+INPUTS = ("chip", "crop")
 
 
-def check_chip_mode(mode: str, name: str = "chip mode") -> None:
+def check_chip_mode(mode: str, name: str = "chip mode", box: Sequence[float] | None = None) -> None:
     if mode not in CHIP_MODES:
         raise ValueError(f"{name} must be one of {CHIP_MODES} ({MODE_HELP}); got {mode!r}")
+    if (mode == "box") != (box is not None):
+        raise ValueError(f"{name}: a box (left, top, right, bottom fractions) goes with mode 'box' and only with it; "
+                         f"got mode {mode!r} and box {box!r}")  # fmt: skip
+    if box is not None and (len(box) != 4 or not 0 < box[2] - box[0] <= 2 or not 0 < box[3] - box[1] <= 2):
+        raise ValueError(f"{name}: box must be 4 fractions (left, top, right, bottom) with left < right and "
+                         f"top < bottom, got {box!r}")  # fmt: skip
+
+
+def box_shapes(img: np.ndarray, box: Sequence[float]) -> tuple[object, np.ndarray]:
+    """dlib's 5 and 68 landmarks fitted in ``box`` (fractions of the image): the face every image
+    of a uniformly framed set holds, found without a detector."""
+    models = dlib_models()
+    h, w = img.shape[:2]
+    rect = models["dlib"].rectangle(round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h))
+    img = np.ascontiguousarray(img)
+    pts = np.array([[p.x, p.y] for p in models["shape68"](img, rect).parts()], dtype=np.float64)
+    return models["shape5"](img, rect), pts
 
 
 def find_chip(img: np.ndarray, *, aligned: bool, pick: str, centre: bool) -> tuple[str, np.ndarray | None]:
@@ -41,24 +67,55 @@ def find_chip(img: np.ndarray, *, aligned: bool, pick: str, centre: bool) -> tup
     return ("centre", centre_chip(img)) if centre else ("", None)
 
 
-def image_chip(img: np.ndarray, mode: str) -> np.ndarray | None:
+def image_chip(img: np.ndarray, mode: str, box: Sequence[float] | None = None) -> np.ndarray | None:
     """The chip of the face an image is about, or None when ``mode='photo'`` finds no face."""
-    check_chip_mode(mode)
+    check_chip_mode(mode, box=box)
+    if box is not None:
+        return face_chips(img, [box_shapes(img, box)[0]])[0]
     return find_chip(img, aligned=mode == "aligned", pick="largest" if mode == "photo" else "centre",
                      centre=mode == "centre")[1]  # fmt: skip
 
 
-def chip_file(path: str, size: int, *, mode: str) -> np.ndarray:
-    """``image_chip`` of a file, for ``build_cache``; a photo without a face is a row left out."""
-    if size != CHIP_SIZE:
+def image_crop(img: np.ndarray, size: int, mode: str, box: Sequence[float] | None = None) -> np.ndarray | None:
+    """The face an image is about in CelebA's aligned layout, squared to ``size`` px as prediction
+    squares it; None when ``mode='photo'`` finds no face."""
+    check_chip_mode(mode, box=box)
+    if mode == "aligned":
+        return resize_square(img, size)
+    if box is not None:
+        landmarks = box_shapes(img, box)[1]
+    else:
+        faces = find_faces(img, pick="largest" if mode == "photo" else "centre")
+        if not faces:
+            if mode == "photo":
+                return None
+            side = 0.25  # the central box, as ``centre_chip`` takes it
+            return image_crop(img, size, "box", (side, side, 1 - side, 1 - side))
+        landmarks = faces[0].landmarks
+    return resize_square(align_face(img, landmarks), size)
+
+
+def chip_file(
+    path: str, size: int, *, mode: str, box: Sequence[float] | None = None, input: str = "chip"
+) -> np.ndarray:
+    """``image_chip`` (or ``image_crop``) of a file, for ``build_cache``; a photo without a face is a
+    row left out."""
+    img = load_image(path)
+    if input == "crop":
+        out = image_crop(img, size, mode, box)
+    elif size != CHIP_SIZE:
         raise ValueError(f"chips are {CHIP_SIZE} px, got size {size}")
-    chip = image_chip(load_image(path), mode)
-    if chip is None:
+    else:
+        out = image_chip(img, mode, box)
+    if out is None:
         raise ImageDecodeError(path, NO_FACE)
-    return chip
+    return out
 
 
-def chip_cache_options(mode: str) -> dict:
-    """``build_cache``'s options for chips cut as ``mode`` says: the picklable decoder and its tag."""
-    check_chip_mode(mode)
-    return {"decode": partial(chip_file, mode=mode), "tag": f"chip-{mode}"}
+def chip_cache_options(mode: str, box: Sequence[float] | None = None, input: str = "chip") -> dict:
+    """``build_cache``'s options for inputs cut as ``mode`` says: the picklable decoder and its tag."""
+    check_chip_mode(mode, box=box)
+    if input not in INPUTS:
+        raise ValueError(f"input must be one of {INPUTS}, got {input!r}")
+    where = "" if box is None else "-" + ",".join(f"{v:g}" for v in box)
+    return {"decode": partial(chip_file, mode=mode, box=box, input=input), "tag": f"{input}-{mode}{where}"}

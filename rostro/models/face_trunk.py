@@ -35,17 +35,30 @@ class FaceTrunk(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        net = self.net
-        h = F.max_pool2d(F.relu(net.stem((x - net.mean) / 256)), 3, stride=2)
-        parts = []
-        for i, block in enumerate(net.blocks):
-            h = block(h)
+        h, parts = self._blocks(self._stem(x), range(len(BLOCKS)), [])
+        return torch.cat([parts, self.net.fc(h.mean(dim=(2, 3)))], dim=1)
+
+    def _stem(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(F.relu(self.net.stem((x - self.net.mean) / 256)), 3, stride=2)
+
+    def prefix(self, x: Tensor, blocks: int) -> tuple[Tensor, Tensor]:
+        """The stem and the first ``blocks`` (>= 3) residual blocks: the activation they hand on and
+        the pooled features of the stages they end. A frozen prefix is run once per face and cached."""
+        return self._blocks(self._stem(x), range(blocks), [])
+
+    def suffix(self, h: Tensor, parts: Tensor, blocks: int) -> Tensor:
+        """The rest of the trunk after ``prefix(x, blocks)``: every stage's features and the descriptor."""
+        h, later = self._blocks(h, range(blocks, len(BLOCKS)), [parts])
+        return torch.cat([later, self.net.fc(h.mean(dim=(2, 3)))], dim=1)
+
+    def _blocks(self, h: Tensor, which: range, parts: list[Tensor]) -> tuple[Tensor, Tensor]:
+        for i in which:
+            h = self.net.blocks[i](h)
             if i in _STAGE_ENDS:
                 parts.append(h.mean(dim=(2, 3)))
                 if i in self._grid:
                     parts.append(F.avg_pool2d(h, self._grid[i]).flatten(1))
-        parts.append(net.fc(h.mean(dim=(2, 3))))
-        return torch.cat(parts, dim=1)
+        return h, torch.cat(parts, dim=1)
 
     def trunk_blocks(self) -> list[nn.Module]:
         """Stem, each residual block, the descriptor layer: the units frozen and unfrozen in transfer."""

@@ -29,7 +29,8 @@ from rostro.data.cache import build_cache
 from rostro.data.multisource import Source, read_sources
 from rostro.errors import RostroError
 from rostro.evaluation.calibration import fit_calibration
-from rostro.faces.chips import chip_cache_options
+from rostro.faces.chips import INPUTS, chip_cache_options
+from rostro.faces.dlib_resnet import BLOCKS
 from rostro.faces.network import CHIP_SIZE
 from rostro.models.registry import create_model, model_spec
 from rostro.progress import progress_bar
@@ -60,6 +61,14 @@ class MultiTaskConfig:
     # heads only, on the frozen face network's features (computed once): the descriptor and every
     # head then come from one pass of dlib's own network per face
     freeze_trunk: bool = False
+    # the stem and this many of dlib's residual blocks frozen, their output computed once per face and
+    # cached (float16): the later blocks and the head train at a fraction of the cost (fine-tuning only)
+    freeze_blocks: int = 0
+    # what the network reads: "chip" (the face network's 150-px chip) or "crop" (CelebA's aligned
+    # layout, squared to input_size; dlib's network takes 150)
+    input: str = "chip"
+    model: str = "dlib_resnet"  # or a network trained from scratch on crops, e.g. attr_net
+    input_size: int = CHIP_SIZE
     age_weight: float = 1.0
     shift: float = 0.04  # augmentation: random shift (fraction of the chip), with flips, scale and rotation
     seed: int = 0
@@ -67,6 +76,7 @@ class MultiTaskConfig:
     threads: int | None = None
     cache_dir: str | None = None
     progress: bool = True
+    resume: bool = False  # go on from the last finished epoch of an interrupted run in ``out``
 
     def __post_init__(self) -> None:
         if not self.parsed:  # parsing here makes an unknown key or format fail now, not mid-training
@@ -75,6 +85,17 @@ class MultiTaskConfig:
                 "give them in a --config YAML (e.g. configs/model_v2.yaml)"
             )
         check_schedule(self)
+        if self.input not in INPUTS:
+            raise ValueError(f"MultiTaskConfig.input: expected one of {INPUTS}, found {self.input!r}")
+        if self.model != "dlib_resnet" and (self.input != "crop" or self.freeze_trunk or self.freeze_blocks):
+            raise ValueError(f"MultiTaskConfig.model {self.model!r}: a network other than dlib_resnet trains from "
+                             "scratch on crops: set input: crop, freeze_trunk: false, freeze_blocks: 0")  # fmt: skip
+        if self.model == "dlib_resnet" and self.input_size != CHIP_SIZE:
+            raise ValueError(f"MultiTaskConfig.input_size: dlib_resnet reads {CHIP_SIZE} px, found {self.input_size}")
+        if not 0 <= self.freeze_blocks < len(BLOCKS) or (self.freeze_blocks and (self.freeze_trunk or
+                                                                                  self.freeze_blocks < 3)):
+            raise ValueError(f"MultiTaskConfig.freeze_blocks: expected 0 or 3..{len(BLOCKS) - 1} with freeze_trunk "
+                             f"false, found {self.freeze_blocks}")  # fmt: skip
 
     @property
     def parsed(self) -> list[Source]:
@@ -82,13 +103,26 @@ class MultiTaskConfig:
         return [from_dict(Source, s) for s in self.sources]
 
 
-def multitask_table(cfg: MultiTaskConfig) -> tuple[pd.DataFrame, list[str]]:
-    """The rows and labels ``cfg`` trains on, split as training splits them."""
-    reference = None
-    if cfg.split_from:
+def reference_split(run_dir: str | Path) -> pd.DataFrame:
+    """The CelebA identities of a run and the split each was in (``identity``, ``split``): a run of
+    ``train`` reads its dataset; a ``train-multitask`` run rebuilds its table from its config.yaml,
+    so a new multitask model keeps every identity of the model it is compared with in its split."""
+    info = read_run_info(run_dir)
+    if info.source != "train-multitask":
         from rostro.training.data import run_dataset
 
-        reference = run_dataset(read_run_info(cfg.split_from))[0].frame
+        return run_dataset(info)[0].frame
+    from rostro.config import load_config
+
+    table, _ = multitask_table(load_config(MultiTaskConfig, Path(run_dir) / "config.yaml"))
+    rows = table[table["identity"].notna()]
+    frame = pd.DataFrame({"identity": rows["identity"].str.removeprefix("celeba:"), "split": rows["split"]})
+    return frame.drop_duplicates("identity").reset_index(drop=True)
+
+
+def multitask_table(cfg: MultiTaskConfig) -> tuple[pd.DataFrame, list[str]]:
+    """The rows and labels ``cfg`` trains on, split as training splits them."""
+    reference = reference_split(cfg.split_from) if cfg.split_from else None
     table, labels = read_sources(cfg.parsed, reference=reference, exclude=cfg.exclude or (), fractions=cfg.fractions,
                                  seed=cfg.seed)  # fmt: skip
     if cfg.limit:
@@ -97,17 +131,19 @@ def multitask_table(cfg: MultiTaskConfig) -> tuple[pd.DataFrame, list[str]]:
 
 
 def load_chips(
-    table: pd.DataFrame, sources: list[Source], *, cache_dir: str | None, progress: bool
+    table: pd.DataFrame, sources: list[Source], *, cache_dir: str | None, progress: bool, input: str = "chip",
+    size: int = CHIP_SIZE,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every row's chip (N x 150 x 150 x 3 uint8, from the cache) and which rows have one."""
-    chips = np.zeros((len(table), CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
+    """Every row's input (N x size x size x 3 uint8, from the cache: chips, or CelebA-layout crops
+    with ``input='crop'``) and which rows have one."""
+    chips = np.zeros((len(table), size, size, 3), np.uint8)
     ok = np.zeros(len(table), bool)
     for i, src in enumerate(sources):
         rows = np.flatnonzero(table["source"].to_numpy() == i)
         if not len(rows):
             continue
-        cache = build_cache(table["path"].iloc[rows].tolist(), CHIP_SIZE, cache_dir=cache_dir, progress=progress,
-                            **chip_cache_options(src.chips))  # fmt: skip
+        cache = build_cache(table["path"].iloc[rows].tolist(), size, cache_dir=cache_dir, progress=progress,
+                            **chip_cache_options(src.chips, src.box, input))  # fmt: skip
         if cache.errors:
             log.warning("%s: %d image(s) without a chip left out", src.data, len(cache.errors))
         chips[rows] = cache.images
@@ -130,8 +166,11 @@ def _augment(x: torch.Tensor, shift: float, gen: torch.Generator) -> torch.Tenso
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def _batch(chips: np.ndarray, idx: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(chips[idx].transpose(0, 3, 1, 2))).float()
+def _batch(chips: np.ndarray, idx: np.ndarray, mean: float = 0.0, std: float = 1 / 255) -> torch.Tensor:
+    """Rows of uint8 NHWC images as the network's NCHW input: ``(x / 255 - mean) / std`` (dlib's
+    network takes 0..255 and normalises inside)."""
+    x = torch.from_numpy(np.ascontiguousarray(chips[idx].transpose(0, 3, 1, 2))).float()
+    return x if (mean, std) == (0.0, 1 / 255) else (x / 255 - mean) / std
 
 
 def multitask_loss(
@@ -150,10 +189,33 @@ def multitask_loss(
 
 
 @torch.inference_mode()
-def network_outputs(model: torch.nn.Module, chips: np.ndarray, rows: np.ndarray, batch: int = 128) -> np.ndarray:
+def network_outputs(
+    model: torch.nn.Module, chips: np.ndarray, rows: np.ndarray, batch: int = 128, mean: float = 0.0,
+    std: float = 1 / 255,
+) -> np.ndarray:
     """Raw outputs (logits, regression units) for ``rows`` of ``chips``."""
     model.eval()
-    return np.concatenate([model(_batch(chips, rows[i : i + batch])).numpy() for i in range(0, len(rows), batch)])
+    return np.concatenate([model(_batch(chips, rows[i : i + batch], mean, std)).numpy()
+                           for i in range(0, len(rows), batch)])  # fmt: skip
+
+
+@torch.inference_mode()
+def _prefix_cache(model: torch.nn.Module, chips: np.ndarray, ok: np.ndarray, blocks: int,
+                  progress: bool) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The frozen prefix's activations (float16) and pooled stage features of every row with an input."""
+    model.eval()
+    rows = np.flatnonzero(ok)
+    h0, p0 = model.trunk.prefix(_batch(chips, rows[:1]), blocks)
+    acts = torch.zeros((len(chips), *h0.shape[1:]), dtype=torch.float16)
+    parts = torch.zeros((len(chips), p0.shape[1]))
+    with progress_bar("frozen blocks", enabled=progress) as bar:
+        task = bar.add_task("prefix", total=len(rows))
+        for i in range(0, len(rows), 128):
+            idx = rows[i : i + 128]
+            h, p = model.trunk.prefix(_batch(chips, idx), blocks)
+            acts[idx], parts[idx] = h.half(), p
+            bar.advance(task, len(idx))
+    return acts, parts
 
 
 def validation_scores(out: np.ndarray, table: pd.DataFrame, labels: list[str]) -> dict:
@@ -205,19 +267,30 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
-    if (out / "run.json").is_file():
-        raise RostroError(f"{out} already holds a run; choose another --out or delete it")
+    state_file = out / "last.pt"
+    if cfg.resume and not state_file.is_file():
+        raise RostroError(f"--resume: {out} holds no interrupted run (no last.pt); drop --resume to start one")
+    if (out / "run.json").is_file() and not cfg.resume:
+        raise RostroError(f"{out} already holds a run; choose another --out, delete it, or --resume an interrupted one")
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     table, labels = multitask_table(cfg)
-    chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress)
+    chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress, input=cfg.input,
+                           size=cfg.input_size)  # fmt: skip
     split = table["split"].to_numpy()
     train, val = np.flatnonzero((split == "train") & ok), np.flatnonzero((split == "validation") & ok)
     log.info("%d training and %d validation faces, %d labels and age", len(train), len(val), len(labels))
     target = torch.from_numpy(table[labels].to_numpy(np.float32))
     age = torch.from_numpy(table["age"].to_numpy(np.float32))
-    model = create_model("dlib_resnet", pretrained=True, num_outputs=len(labels) + 1, hidden=cfg.hidden,
-                         dropout=cfg.dropout)  # fmt: skip
+    spec = model_spec(cfg.model)
+    if cfg.model == "dlib_resnet":
+        kwargs = {"num_outputs": len(labels) + 1, "hidden": cfg.hidden, "dropout": cfg.dropout}
+        model = create_model("dlib_resnet", pretrained=True, **kwargs)
+        kwargs["pretrained"] = cfg.freeze_trunk  # a fine-tuned trunk is in best.pt; a frozen one is dlib's file
+    else:
+        kwargs = {"num_outputs": len(labels) + 1, "input_size": cfg.input_size, "dropout": cfg.dropout}
+        model = create_model(cfg.model, **kwargs)
+    norm = {"mean": spec.mean, "std": spec.std}
     gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.freeze_trunk:
         feats, mu, sd = _standard_features(model, chips, ok, train)
@@ -234,35 +307,78 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
 
         def weights() -> dict:
             return _head_only(model, mu, sd)
-    else:
-        groups = [{"params": model.trunk.parameters(), "lr": cfg.lr * cfg.trunk_lr_scale},
+    elif cfg.freeze_blocks:
+        k = cfg.freeze_blocks
+        acts, prefix_parts = _prefix_cache(model, chips, ok, k, cfg.progress)
+        trainable = [p for b in model.trunk.trunk_blocks()[1 + k :] for p in b.parameters()]
+        for b in model.trunk.trunk_blocks()[: 1 + k]:
+            b.requires_grad_(False)
+        groups = [{"params": trainable, "lr": cfg.lr * cfg.trunk_lr_scale},
                   {"params": model.head.parameters(), "lr": cfg.lr}]  # fmt: skip
 
+        class _Suffix(torch.nn.Module):
+            """The trainable rest of the network on cached prefix rows (a batch is a row index tensor)."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, idx: torch.Tensor) -> torch.Tensor:
+                feats = model.trunk.suffix(acts[idx].float(), prefix_parts[idx], k)
+                return model.head(feats)
+
+        net = _Suffix()
+
         def inputs(idx: np.ndarray) -> torch.Tensor:
-            return _augment(_batch(chips, idx), cfg.shift, gen)
+            return torch.from_numpy(idx)
+
+        def outputs(rows: np.ndarray) -> np.ndarray:
+            net.eval()
+            with torch.inference_mode():
+                return np.concatenate([net(torch.from_numpy(rows[i : i + 256])).numpy()
+                                       for i in range(0, len(rows), 256)])  # fmt: skip
+
+        def weights() -> dict:
+            return model.state_dict()
+    else:
+        groups = [{"params": model.parameters(), "lr": cfg.lr}]  # a network trained from scratch: one rate
+        if cfg.model == "dlib_resnet":
+            groups = [{"params": model.trunk.parameters(), "lr": cfg.lr * cfg.trunk_lr_scale},
+                      {"params": model.head.parameters(), "lr": cfg.lr}]  # fmt: skip
+
+        def inputs(idx: np.ndarray) -> torch.Tensor:
+            return _augment(_batch(chips, idx, **norm), cfg.shift, gen)
 
         net = model
 
         def outputs(rows: np.ndarray) -> np.ndarray:
-            return network_outputs(model, chips, rows)
+            return network_outputs(model, chips, rows, **norm)
 
         def weights() -> dict:
             return model.state_dict()
 
-    spec = model_spec("dlib_resnet")
-    info = RunInfo(model="dlib_resnet", model_kwargs={"num_outputs": len(labels) + 1, "hidden": cfg.hidden,
-                                                      "dropout": cfg.dropout, "pretrained": cfg.freeze_trunk},
-                   labels=labels, input_size=CHIP_SIZE, mean=spec.mean, std=spec.std, thresholds=[0.5] * len(labels),
-                   threshold_metric="none", data={"multitask": str(out / "config.yaml")}, source="train-multitask",
-                   monitor="val_mean_accuracy", git_commit=git_commit(), input="chip", regression=AGE)  # fmt: skip
+    info = RunInfo(model=cfg.model, model_kwargs=kwargs, labels=labels, input_size=cfg.input_size, mean=spec.mean,
+                   std=spec.std, thresholds=[0.5] * len(labels), threshold_metric="none",
+                   data={"multitask": str(out / "config.yaml")}, source="train-multitask", monitor="val_mean_accuracy",
+                   git_commit=git_commit(), input=cfg.input, regression=AGE)  # fmt: skip
     info.save(out)  # from the start: an interrupted run can be evaluated from its best epoch so far
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     steps = len(train) // cfg.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=cfg.epochs * steps)
     rng = np.random.default_rng(cfg.seed)
-    history, best = [], -1.0
+    history, best, first = [], -1.0, 1
+    if cfg.resume:
+        state = torch.load(state_file, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        rng.bit_generator.state, first = state["rng"], state["epoch"] + 1
+        gen.set_state(state["gen"])
+        history, best, best_row, best_scores = state["history"], state["best"], state["best_row"], state["best_scores"]
+        best_out = np.load(out / "validation_outputs.npz")["outputs"]
+        log.info("resuming %s after epoch %d", out, state["epoch"])
     with progress_bar("epoch {task.fields[epoch]}", enabled=cfg.progress) as bar:
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(first, cfg.epochs + 1):
             net.train()
             t0, total = time.perf_counter(), 0.0
             order = rng.permutation(train)
@@ -296,11 +412,16 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
                 writer = csv.DictWriter(fh, fieldnames=list(history[0]))
                 writer.writeheader()
                 writer.writerows(history)
+            save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                             "rng": rng.bit_generator.state, "gen": gen.get_state(), "epoch": epoch,
+                             "history": history, "best": best, "best_row": best_row, "best_scores": best_scores},
+                            state_file)  # fmt: skip
     labelled = table.iloc[val][labels].to_numpy(np.float64)
     calibration, chosen = fit_calibration(best_out[:, : len(labels)], labelled, labels, seed=cfg.seed)
     calibration.save(out)
     chosen.to_csv(out / "calibration.csv", index=False)
     info = dataclasses.replace(info, best_epoch=best_row["epoch"], best_value=best, validation=best_scores)
     info.save(out)
+    state_file.unlink()
     write_manifest(out)
     return out
