@@ -282,6 +282,33 @@ add("synth", Spec((C.SynthConfig,), C.synth, args=("out",), help={
     "out": "Folder to write.", "n": "Number of faces.", "layout": "celeba or folders.",
     "attribute": "Class attribute for the folders layout.",
 }), "Draw synthetic faces with known attributes, in CelebA or folder-per-class layout.")  # fmt: skip
+add("index", Spec((C.IndexConfig,), C.index, args=("source",), comma=("remove",), help={
+    "source": "Folder with a sub-folder of photos per person, a folder of photos, or a Parquet from `rostro embed`.",
+    "gallery": "Gallery: a folder, milvus://HOST:PORT/COLLECTION, or milvus:PATH.db/COLLECTION (Milvus Lite).",
+    "kind": "people, photos or parquet; auto: from the source.", "name_column": "Parquet: the column naming each face.",
+    "remove": "Remove this person's faces (repeat, or comma-separated).",
+    "far": "False-accept rate the identification threshold is chosen for, on the gallery's own pairs.",
+    "chunk": "Photos per task; what is done is saved every 20 tasks or minute.",
+    "flip": "Average each face with its mirror image.", "jitter": "Average dlib's N jittered copies of each chip.",
+    "progress": "Show a progress bar.",
+}), "Add faces to a gallery (only photos not in it yet), or remove a person's, for identify and search.")  # fmt: skip
+add("identify", Spec((C.IdentifyConfig,), C.identify, args=("photos",), help={
+    "photos": "A photo, a folder of photos, or a Parquet from `rostro embed`.",
+    "gallery": "Gallery from `rostro index`.", "k": "Candidates per face.",
+    "out": "CSV: one row per face, with name, similarity and candidates.",
+    "far": "Choose the threshold for this false-accept rate; none: the gallery's.",
+    "threshold": "Cosine similarity at or above which a face is named (overrides --far).",
+    "name_column": "Parquet: the column naming each face.", "progress": "Show a progress bar.",
+}), "Name every face of a collection from a gallery; a face below the threshold is unknown.")  # fmt: skip
+add("search", Spec((C.SearchConfig,), C.search, args=("photo",), help={
+    "photo": "A photo.", "gallery": "Gallery from `rostro index`.", "k": "Matches per face.",
+}), "Print the best gallery matches of each face of a photo.")  # fmt: skip
+add("cluster", Spec((C.ClusterConfig,), C.cluster, args=("photos",), help={
+    "photos": "A folder of photos, or a Parquet from `rostro embed`.", "out": "Folder for clusters.csv and index.html.",
+    "method": "whispers (Chinese whispers) or agglomerative.",
+    "threshold": "Euclidean distance between faces of one person; none: the method's default.",
+    "name_column": "Parquet: a column copied to the CSV.", "progress": "Show a progress bar.",
+}), "Group the faces of a collection by person, without labels: clusters.csv and an HTML page.")  # fmt: skip
 add("serve", Spec((C.ServeConfig,), C.serve, flags={"cors_origins": "--cors-origin"}, help={
     "host": "Address to bind; other than loopback needs an API key.",
     "api_key": "Key clients send as X-API-Key (or set ROSTRO_API_KEY).",

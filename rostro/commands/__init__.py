@@ -12,10 +12,13 @@ from rostro.commands.audit import (
     audit,
     audit_model,
 )
+from rostro.commands.cluster import ClusterConfig, ClusterResult, cluster
 from rostro.commands.eda import EdaConfig, EdaResult, eda
 from rostro.commands.embed import EmbedConfig, EmbedResult, FuseConfig, FuseResult, embed, fuse
 from rostro.commands.evaluate import EvaluateConfig, EvaluateResult, evaluate
 from rostro.commands.explain import ExplainConfig, ExplainResult, explain
+from rostro.commands.identify import IdentifyConfig, IdentifyResult, SearchConfig, SearchResult, identify, search
+from rostro.commands.index import IndexConfig, IndexResult, index
 from rostro.commands.predict import (
     AnalyzeConfig,
     AnalyzeResult,
@@ -48,6 +51,8 @@ __all__ = [
     "AnalyzeConfig",
     "AnalyzeResult",
     "AuditConfig",
+    "ClusterConfig",
+    "ClusterResult",
     "EdaConfig",
     "EdaResult",
     "EmbedConfig",
@@ -61,6 +66,10 @@ __all__ = [
     "ExportResult",
     "FuseConfig",
     "FuseResult",
+    "IdentifyConfig",
+    "IdentifyResult",
+    "IndexConfig",
+    "IndexResult",
     "LfwConfig",
     "LfwResult",
     "ModelAuditConfig",
@@ -69,6 +78,8 @@ __all__ = [
     "MultiTaskResult",
     "PredictConfig",
     "PredictResult",
+    "SearchConfig",
+    "SearchResult",
     "ServeConfig",
     "SynthConfig",
     "SynthResult",
@@ -83,14 +94,18 @@ __all__ = [
     "analyze",
     "audit",
     "audit_model",
+    "cluster",
     "eda",
     "embed",
     "evaluate",
     "explain",
     "export",
     "fuse",
+    "identify",
+    "index",
     "lfw_eval",
     "predict",
+    "search",
     "serve",
     "synth",
     "train",

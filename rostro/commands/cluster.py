@@ -1,0 +1,117 @@
+"""``rostro cluster``: the faces of a collection grouped by person, without labels."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rostro.config import save_config
+from rostro.errors import RostroError
+from rostro.files import atomic_write_text, check_writable
+from rostro.search.cluster import DEFAULT_METHOD
+
+SHOWN_CLUSTERS = 200  # clusters drawn on the page (all are in the CSV)
+SHOWN_FACES = 24  # thumbnails per cluster
+THUMB = 96  # px
+
+
+@dataclass
+class ClusterConfig:
+    """Group every face of ``photos`` (a folder of photos or a Parquet of ``rostro embed``) by person:
+    ``DIR/clusters.csv`` (one row per face, face 0 the largest of its photo, a ``cluster`` id, 0 the largest
+    cluster) and ``DIR/index.html`` (each cluster's faces). Methods: ``whispers`` (Chinese whispers on the
+    graph of faces closer than 0.5, as dlib's ``chinese_whispers_clustering``) and ``agglomerative``
+    (average linkage, scikit-learn, up to 20,000 faces). The default, agglomerative at 0.55, scored the higher
+    BCubed F on LFW (0.956 against 0.950 for whispers at 0.5, on people not used to choose the thresholds; see
+    ``rostro.search.cluster``)."""
+
+    photos: str
+    out: str = "clusters"
+    method: str = DEFAULT_METHOD
+    threshold: float | None = None  # Euclidean distance; none: the method's measured default
+    name_column: str = "image_id"  # Parquet: a column copied to the CSV
+    workers: int | None = None
+    progress: bool = True
+
+
+@dataclass(kw_only=True)
+class ClusterResult:
+    frame: pd.DataFrame
+    out: Path
+
+    def lines(self) -> list[str]:
+        faces = self.frame.dropna(subset=["cluster"])
+        sizes = faces["cluster"].value_counts()
+        return [f"{len(faces):,} faces in {len(sizes):,} clusters ({int((sizes > 1).sum()):,} with two or more faces; "
+                f"largest {int(sizes.max()) if len(sizes) else 0:,}).",
+                f"Wrote {self.out / 'clusters.csv'} and {self.out / 'index.html'}"]  # fmt: skip
+
+
+def cluster(cfg: ClusterConfig) -> ClusterResult:
+    from rostro.search.cluster import cluster_faces
+    from rostro.search.sources import read_faces
+    from rostro.workers import default_workers
+
+    out = check_writable(cfg.out)
+    faces, _ = read_faces(cfg.photos, name_column=cfg.name_column, workers=cfg.workers or default_workers(),
+                          progress=cfg.progress)  # fmt: skip
+    has = faces.has_face
+    if not has.any():
+        raise RostroError(f"{cfg.photos}: no face found in any photo; nothing to cluster")
+    frame = faces.rows.drop(columns=["photo_hash", "name"]).copy()
+    frame["cluster"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame.loc[has, "cluster"] = cluster_faces(faces.vectors, cfg.method, cfg.threshold)
+    for c in ("face", "left", "top", "right", "bottom"):
+        frame[c] = frame[c].astype("Int64").where(frame[c] >= 0)
+    atomic_write_text(out / "clusters.csv", frame.to_csv(index=False))
+    _page(frame, out, cfg)
+    save_config(cfg, out / "config.yaml")
+    return ClusterResult(frame=frame, out=out)
+
+
+def _thumb(path: str, box: tuple, file: Path) -> bool:
+    from PIL import Image
+
+    from rostro.data.images import ImageDecodeError, load_image
+
+    try:
+        img = load_image(path)
+    except (ImageDecodeError, OSError):
+        return False
+    if not pd.isna(box[0]):
+        left, top, right, bottom = (int(v) for v in box)
+        pad = (right - left) // 4
+        img = img[max(0, top - pad) : bottom + pad, max(0, left - pad) : right + pad]
+    pic = Image.fromarray(img)
+    pic.thumbnail((THUMB, THUMB))
+    pic.save(file, format="JPEG", quality=85)
+    return True
+
+
+def _page(frame: pd.DataFrame, out: Path, cfg: ClusterConfig) -> None:
+    from rostro.reports.html import Page
+
+    thumbs = out / "thumbs"
+    thumbs.mkdir(exist_ok=True)
+    faces = frame.dropna(subset=["cluster"])
+    sizes = faces["cluster"].value_counts()
+    page = Page(f"Faces of {Path(cfg.photos).name} by person")
+    page.paragraph(f"{len(faces):,} faces in {len(sizes):,} clusters by {cfg.method}; the largest {SHOWN_CLUSTERS} "
+                   f"clusters are shown, up to {SHOWN_FACES} faces each. clusters.csv lists every face.")  # fmt: skip
+    for c in sorted(sizes.index)[:SHOWN_CLUSTERS]:
+        members = faces[faces["cluster"] == c].head(SHOWN_FACES)
+        page.heading(f"Cluster {c}: {int(sizes[c]):,} face(s)", level=3)
+        cells = []
+        for i, row in members.iterrows():
+            file = thumbs / f"{i}.jpg"
+            title = html.escape(f"{row['path']} face {row['face']}")
+            if _thumb(row["path"], (row["left"], row["top"], row["right"], row["bottom"]), file):
+                cells.append(f'<img src="thumbs/{i}.jpg" title="{title}" alt="{title}" '
+                             f'style="width:{THUMB}px;height:auto;margin:2px">')  # fmt: skip
+            else:
+                cells.append(f"<span title='{title}'>(unreadable)</span>")
+        page.parts.append("<div>" + "".join(cells) + "</div>")
+    page.write(out / "index.html")

@@ -1,0 +1,130 @@
+"""Faces grouped by person without labels, and BCubed precision, recall and F to score a grouping.
+
+Two methods, both on the Euclidean distance of the face network's raw vectors (dlib's descriptors,
+on which dlib's face-matching threshold is 0.6):
+
+* ``whispers``: Chinese whispers (Biemann 2006) as dlib's ``chinese_whispers_clustering(descriptors,
+  0.5)`` runs it: a graph with an edge between every two faces closer than the threshold (and each
+  face to itself), every face starting in its own cluster, then, node by node in random order, each
+  takes the label most common among its neighbours, until no label changes (at most 100 passes).
+* ``agglomerative``: scikit-learn's average-linkage agglomerative clustering, merging while the
+  mean distance between two clusters is below the threshold.
+
+:data:`DEFAULT_METHOD` and the thresholds were measured on LFW (deep-funneled, ``../shared/data/lfw``): 1,047
+photos of 456 people (400 drawn at random, 60 more with 4 photos or more; up to 15 photos each), the largest face
+of each, people split in two halves at random (seed 1). Thresholds were chosen on one half, BCubed F is reported on
+the other:
+
+=============  =========  =====================  ====================
+method         threshold  F (choosing half)      F (other half)
+=============  =========  =====================  ====================
+agglomerative  0.55       0.960 (P .958 R .962)  0.956 (P .968 R .944)
+whispers       0.5        0.947 (P .963 R .931)  0.950 (P .986 R .917)
+=============  =========  =====================  ====================
+
+Agglomerative is the default. It holds all pairwise distances, so above :data:`AGGLOMERATIVE_LIMIT` faces it is
+refused with a pointer to ``whispers``, which keeps only the pairs closer than its threshold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rostro.errors import RostroError
+
+METHODS = ("whispers", "agglomerative")
+THRESHOLDS = {"whispers": 0.5, "agglomerative": 0.55}
+DEFAULT_METHOD = "agglomerative"
+AGGLOMERATIVE_LIMIT = 20_000  # faces; n^2 / 2 float64 distances is 1.6 GB here
+_BLOCK = 2048  # rows of the distance matrix computed at once
+
+
+def neighbour_graph(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr, indices) of every pair closer than ``threshold``, each node its own neighbour too."""
+    x = np.asarray(vectors, np.float64)
+    sq = (x**2).sum(axis=1)
+    indptr, indices = [0], []
+    for start in range(0, len(x), _BLOCK):
+        d2 = sq[start : start + _BLOCK, None] + sq[None] - 2 * x[start : start + _BLOCK] @ x.T
+        for row in d2 < threshold**2:
+            near = np.flatnonzero(row)
+            indices.append(near)
+            indptr.append(indptr[-1] + len(near))
+    return np.asarray(indptr), np.concatenate(indices) if indices else np.zeros(0, np.int64)
+
+
+def chinese_whispers(
+    vectors: np.ndarray, threshold: float = 0.5, *, iterations: int = 100, seed: int = 0
+) -> np.ndarray:
+    """Cluster labels 0..C-1 (largest cluster first) by Chinese whispers on the graph of pairs closer than
+    ``threshold`` (Euclidean)."""
+    n = len(vectors)
+    indptr, indices = neighbour_graph(vectors, threshold)
+    labels = np.arange(n)
+    rng = np.random.default_rng(seed)
+    for _ in range(iterations):
+        changed = 0
+        for node in rng.permutation(n):
+            near = labels[indices[indptr[node] : indptr[node + 1]]]
+            values, counts = np.unique(near, return_counts=True)
+            best = values[np.argmax(counts)]
+            if best != labels[node]:
+                labels[node] = best
+                changed += 1
+        if not changed:
+            break
+    return relabel(labels)
+
+
+def agglomerative(vectors: np.ndarray, threshold: float = THRESHOLDS["agglomerative"]) -> np.ndarray:
+    """Cluster labels (largest first) by average-linkage agglomeration up to a mean Euclidean distance of
+    ``threshold``."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    if len(vectors) < 2:
+        return np.zeros(len(vectors), np.int64)
+    if len(vectors) > AGGLOMERATIVE_LIMIT:
+        raise RostroError(f"agglomerative clustering holds every pairwise distance: expected at most "
+                          f"{AGGLOMERATIVE_LIMIT:,} faces, found {len(vectors):,}; use --method whispers")  # fmt: skip
+    model = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, linkage="average",
+                                    metric="euclidean")  # fmt: skip
+    return relabel(model.fit_predict(np.asarray(vectors, np.float64)))
+
+
+def cluster_faces(vectors: np.ndarray, method: str = DEFAULT_METHOD, threshold: float | None = None,
+                  *, seed: int = 0) -> np.ndarray:  # fmt: skip
+    """Cluster ids (0 the largest cluster) of face vectors with ``method`` at ``threshold`` (its default)."""
+    if method not in METHODS:
+        raise RostroError(f"method: expected one of {METHODS}, found {method!r}")
+    x = np.asarray(vectors, np.float32)
+    if x.ndim != 2 or not len(x):
+        raise RostroError(f"cluster: expected an N x D matrix of at least one face, found shape {x.shape}")
+    t = THRESHOLDS[method] if threshold is None else threshold
+    if t <= 0:
+        raise RostroError(f"threshold: expected a Euclidean distance above 0 (e.g. {THRESHOLDS[method]}), found {t}")
+    return chinese_whispers(x, t, seed=seed) if method == "whispers" else agglomerative(x, t)
+
+
+def relabel(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..C-1 by falling cluster size (ties: first appearance)."""
+    values, first, counts = np.unique(labels, return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))
+    new = np.empty(len(values), np.int64)
+    new[order] = np.arange(len(values))
+    return new[np.searchsorted(values, labels)]
+
+
+def bcubed(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
+    """BCubed (precision, recall, F): per face, the share of its cluster that is its person and of its person
+    that is in its cluster, averaged over faces; F is their harmonic mean."""
+    import pandas as pd
+
+    t = pd.factorize(np.asarray(truth))[0]
+    p = pd.factorize(np.asarray(predicted))[0]
+    if len(t) != len(p) or not len(t):
+        raise RostroError(f"bcubed: expected two equal, non-empty label lists, found {len(t)} and {len(p)}")
+    both = pd.crosstab(t, p).to_numpy()  # faces of person i in cluster j
+    per_face = both[t, p]
+    precision = float(np.mean(per_face / both.sum(axis=0)[p]))
+    recall = float(np.mean(per_face / both.sum(axis=1)[t]))
+    return precision, recall, 2 * precision * recall / (precision + recall)

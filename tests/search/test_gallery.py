@@ -1,0 +1,145 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rostro.errors import RostroError
+from rostro.search import gallery as G
+from rostro.search.gallery import FolderGallery, choose_threshold, new_meta, open_gallery
+from tests.search.conftest import faces_frame, people_vectors
+
+
+@pytest.fixture
+def filled(tmp_path, stamp):
+    vecs, names = people_vectors(20, 4)
+    with open_gallery(tmp_path / "g", write=True, create=new_meta(stamp, 128)) as g:
+        g.add(faces_frame(names), vecs)
+    return tmp_path / "g", vecs, names
+
+
+def test_add_search_reopen_and_remove(filled):
+    root, vecs, names = filled
+    g = open_gallery(root)
+    assert len(g) == 80 and g.names().nunique() == 20
+    hits = g.search(vecs[5] + 0.001, 4)[0]
+    assert [h.name for h in hits] == ["person_001"] * 4 and hits[0].path == "p5.jpg"
+    name, sim, cands = g.identify(vecs[5:6], 3)[0]
+    assert name == "person_001" and sim > 0.99 and [c[0] for c in cands][0] == "person_001" and len(cands) == 3
+    assert len({c[0] for c in cands}) == 3  # one candidate per person
+    with open_gallery(root, write=True) as w:
+        assert w.remove("person_001") == 4 and w.remove("nobody") == 0
+    g = open_gallery(root)
+    assert len(g) == 76 and "person_001" not in set(g.names())
+    assert sorted(p.name for p in root.glob("vectors-*")) == ["vectors-000002.npy"]  # old segment deleted
+
+
+def test_unknown_below_the_threshold(filled):
+    root, vecs, _ = filled
+    stranger = np.random.default_rng(9).standard_normal((1, 128))
+    name, sim, cands = open_gallery(root).identify(stranger, 2)[0]
+    assert name == "" and sim < 0.5 and len(cands) == 2
+
+
+def test_threshold_from_the_gallerys_pairs_or_the_default():
+    from rostro.faces.embedding import DEFAULT_THRESHOLD
+
+    vecs, names = people_vectors(60, 5, spread=0.05)
+    t = choose_threshold(np.array(names, object), G.normalise(vecs), far=1e-3)
+    imp = G.normalise(vecs) @ G.normalise(vecs).T
+    diff = np.array(names)[:, None] != np.array(names)[None]
+    assert t.source == "gallery" and t.n_genuine == 600 and t.n_impostor >= 10_000
+    assert (imp[diff] >= t.value).mean() <= 1.5e-3  # measured FAR at the threshold
+    few = choose_threshold(np.array(names[:10], object), vecs[:10], far=1e-3)
+    assert few.source == "default" and few.value == DEFAULT_THRESHOLD
+    with pytest.raises(RostroError, match="between 0 and 1"):
+        choose_threshold(np.array(names, object), vecs, far=2)
+
+
+def test_second_writer_is_refused_while_the_first_holds_the_lock(filled):
+    root, *_ = filled
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from rostro.search.gallery import "
+                               f"open_gallery; g = open_gallery({str(root)!r}, write=True); print('locked', "
+                               "flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RostroError, match=f"another writer holds the gallery \\(pid {holder.pid} since"):
+            open_gallery(root, write=True)
+        assert len(open_gallery(root)) == 80  # readers are not blocked
+    finally:
+        holder.kill()
+        holder.wait()
+    open_gallery(root, write=True).close()  # the lock died with its process
+
+
+def test_a_killed_writer_leaves_the_gallery_as_before(filled, monkeypatch):
+    root, vecs, names = filled
+    before = json.loads((root / "meta.json").read_text())
+    with open_gallery(root, write=True) as w:
+        monkeypatch.setattr(w, "_write_meta", lambda: (_ for _ in ()).throw(KeyboardInterrupt))
+        with pytest.raises(KeyboardInterrupt):  # killed after writing its segment, before meta.json
+            w.add(faces_frame(names, prefix="new"), vecs)
+    assert (root / "vectors-000002.npy").is_file()
+    monkeypatch.undo()
+    assert json.loads((root / "meta.json").read_text())["segments"] == before["segments"]
+    assert len(open_gallery(root)) == 80
+    open_gallery(root, write=True).close()  # the next writer removes the orphan
+    assert not (root / "vectors-000002.npy").exists()
+
+
+def test_segments_are_merged(tmp_path, stamp, monkeypatch):
+    monkeypatch.setattr(G, "MAX_SEGMENTS", 3)
+    vecs, names = people_vectors(5, 2)
+    with open_gallery(tmp_path / "g", write=True, create=new_meta(stamp, 128)) as g:
+        for i in range(5):
+            assert g.add(faces_frame(names, prefix=f"s{i}_"), vecs) == 10
+        assert len(g) == 50 and len(g.meta["segments"]) <= 3
+    assert len(list((tmp_path / "g").glob("faces-*.parquet"))) <= 3
+
+
+def test_other_stamp_and_dimension_refused(filled, stamp):
+    root, *_ = filled
+    g = open_gallery(root)
+    with pytest.raises(RostroError, match="gallery holds vectors made with .*but these were made with .*jitter.: 5"):
+        g.check_stamp({**stamp, "jitter": 5}, "these")
+    with pytest.raises(RostroError, match="expected 128-d vectors .*found 64-d"):
+        g.search(np.ones((1, 64)), 3)
+
+
+def test_not_a_gallery_empty_gallery_and_damaged_files(tmp_path, filled, stamp):
+    with pytest.raises(RostroError, match="no such gallery; create one with `rostro index"):
+        open_gallery(tmp_path / "absent")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"x")
+    with pytest.raises(RostroError, match="not a gallery \\(expected meta.json in it, found \\['a.jpg'\\]"):
+        open_gallery(tmp_path / "photos")
+    with pytest.raises(RostroError, match="found a folder of other files"):
+        open_gallery(tmp_path / "photos", write=True, create=new_meta(stamp, 128))
+    empty = open_gallery(tmp_path / "empty", write=True, create=new_meta(stamp, 128))
+    with pytest.raises(RostroError, match="the gallery is empty; add faces first"):
+        empty.search(np.ones((1, 128)), 3)
+    root, *_ = filled
+    (root / "vectors-000001.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(RostroError, match="vectors-000001.npy: unreadable .*the gallery is damaged"):
+        open_gallery(root).search(np.ones((1, 128)), 3)
+    (root / "meta.json").write_text("{not json")
+    with pytest.raises(RostroError, match="meta.json: not a readable gallery description"):
+        open_gallery(root)
+
+
+def test_large_gallery_goes_through_a_cached_graph_rebuilt_when_damaged(filled, caplog):
+    root, vecs, _ = filled
+    g = FolderGallery(root, exact_limit=10)
+    exact = FolderGallery(root)
+    q = vecs[::7] + 0.001
+    assert [h[0].name for h in g.search(q, 3)] == [h[0].name for h in exact.search(q, 3)]
+    assert (root / "index.faiss").is_file()
+    stamp_time = os.path.getmtime(root / "index.faiss")
+    FolderGallery(root, exact_limit=10).search(q, 3)  # read from the cache, not rebuilt
+    assert os.path.getmtime(root / "index.faiss") == stamp_time
+    (root / "index.faiss").write_bytes(b"torn")
+    with caplog.at_level("WARNING"):
+        hits = FolderGallery(root, exact_limit=10).search(q, 3)
+    assert "not a readable faiss index" in caplog.text and hits[0][0].name == "person_000"
