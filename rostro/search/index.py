@@ -13,7 +13,7 @@ import numpy as np
 
 from rostro.errors import RostroError
 
-EXACT_LIMIT = 100_000  # faces; a larger gallery is searched through the HNSW graph
+EXACT_LIMIT = 20_000  # faces; a larger gallery is searched through the HNSW graph
 HNSW_M = 32  # graph neighbours per node
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128

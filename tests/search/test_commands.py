@@ -1,0 +1,118 @@
+"""The commands on embeddings files (no detection) and, once, on a real photo."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rostro.cli import app
+from rostro.commands import (
+    ClusterConfig,
+    IdentifyConfig,
+    IndexConfig,
+    SearchConfig,
+    cluster,
+    identify,
+    index,
+    search,
+)
+from rostro.errors import RostroError
+from tests.search.conftest import people_vectors, write_embeddings
+
+
+@pytest.fixture(scope="module")
+def embeddings(tmp_path_factory):
+    root = tmp_path_factory.mktemp("emb")
+    vecs, names = people_vectors(30, 4, seed=1, spread=0.03)
+    gallery = write_embeddings(root / "gallery.parquet", vecs[0::2], names[0::2])
+    probes = write_embeddings(root / "probes.parquet", vecs[1::2] + 0.0, names[1::2])
+    return root, gallery, probes, vecs, names
+
+
+def test_index_parquet_again_adds_nothing_and_remove(embeddings, tmp_path):
+    _, gallery, *_ = embeddings
+    g = str(tmp_path / "g")
+    first = index(IndexConfig(source=str(gallery), gallery=g, progress=False))
+    assert (first.added, first.known, first.faces, first.people) == (60, 0, 60, 30)
+    assert "default verification threshold" in first.threshold  # 30 genuine pairs: too few impostors for 1e-3
+    again = index(IndexConfig(source=str(gallery), gallery=g, progress=False))
+    assert (again.added, again.known, again.faces) == (0, 60, 60)
+    gone = index(IndexConfig(gallery=g, remove=["person_000", "nobody"]))
+    assert gone.removed == {"person_000": 2, "nobody": 0} and gone.faces == 58
+    assert any("nobody: no such person" in line for line in gone.lines())
+    with pytest.raises(RostroError, match="expected a SOURCE to add, or --remove NAME"):
+        index(IndexConfig(gallery=g))
+
+
+def test_index_refuses_vectors_made_otherwise(embeddings, tmp_path):
+    root, gallery, _, vecs, names = embeddings
+    g = str(tmp_path / "g")
+    index(IndexConfig(source=str(gallery), gallery=g, progress=False))
+    flipped = write_embeddings(root / "flipped.parquet", vecs[:4], names[:4], flip=True)
+    with pytest.raises(RostroError, match="gallery holds vectors made with .*flip.: false.*flip.: true"):
+        index(IndexConfig(source=str(flipped), gallery=g, progress=False))
+    with pytest.raises(RostroError, match="gallery holds vectors"):
+        identify(IdentifyConfig(photos=str(flipped), gallery=g, out=str(tmp_path / "o.csv"), progress=False))
+
+
+def test_identify_csv(embeddings, tmp_path):
+    root, gallery, probes, *_ = embeddings
+    g = str(tmp_path / "g")
+    index(IndexConfig(source=str(gallery), gallery=g, progress=False))
+    out = tmp_path / "who.csv"
+    res = identify(IdentifyConfig(photos=str(probes), gallery=g, out=str(out), k=3, threshold=0.7, progress=False))
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert list(frame.columns) == ["path", "face", "left", "top", "right", "bottom", "name", "similarity",
+                                   "candidates", "error"]  # fmt: skip
+    assert len(frame) == 60 and (frame["name"] == frame["path"].str.extract(r"/photos/(person_\d+)_")[0]).all()
+    cands = json.loads(frame["candidates"][0])
+    assert len(cands) == 3 and cands[0][0] == frame["name"][0] and cands[0][1] >= cands[1][1] >= cands[2][1]
+    assert "60 faces: 60 identified, 0 unknown" in res.lines()[0]
+    strict = identify(IdentifyConfig(photos=str(probes), gallery=g, out=str(out), threshold=0.9999, progress=False))
+    assert (strict.frame["name"] == "").all() and strict.frame["candidates"].str.len().gt(0).all()
+
+
+def test_cluster_parquet_writes_csv_and_page(embeddings, tmp_path):
+    root = embeddings[0]
+    vecs, names = people_vectors(30, 4, seed=2, spread=0.01)
+    file = write_embeddings(root / "all.parquet", vecs * 1.4, names)  # dlib-sized vectors (norm ~1.4)
+    res = cluster(ClusterConfig(photos=str(file), out=str(tmp_path / "c"), progress=False))
+    frame = pd.read_csv(tmp_path / "c" / "clusters.csv")
+    assert len(frame) == 120 and frame["cluster"].nunique() == 30
+    assert frame.groupby(np.array(names))["cluster"].nunique().eq(1).all()
+    page = (tmp_path / "c" / "index.html").read_text()
+    assert "Cluster 0: 4 face(s)" in page and "120 faces in 30 clusters" in res.lines()[0]
+
+
+def test_cli_index_and_identify(embeddings, tmp_path):
+    _, gallery, probes, *_ = embeddings
+    g, out = str(tmp_path / "g"), str(tmp_path / "o.csv")
+    r = CliRunner().invoke(app, ["index", str(gallery), "--gallery", g, "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "60 faces of 30 people" in r.output
+    r = CliRunner().invoke(app, ["identify", str(probes), "--gallery", g, "--out", out, "--k", "2", "--no-progress"])
+    assert r.exit_code == 0 and "Wrote" in r.output, r.output
+    r = CliRunner().invoke(app, ["identify", str(probes), "--gallery", str(tmp_path / "none"), "--out", out])
+    assert r.exit_code == 2 and "no such gallery" in r.output
+
+
+def test_photos_folder_search_and_identify(tmp_path):
+    """One real photo, detected and embedded: a gallery of a people folder finds her again."""
+    from rostro.inference.predict import sample_photo
+
+    people = tmp_path / "people" / "Grace_Hopper"
+    people.mkdir(parents=True)
+    shutil.copy(sample_photo(), people / "a.jpg")
+    (tmp_path / "people" / "Nobody").mkdir()
+    (tmp_path / "people" / "Nobody" / "blank.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    g = str(tmp_path / "g")
+    res = index(IndexConfig(source=str(tmp_path / "people"), gallery=g, workers=1, progress=False))
+    assert (res.added, res.unreadable, res.people) == (1, 1, 1)
+    again = index(IndexConfig(source=str(tmp_path / "people"), gallery=g, workers=1, progress=False))
+    assert (again.added, again.known, again.unreadable) == (0, 1, 1)  # a failed photo is tried again
+    found = search(SearchConfig(photo=str(sample_photo()), gallery=g, k=2))
+    assert found.frame["name"].tolist() == ["Grace_Hopper"] and found.frame["similarity"][0] > 0.999
+    assert found.lines()[0].startswith("face 0 at (") and "Grace_Hopper" in found.lines()[1]
