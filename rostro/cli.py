@@ -314,6 +314,7 @@ add("serve", Spec((C.ServeConfig,), C.serve, flags={"cors_origins": "--cors-orig
     "api_key": "Key clients send as X-API-Key (or set ROSTRO_API_KEY).",
     "cors_origins": "Allowed browser origin; repeat.", "max_upload_mb": "Largest upload accepted.",
     "max_queue": "Requests allowed to wait; more get 503.",
+    "gallery": "Gallery for /identify (and /gallery additions, which need an API key).",
 }), "Serve the REST API and the web page (http://HOST:PORT/, API docs at /docs).")  # fmt: skip
 
 

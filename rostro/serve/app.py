@@ -48,6 +48,7 @@ class ServeConfig:
     max_pixels: int = 40_000_000
     max_queue: int = 32
     verify_threshold: float | None = None
+    gallery: str | None = None  # a gallery from `rostro index`, for /identify and /gallery
 
 
 EXPLAIN_SIDE = 1600  # /explain's overlays are at most this many pixels a side
@@ -262,6 +263,72 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         if v.score is not None:
             body |= {"box_a": _box(v.faces_a[0].box), "box_b": _box(v.faces_b[0].box)}
         return body | {"message": v.message}
+
+    galleries: dict = {}
+
+    def gallery_sync():
+        from rostro.search.gallery import open_gallery
+
+        if cfg.gallery is None:
+            raise HTTPException(404, "no gallery: start the service with --gallery G (a gallery from `rostro index`)")
+        if "open" not in galleries:
+            galleries["open"] = open_gallery(cfg.gallery)
+        return galleries["open"]
+
+    def identify_sync(img: np.ndarray, k: int) -> dict:
+        from rostro.search.gallery import photo_stamp
+
+        gallery = gallery_sync()
+        gallery.check_stamp(photo_stamp(), "this service's faces")
+        faces, vecs = embed_image(img)
+        found = gallery.identify(vecs, k) if faces else []
+        return {"n_faces": len(faces), "message": "" if faces else NO_FACE, "threshold": gallery.threshold.value,
+                "faces": [{"box": _box(f.box), "name": name, "similarity": None if np.isnan(s) else round(s, 6),
+                           "candidates": [{"name": n, "similarity": c} for n, c in cands]}
+                          for f, (name, s, cands) in zip(faces, found, strict=True)]}  # fmt: skip
+
+    def add_sync(img: np.ndarray, name: str) -> dict:
+        from rostro.search.gallery import open_gallery, photo_stamp
+
+        gallery_sync()
+        faces, vecs = embed_image(img)
+        if not faces:
+            raise HTTPException(422, f"file: {NO_FACE}; send a photo of {name}")
+        import hashlib
+
+        import pandas as pd
+
+        digest = hashlib.sha256(vecs[0].tobytes()).hexdigest()[:32]
+        row = pd.DataFrame([{"name": name, "path": f"upload:{digest[:12]}", "face": 0, "photo_hash": digest,
+                             **dict(zip(("left", "top", "right", "bottom"), map(int, faces[0].box), strict=True))}])
+        with open_gallery(cfg.gallery, write=True) as gallery:
+            gallery.check_stamp(photo_stamp(), "this service's faces")
+            added = gallery.add(row, vecs[:1]) if digest not in gallery.photo_hashes() else 0
+            if added:
+                gallery.update_threshold()
+            total = len(gallery)
+        galleries.pop("open", None)  # the next /identify reads the gallery again
+        return {"added": added, "name": name, "box": _box(faces[0].box), "faces": total}
+
+    @app.post("/identify")
+    async def identify(file: Photo, k: Annotated[int, Form(ge=1, le=100, description="Candidates per face.")] = 5):
+        """Every face in the photo, largest first, with its best gallery matches: name (empty when the best is below
+        the gallery's threshold), similarity and up to k candidates, one per person."""
+        try:
+            return await queue.run(identify_sync, await read(file, "file"), k)
+        except RostroError as exc:
+            raise HTTPException(409, str(exc)) from None
+
+    @app.post("/gallery")
+    async def gallery_add(file: Photo, name: Annotated[str, Form(min_length=1, max_length=200)]):
+        """Add the largest face of the photo to the gallery as ``name``. Only when the service has an API key."""
+        if api_key is None:
+            raise HTTPException(403, "gallery additions need an API key: start the service with --api-key "
+                                     f"(or {API_KEY_ENV}) and send it as X-API-Key")  # fmt: skip
+        try:
+            return await queue.run(add_sync, await read(file, "file"), name)
+        except RostroError as exc:
+            raise HTTPException(409, str(exc)) from None
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -1,0 +1,41 @@
+"""/identify and /gallery of the service, on a gallery of one real photo."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rostro.inference.predict import sample_photo
+from rostro.search.gallery import new_meta, open_gallery, photo_stamp
+from rostro.serve.app import ServeConfig, create_app
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    return sample_photo().read_bytes()
+
+
+def test_identify_and_add_behind_the_api_key(tiny_run, photo, tmp_path, monkeypatch):
+    monkeypatch.delenv("ROSTRO_API_KEY", raising=False)
+    g = tmp_path / "g"
+    open_gallery(g, write=True, create=new_meta(photo_stamp(), 128)).close()
+    with TestClient(create_app(ServeConfig(model=str(tiny_run), gallery=str(g)))) as c:
+        r = c.post("/gallery", files={"file": ("p.jpg", photo)}, data={"name": "Grace"})
+        assert r.status_code == 403 and "need an API key" in r.json()["detail"]
+        r = c.post("/identify", files={"file": ("p.jpg", photo)})
+        assert r.status_code == 409 and "the gallery is empty" in r.json()["detail"]
+    with TestClient(create_app(ServeConfig(model=str(tiny_run), gallery=str(g), api_key="k"))) as c:
+        key = {"X-API-Key": "k"}
+        assert c.post("/gallery", files={"file": ("p.jpg", photo)}, data={"name": "Grace"}).status_code == 401
+        r = c.post("/gallery", files={"file": ("p.jpg", photo)}, data={"name": "Grace"}, headers=key)
+        assert r.status_code == 200 and r.json()["added"] == 1 and r.json()["faces"] == 1
+        again = c.post("/gallery", files={"file": ("p.jpg", photo)}, data={"name": "Grace"}, headers=key)
+        assert again.json()["added"] == 0
+        r = c.post("/identify", files={"file": ("p.jpg", photo)}, data={"k": "3"}, headers=key)
+        body = r.json()
+        assert r.status_code == 200 and body["n_faces"] == 1
+        assert body["faces"][0]["name"] == "Grace" and body["faces"][0]["candidates"][0]["similarity"] > 0.999
+
+
+def test_identify_without_a_gallery_is_404(tiny_run, photo):
+    with TestClient(create_app(ServeConfig(model=str(tiny_run)))) as c:
+        r = c.post("/identify", files={"file": ("p.jpg", photo)})
+        assert r.status_code == 404 and "--gallery" in r.json()["detail"]
