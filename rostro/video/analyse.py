@@ -1,0 +1,314 @@
+"""One pass over a clip: detect faces (every n-th frame and at every shot cut), track them between,
+predict attributes and age on detection frames, and sum them per track.
+
+Nothing of the clip is held: frames stream through, rows go to ``WORK/frames.csv`` a chunk at a
+time (appended and fsynced), and after each chunk the whole state (tracker, shot test, per-track
+sums, rows not yet written) is saved to ``WORK/state.json``. A killed run started again with the
+same options continues after the last saved chunk and ends with the same outputs as a run never
+stopped. The final files are made from the work folder by :mod:`rostro.video.outputs`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from rostro.errors import RostroError
+from rostro.files import atomic_write_text, check_resumable
+from rostro.progress import progress_bar
+from rostro.video.decode import VideoInfo, VideoReader
+from rostro.video.tracking import ShotDetector, Track, Tracker
+
+log = logging.getLogger(__name__)
+FRAME_FIXED = ["frame", "time", "shot", "track", "detected", "left", "top", "right", "bottom", "score"]
+STATE_VERSION = 1
+EMBED_FIRST = 8  # a track's face embedding is sampled on its first detections, then every EMBED_EVERY-th
+EMBED_EVERY = 8
+THUMB_HEIGHT = 96
+
+
+@dataclass
+class Embedder:
+    """Face-network descriptors of a frame's faces, made as the gallery's were (jitter, flip)."""
+
+    jitter: int = 0
+    flip: bool = False
+
+    def __call__(self, image: np.ndarray, faces: list) -> np.ndarray:
+        from rostro.faces.network import face_chips, face_network
+
+        return face_network().describe(face_chips(image, [f.shape for f in faces]), jitter=self.jitter, flip=self.flip)
+
+
+@dataclass
+class Sums:
+    """A track's running totals: attribute probabilities and numeric outputs over its detections,
+    its face-network descriptors, its frames and its best thumbnail (the largest face)."""
+
+    shot: int
+    first_frame: int
+    first_time: float
+    last_frame: int = -1
+    last_time: float = 0.0
+    n_frames: int = 0
+    n_detections: int = 0
+    probabilities: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    embedding: list[float] = field(default_factory=list)
+    n_embedded: int = 0
+    thumb_area: float = 0.0
+    thumb: str = ""  # JPEG, base64
+
+
+@dataclass
+class Analysis:
+    """What the pass found: counts for the result, and the finished tracks for the outputs."""
+
+    info: VideoInfo
+    labels: list[str]
+    values: list[str]
+    tracks: list[dict]  # finished, confirmed tracks: id plus Sums fields
+    cuts: list[list]  # [frame, time] of each shot cut
+    n_frames: int
+    n_detection_frames: int
+    n_faces: int  # detections
+    seconds: float  # wall time of the pass (this session's part, for a resumed run)
+    frames_done_here: int
+    resumed_at: int
+    error: str | None
+    work: Path
+
+
+class VideoAnalyser:
+    """The pass, with its saved state: ``run()`` starts or resumes it and returns an :class:`Analysis`."""
+
+    def __init__(
+        self, clip: str | Path, work: str | Path, predictor, *, every: int = 3, max_seconds: float | None = None,
+        embedder: Embedder | None = None, chunk: int = 150, progress: bool = False, signature: dict | None = None,
+    ):  # fmt: skip
+        if every < 1:
+            raise RostroError(f"every: expected 1 or more (detect on every n-th frame), found {every}")
+        if max_seconds is not None and max_seconds <= 0:
+            raise RostroError(f"max_seconds: expected a positive number of seconds, found {max_seconds}")
+        self.clip, self.work, self.predictor = Path(clip), Path(work), predictor
+        self.every, self.max_seconds, self.embedder, self.chunk = every, max_seconds, embedder, chunk
+        self.progress = progress
+        self.labels, self.values = list(predictor.labels), list(predictor.values)
+        stat = self.clip.stat() if self.clip.is_file() else None
+        self.signature = json.dumps({
+            "clip": str(self.clip.resolve()), "size": stat.st_size if stat else None,
+            "mtime_ns": stat.st_mtime_ns if stat else None, "model": predictor.fingerprint,
+            "detector": predictor.detector, "every": every, "max_seconds": max_seconds,
+            "embedding": None if embedder is None else [embedder.jitter, embedder.flip], **(signature or {}),
+        }, sort_keys=True)  # fmt: skip
+        self.frames_csv = self.work / "frames.csv"
+        self.state_file = self.work / "state.json"
+        self.stop_after_chunks: int | None = None  # tests: raise KeyboardInterrupt after this many saves
+        self._reset()
+
+    def _reset(self) -> None:
+        self.tracker = Tracker()
+        self.shots = ShotDetector()
+        self.shot, self.last_detect, self.next_frame = 0, None, 0
+        self.sums: dict[int, Sums] = {}  # live tracks by key
+        self.held: dict[int, list[dict]] = {}  # rows of unconfirmed tracks, by key
+        self.pending: list[dict] = []  # rows of confirmed tracks not written yet
+        self.finished: list[dict] = []
+        self.cuts: list[list] = []
+        self.n_frames = self.n_detection_frames = self.n_faces = 0
+        self.done, self.error = False, None
+
+    # state ---------------------------------------------------------------------------------------
+
+    def _load(self) -> bool:
+        """Restore a saved state; False when there is none (a fresh start)."""
+        if not self.state_file.is_file() or not self.frames_csv.is_file():
+            return False
+        state = json.loads(self.state_file.read_text())
+        check_resumable(self.work.parent, state.get("signature"), self.signature, "a video analysis")
+        self.tracker = Tracker().restore(state["tracker"])
+        self.shots = ShotDetector(previous=state["shots"]["previous"])
+        self.shot, self.last_detect, self.next_frame = state["shot"], state["last_detect"], state["next_frame"]
+        self.sums = {int(k): Sums(**v) for k, v in state["sums"].items()}
+        self.held = {int(k): v for k, v in state["held"].items()}
+        self.pending, self.finished, self.cuts = state["pending"], state["finished"], state["cuts"]
+        self.n_frames, self.n_detection_frames, self.n_faces = state["counts"]
+        self.done, self.error = state["done"], state["error"]
+        size = state["frames_csv_bytes"]
+        with open(self.frames_csv, "r+b") as fh:  # rows appended after the last save are dropped
+            fh.truncate(size)
+        return True
+
+    def _save(self) -> None:
+        horizon = min((s.first_frame for k, s in self.sums.items() if k in self.held), default=None)
+        ready = [r for r in self.pending if horizon is None or r["frame"] < horizon]
+        self.pending = [r for r in self.pending if not (horizon is None or r["frame"] < horizon)]
+        ready.sort(key=lambda r: (r["frame"], r["track"]))
+        with open(self.frames_csv, "ab", buffering=0) as fh:
+            if ready:
+                fh.write(self._csv(ready))
+                os.fsync(fh.fileno())
+            size = fh.tell()
+        state = {
+            "version": STATE_VERSION, "signature": self.signature, "tracker": self.tracker.state(),
+            "shots": self.shots.state(), "shot": self.shot, "last_detect": self.last_detect,
+            "next_frame": self.next_frame, "sums": {k: s.__dict__ for k, s in self.sums.items()},
+            "held": self.held, "pending": self.pending, "finished": self.finished, "cuts": self.cuts,
+            "counts": [self.n_frames, self.n_detection_frames, self.n_faces], "done": self.done, "error": self.error,
+            "frames_csv_bytes": size,
+        }  # fmt: skip
+        atomic_write_text(self.state_file, json.dumps(state))
+
+    def _csv(self, rows: list[dict]) -> bytes:
+        columns = [*FRAME_FIXED, *self.labels, *self.values]
+        return "".join(",".join(_cell(r.get(c)) for c in columns) + "\n" for r in rows).encode("utf-8")
+
+    # the pass ------------------------------------------------------------------------------------
+
+    def run(self) -> Analysis:
+        reader = VideoReader(self.clip, max_seconds=self.max_seconds)  # a missing or unreadable clip fails here
+        self.work.mkdir(parents=True, exist_ok=True)
+        resumed = self._load()
+        if not resumed:
+            self._reset()
+            atomic_write_text(self.frames_csv, ",".join([*FRAME_FIXED, *self.labels, *self.values]) + "\n")
+        start, started, saves = self.next_frame, time.perf_counter(), 0
+        total = reader.info.n_frames
+        if total and self.max_seconds is not None and reader.info.fps:
+            total = min(total, int(np.ceil(self.max_seconds * reader.info.fps)))
+        if not self.done:
+            reader.start = self.next_frame
+            with progress_bar("video {task.fields[fps]}", enabled=self.progress) as bar:
+                task = bar.add_task("video", total=total, completed=start, fps="")
+                for frame in reader:
+                    self._frame(frame.index, frame.time, frame.image)
+                    self.next_frame = frame.index + 1
+                    done_here = self.next_frame - start
+                    rate = done_here / max(time.perf_counter() - started, 1e-9)
+                    bar.update(task, completed=self.next_frame, fps=f"{rate:.1f} frames/s")
+                    if self.next_frame % self.chunk == 0:
+                        self._save()
+                        saves += 1
+                        if self.stop_after_chunks is not None and saves >= self.stop_after_chunks:
+                            raise KeyboardInterrupt("stopped for a test")
+            self.error = reader.error if reader.error != "no frame could be decoded" else None
+            for track in self.tracker.end_all():
+                self._end(track)
+            self.done = True
+            self._save()
+        return Analysis(
+            info=reader.info, labels=self.labels, values=self.values, tracks=self.finished, cuts=self.cuts,
+            n_frames=self.n_frames, n_detection_frames=self.n_detection_frames, n_faces=self.n_faces,
+            seconds=time.perf_counter() - started, frames_done_here=self.next_frame - start, resumed_at=start,
+            error=self.error, work=self.work,
+        )  # fmt: skip
+
+    def _frame(self, index: int, t: float, image: np.ndarray) -> None:
+        self.n_frames += 1
+        if self.shots.is_cut(image):
+            for track in self.tracker.end_all():
+                self._end(track)
+            self.shot += 1
+            self.cuts.append([index, round(t, 4)])
+            self.last_detect = None
+        if self.last_detect is None or index - self.last_detect >= self.every:
+            self._detect(index, t, image)
+            self.last_detect = index
+            return
+        h, w = image.shape[:2]
+        for track, box in self.tracker.visible(index):
+            box = [max(0, round(box[0])), max(0, round(box[1])), min(w, round(box[2])), min(h, round(box[3]))]
+            if box[2] > box[0] and box[3] > box[1]:
+                self._row(track, {"frame": index, "time": t, "detected": False, "box": box})
+
+    def _detect(self, index: int, t: float, image: np.ndarray) -> None:
+        # the predictor's own detection, alignment and batch prediction: what `rostro predict` does per photo
+        faces, crops, chips = self.predictor._faces_of(image, False)
+        probs, values = self.predictor._predict(crops, [chips])
+        self.n_detection_frames += 1
+        self.n_faces += len(faces)
+        tracks, ended = self.tracker.update(index, [f.box for f in faces])
+        for track in ended:
+            self._end(track)
+        for track in tracks:
+            if track.id is not None and track.key in self.held:  # confirmed now: release its rows
+                for row in self.held.pop(track.key, []):
+                    row["track"] = track.id
+                    self.pending.append(row)
+        sampled = []
+        for i, (face, track) in enumerate(zip(faces, tracks, strict=True)):
+            s = self.sums.get(track.key)
+            if s is None:
+                s = self.sums[track.key] = Sums(shot=self.shot, first_frame=index, first_time=round(t, 4))
+                s.probabilities, s.values = [0.0] * len(self.labels), [0.0] * len(self.values)
+                if track.id is None:
+                    self.held[track.key] = []
+            s.n_detections += 1
+            s.probabilities = [a + float(b) for a, b in zip(s.probabilities, probs[i], strict=True)]
+            s.values = [a + float(b) for a, b in zip(s.values, values[i], strict=True)]
+            area = float((face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
+            if area > s.thumb_area:
+                s.thumb_area, s.thumb = area, _thumbnail(image, face.box)
+            if self.embedder is not None and (s.n_detections <= EMBED_FIRST or s.n_detections % EMBED_EVERY == 0):
+                sampled.append(i)
+            row = {"frame": index, "time": t, "detected": True, "box": list(face.box), "score": face.score,
+                   "probabilities": probs[i], "values": values[i]}  # fmt: skip
+            self._row(track, row)
+        if sampled:
+            vecs = self.embedder(image, [faces[i] for i in sampled])
+            for i, v in zip(sampled, vecs, strict=True):
+                s = self.sums[tracks[i].key]
+                s.embedding = [a + float(b) for a, b in zip(s.embedding or [0.0] * len(v), v, strict=True)]
+                s.n_embedded += 1
+
+    def _row(self, track: Track, r: dict) -> None:
+        s = self.sums[track.key]
+        s.n_frames += 1
+        s.last_frame, s.last_time = r["frame"], round(r["time"], 4)
+        row = {"frame": r["frame"], "time": round(r["time"], 4), "shot": self.shot, "track": track.id,
+               "detected": r["detected"], **dict(zip(("left", "top", "right", "bottom"), r["box"], strict=True)),
+               "score": round(float(r["score"]), 4) if "score" in r else None}  # fmt: skip
+        if "probabilities" in r:
+            row |= {n: round(float(p), 6) for n, p in zip(self.labels, r["probabilities"], strict=True)}
+            row |= {n: round(float(v), 2) for n, v in zip(self.values, r["values"], strict=True)}
+        (self.pending if track.id is not None else self.held[track.key]).append(row)
+
+    def _end(self, track: Track) -> None:
+        """A track ended: a confirmed one joins the finished tracks; an unconfirmed one is forgotten."""
+        s = self.sums.pop(track.key, None)
+        self.held.pop(track.key, None)
+        if s is not None and track.id is not None:
+            self.finished.append({"track": track.id, **s.__dict__})
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    return str(v)
+
+
+def _thumbnail(image: np.ndarray, box) -> str:
+    """A JPEG of the face with a margin, THUMB_HEIGHT pixels high, as base64."""
+    left, top, right, bottom = box
+    mw, mh = (right - left) * 0.25, (bottom - top) * 0.25
+    h, w = image.shape[:2]
+    crop = image[max(0, int(top - mh)) : min(h, int(bottom + mh)), max(0, int(left - mw)) : min(w, int(right + mw))]
+    if crop.size == 0:
+        return ""
+    pic = Image.fromarray(crop)
+    pic = pic.resize((max(1, round(pic.width * THUMB_HEIGHT / pic.height)), THUMB_HEIGHT))
+    buf = io.BytesIO()
+    pic.save(buf, format="JPEG", quality=85)
+    return base64.b64encode(buf.getvalue()).decode()
