@@ -309,6 +309,17 @@ add("cluster", Spec((C.ClusterConfig,), C.cluster, args=("photos",), help={
     "threshold": "Euclidean distance between faces of one person; none: the method's default.",
     "name_column": "Parquet: a column copied to the CSV.", "progress": "Show a progress bar.",
 }), "Group the faces of a collection by person, without labels: clusters.csv and an HTML page.")  # fmt: skip
+add("video", Spec((C.VideoConfig,), C.video, args=("clip",), help={
+    "clip": "A video file (anything FFmpeg reads).",
+    "out": "Folder for frames.csv, tracks.csv, annotated.mp4 and report.html.",
+    "every": "Detect faces on every n-th frame (and at each shot cut); track them in between.",
+    "max_seconds": "Analyse only the clip's first seconds.",
+    "gallery": "Name each track from this gallery (`rostro index`).",
+    "detector": "blazeface, hog, cnn or auto (auto tries dlib's CNN on faceless frames: seconds a frame).",
+    "runtime": "onnx or torch.", "annotate": "Write annotated.mp4.", "report": "Write report.html.",
+    "progress": "Show a progress bar.",
+}), "Track every face of a clip: attributes and age per track, frames.csv, tracks.csv, annotated.mp4, a report; "
+    "a killed run resumes.")  # fmt: skip
 add("serve", Spec((C.ServeConfig,), C.serve, flags={"cors_origins": "--cors-origin"}, help={
     "host": "Address to bind; other than loopback needs an API key.",
     "api_key": "Key clients send as X-API-Key (or set ROSTRO_API_KEY).",

@@ -45,6 +45,7 @@ from rostro.commands.verify import (
     verify,
     verify_eval,
 )
+from rostro.commands.video import VideoConfig, VideoResult, video
 from rostro.serve.app import ServeConfig, serve
 
 __all__ = [
@@ -91,6 +92,8 @@ __all__ = [
     "VerifyEvalConfig",
     "VerifyEvalResult",
     "VerifyResult",
+    "VideoConfig",
+    "VideoResult",
     "analyze",
     "audit",
     "audit_model",
@@ -113,4 +116,5 @@ __all__ = [
     "tsne",
     "verify",
     "verify_eval",
+    "video",
 ]

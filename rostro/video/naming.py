@@ -14,7 +14,7 @@ from rostro.video.analyse import Embedder
 def name_track(gallery, embedding: np.ndarray) -> tuple[str, float]:
     """(name, cosine similarity) of a track's mean descriptor: the best match's name, or '' when it is
     below the gallery's threshold."""
-    (name, similarity, _), = gallery.identify(np.asarray(embedding, np.float32)[None], k=1)
+    ((name, similarity, _),) = gallery.identify(np.asarray(embedding, np.float32)[None], k=1)
     return name, float(similarity)
 
 

@@ -165,7 +165,7 @@ def timeline_svg(spans: dict[int, list[tuple[float, float]]], tracks: pd.DataFra
              f'font-family="system-ui,sans-serif">']  # fmt: skip
     for i, track in enumerate(sorted(spans)):
         y = 5 + i * row_h
-        colour = "#%02x%02x%02x" % COLOURS[(track - 1) % len(COLOURS)]
+        colour = "#{:02x}{:02x}{:02x}".format(*COLOURS[(track - 1) % len(COLOURS)])
         label = f"#{track}" + (f" {names[track]}" if isinstance(names.get(track), str) and names[track] else "")
         parts.append(f'<text x="4" y="{y + 12}">{html.escape(label[:22])}</text>')
         for a, b in spans[track]:
@@ -203,8 +203,9 @@ def write_report(path: Path, analysis: Analysis, tracks: pd.DataFrame, spans: di
         caption = track_caption(r, analysis.labels, analysis.values, thresholds)
         span = f"{r['first_time']:.1f}-{r['last_time']:.1f} s, {int(r['n_frames'])} frames"
         img = f'<img src="data:image/jpeg;base64,{thumbs.get(r["track"], "")}" alt="track {int(r["track"])}">'
+        text = "<br>".join(map(html.escape, [*caption, span]))
         cards.append(f'<figure style="display:inline-block;margin:4px;vertical-align:top;width:150px">{img}'
-                     f'<figcaption>{"<br>".join(map(html.escape, [*caption, span]))}</figcaption></figure>')  # fmt: skip
+                     f"<figcaption>{text}</figcaption></figure>")  # fmt: skip
     page.parts.append("<div>" + "".join(cards) + "</div>")
     if len(tracks):
         shown = ["track", "name", "similarity", "first_time", "last_time", "n_frames", "n_detections",
