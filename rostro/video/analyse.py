@@ -136,7 +136,7 @@ class VideoAnalyser:
         state = json.loads(self.state_file.read_text())
         check_resumable(self.work.parent, state.get("signature"), self.signature, "a video analysis")
         self.tracker = Tracker().restore(state["tracker"])
-        self.shots = ShotDetector(previous=state["shots"]["previous"])
+        self.shots = ShotDetector().restore(state["shots"])
         self.shot, self.last_detect, self.next_frame = state["shot"], state["last_detect"], state["next_frame"]
         self.sums = {int(k): Sums(**v) for k, v in state["sums"].items()}
         self.held = {int(k): v for k, v in state["held"].items()}

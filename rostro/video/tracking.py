@@ -165,18 +165,22 @@ class ShotDetector:
 
     hist_gate: float = 0.12
     pixel_gate: float = 0.06
-    previous: list | None = None  # the last frame's thumbnail, as nested lists (a saved state)
+    previous: np.ndarray | None = None  # the last frame's thumbnail
 
     def is_cut(self, image: np.ndarray) -> bool:
         thumb = np.asarray(Image.fromarray(image).resize(THUMB, Image.BOX), np.float32)
-        prev, self.previous = self.previous, thumb.astype(np.uint8).tolist()
+        prev, self.previous = self.previous, thumb
         if prev is None:
             return False
-        hist, pixels = cut_score(np.asarray(prev, np.float32), thumb)
+        hist, pixels = cut_score(prev, thumb)
         return hist >= self.hist_gate and pixels >= self.pixel_gate
 
     def state(self) -> dict:
-        return {"previous": self.previous}
+        return {"previous": None if self.previous is None else self.previous.astype(np.uint8).tolist()}
+
+    def restore(self, state: dict) -> ShotDetector:
+        self.previous = None if state["previous"] is None else np.asarray(state["previous"], np.float32)
+        return self
 
 
 def cut_score(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
