@@ -66,6 +66,8 @@ def read_frames(path: Path, *, chunk: int = 20_000) -> Iterator[tuple[int, pd.Da
     for part in pd.read_csv(path, usecols=cols, chunksize=chunk):
         if carry is not None:
             part = pd.concat([carry, part], ignore_index=True)
+        if part.empty:
+            continue
         last = part["frame"].iloc[-1]
         carry = part[part["frame"] == last]
         for frame, rows in part[part["frame"] != last].groupby("frame", sort=False):

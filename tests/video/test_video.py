@@ -1,0 +1,184 @@
+"""``rostro video`` end to end on tiny clips written here: outputs, aggregation, resume, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rostro.commands.video import WORK, VideoConfig, video
+from rostro.errors import RostroError
+from rostro.video.decode import VideoError, VideoReader
+from rostro.video.outputs import TRACK_FIXED
+from tests.video.conftest import SIZE, av, write_clip
+
+MODEL = "v2"  # a shipped model (the default may be in training)
+
+
+def run(clip: Path, out: Path, **kw):
+    return video(VideoConfig(clip=str(clip), out=str(out), model=MODEL, progress=False, **kw))
+
+
+@pytest.fixture(scope="module")
+def done(clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("video")
+    return run(clip, out, every=2), out
+
+
+def test_outputs(done):
+    result, out = done
+    frames, tracks = pd.read_csv(out / "frames.csv"), pd.read_csv(out / "tracks.csv")
+    labels = [c for c in tracks.columns if c not in (*TRACK_FIXED, "age", "name", "similarity")]
+    assert list(frames.columns) == ["frame", "time", "shot", "track", "detected", "left", "top", "right", "bottom",
+                                    "score", *labels, "age"]  # fmt: skip
+    assert list(tracks.columns) == [*TRACK_FIXED, *labels, "age", "name", "similarity"]
+    # one track per shot: the face is followed through its motion, and a new track starts at the cut
+    assert tracks[["track", "shot", "first_frame", "last_frame"]].values.tolist() == [[1, 0, 0, 11], [2, 1, 12, 23]]
+    assert frames["frame"].tolist() == list(range(24)) and frames["frame"].is_monotonic_increasing
+    assert frames["detected"].sum() == 12  # every second frame
+    assert result.frames_with_faces == 24 and result.n_shots == 2
+    assert not (out / WORK).exists()
+    with av.open(str(out / "annotated.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 24
+    html = (out / "report.html").read_text()
+    assert "<svg" in html and "data:image/jpeg;base64," in html
+    assert any("2 track(s)" in line for line in result.lines())
+
+
+def test_track_is_the_mean_of_its_frames(done):
+    _, out = done
+    frames, tracks = pd.read_csv(out / "frames.csv"), pd.read_csv(out / "tracks.csv")
+    detected = frames[frames["detected"]]
+    for column in ("Male", "Smiling", "age"):
+        mean = detected.groupby("track")[column].mean()
+        np.testing.assert_allclose(tracks.set_index("track")[column], mean, atol=1e-4 if column != "age" else 0.01)
+    assert (tracks["n_detections"] == detected.groupby("track").size().values).all()
+
+
+def test_resume_after_a_kill_gives_the_same_outputs(clip, done, tmp_path, monkeypatch):
+    from rostro.video import analyse
+
+    _, reference = done
+    real_run = analyse.VideoAnalyser.run
+
+    def killed(self):
+        self.chunk, self.stop_after_chunks = 5, 2
+        return real_run(self)
+
+    monkeypatch.setattr(analyse.VideoAnalyser, "run", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(clip, tmp_path, every=2)
+    assert (tmp_path / WORK / "state.json").is_file() and not (tmp_path / "tracks.csv").exists()
+    monkeypatch.setattr(analyse.VideoAnalyser, "run", lambda self: (setattr(self, "chunk", 5), real_run(self))[1])
+    result = run(clip, tmp_path, every=2)
+    assert result.resumed_at == 10
+    for name in ("frames.csv", "tracks.csv"):
+        assert (tmp_path / name).read_text() == (reference / name).read_text()
+
+
+def test_other_options_are_not_mixed_into_a_resumed_run(clip, tmp_path, monkeypatch):
+    from rostro.video import analyse
+
+    real_run = analyse.VideoAnalyser.run
+
+    def killed(self):
+        self.chunk, self.stop_after_chunks = 5, 1
+        return real_run(self)
+
+    monkeypatch.setattr(analyse.VideoAnalyser, "run", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(clip, tmp_path, every=2)
+    monkeypatch.setattr(analyse.VideoAnalyser, "run", real_run)
+    with pytest.raises(RostroError, match="another model or options"):
+        run(clip, tmp_path, every=3)
+
+
+def test_no_face(tmp_path):
+    frames = [np.full((SIZE[1], SIZE[0], 3), 90, np.uint8) for _ in range(8)]
+    result = run(write_clip(tmp_path / "empty.mp4", frames), tmp_path / "out")
+    assert len(result.tracks) == 0 and "No face was found." in result.lines()
+    assert len(pd.read_csv(tmp_path / "out" / "frames.csv")) == 0
+    with av.open(str(tmp_path / "out" / "annotated.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 8
+
+
+def test_max_seconds(clip, tmp_path):
+    result = run(clip, tmp_path, every=2, max_seconds=0.5)
+    assert result.n_frames == 5 and pd.read_csv(tmp_path / "frames.csv")["frame"].max() <= 4
+
+
+def test_bad_input(clip, tmp_path):
+    with pytest.raises(VideoError, match="no such file"):
+        VideoReader(tmp_path / "absent.mp4")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 255, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(VideoError, match="not a video FFmpeg can read"):
+        run(junk, tmp_path / "junk")
+    assert not (tmp_path / "junk" / "tracks.csv").exists()
+    audio = tmp_path / "audio.wav"
+    with av.open(str(audio), "w") as c:
+        s = c.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for p in s.encode(frame):
+            c.mux(p)
+    with pytest.raises(VideoError, match="no video stream"):
+        run(audio, tmp_path / "audio")
+    with pytest.raises(RostroError, match="every"):
+        run(clip, tmp_path / "every", every=0)
+
+
+def test_truncated_clip_gives_an_error_or_what_came_before(clip, tmp_path):
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    try:
+        result = run(cut, tmp_path / "out")
+    except VideoError as exc:
+        assert "cut.mp4" in str(exc)
+    else:
+        assert result.n_frames <= 24 and (tmp_path / "out" / "tracks.csv").is_file()
+    # a file whose index comes first (as phones and streaming write them), cut in the middle of its frames
+    head = tmp_path / "head.mp4"
+    with av.open(str(clip)) as src, av.open(str(head), "w", format="mp4", options={"movflags": "faststart"}) as dst:
+        s = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = s
+                dst.mux(packet)
+    data = head.read_bytes()
+    (tmp_path / "head_cut.mp4").write_bytes(data[: int(len(data) * 0.6)])
+    result = run(tmp_path / "head_cut.mp4", tmp_path / "head_out")
+    assert 0 < result.n_frames < 24
+
+
+def test_rotated_and_variable_rate_clips(tmp_path):
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:16, :16] = 255  # white top-left corner
+    rotated = write_clip(tmp_path / "rot.mp4", [img] * 3, rotation=-90)  # a phone's "rotate 90" (clockwise)
+    reader = VideoReader(rotated)
+    assert (reader.info.width, reader.info.height) == (48, 64)
+    first = next(iter(reader)).image
+    assert first.shape == (64, 48, 3) and first[:16, -16:].mean() > 200  # the corner is now top-right
+    times = [0.0, 0.1, 0.15, 0.5, 0.52, 1.0]
+    vfr = write_clip(tmp_path / "vfr.mp4", [img] * len(times), times=times)
+    np.testing.assert_allclose([f.time for f in VideoReader(vfr)], times, atol=2e-3)
+
+
+def test_gallery_naming(tmp_path):
+    from rostro.video.naming import name_track
+
+    class Gallery:  # the search API's identify: (name or '', best similarity, candidates) per query
+        def identify(self, queries, k=5, *, threshold=None):
+            assert queries.shape == (1, 128)
+            return [("Ada", 0.97, [("Ada", 0.97)])]
+
+    assert name_track(Gallery(), np.ones(128)) == ("Ada", 0.97)
+
+
+def test_gallery_that_does_not_exist(clip, tmp_path):
+    pytest.importorskip("rostro.search", reason="face search (rostro.search) is not available")
+    with pytest.raises(RostroError):
+        run(clip, tmp_path / "out", gallery=str(tmp_path / "no-gallery"))
