@@ -53,6 +53,7 @@ class ServeConfig:
 
 EXPLAIN_SIDE = 1600  # /explain's overlays are at most this many pixels a side
 MAX_EXPLAIN = 8  # attributes per /explain request
+MAX_VIDEO_SECONDS = 30.0  # /video's longest clip
 
 
 class Busy(Exception):
@@ -329,6 +330,53 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             return await queue.run(add_sync, await read(file, "file"), name)
         except RostroError as exc:
             raise HTTPException(409, str(exc)) from None
+
+    video_predictor = None  # /video: BlazeFace only (the photo chain's CNN fallback costs seconds a frame)
+
+    def video_sync(data: bytes, suffix: str) -> dict:
+        import tempfile
+
+        from rostro.video.analyse import VideoAnalyser
+        from rostro.video.decode import VideoError, VideoReader
+        from rostro.video.outputs import tracks_frame
+
+        nonlocal video_predictor
+        video_predictor = video_predictor or AttributePredictor(cfg.model, detector="blazeface", threads=1)
+        with tempfile.TemporaryDirectory(prefix="rostro-video-") as tmp:
+            clip = Path(tmp, "clip" + suffix)
+            clip.write_bytes(data)
+            try:
+                info = VideoReader(clip).info
+                if info.duration is not None and info.duration > MAX_VIDEO_SECONDS:
+                    longest = f"at most {MAX_VIDEO_SECONDS:g} s"
+                    raise HTTPException(413, f"file: a {info.duration:.1f}-second clip; {longest}")
+                if info.width * info.height > cfg.max_pixels:
+                    raise HTTPException(413, f"file: {info.width} x {info.height} frames exceed the pixel limit")
+                start = time.perf_counter()
+                analysis = VideoAnalyser(clip, Path(tmp, "work"), video_predictor, every=3,
+                                         max_seconds=MAX_VIDEO_SECONDS).run()  # fmt: skip
+            except VideoError as exc:
+                status = 415 if "not a video" in str(exc) or "no video stream" in str(exc) else 422
+                raise HTTPException(status, f"file: {str(exc).split(': ', 1)[-1]}") from None
+            tracks = tracks_frame(analysis)
+        names = video_predictor.labels
+        out = [{"track": int(r["track"]), "shot": int(r["shot"]), "first_time": float(r["first_time"]),
+                "last_time": float(r["last_time"]), "n_frames": int(r["n_frames"]),
+                "n_detections": int(r["n_detections"]), **{v: round(float(r[v]), 2) for v in video_predictor.values},
+                "attributes": {n: round(float(r[n]), 6) for n in names},
+                "positive": [n for n, t in zip(names, video_predictor.thresholds, strict=True) if r[n] >= t]}
+               for _, r in tracks.iterrows()]  # fmt: skip
+        return {"width": analysis.info.width, "height": analysis.info.height, "n_frames": analysis.n_frames,
+                "n_shots": len(analysis.cuts) + 1, "n_tracks": len(out), "tracks": out,
+                "message": analysis.error or ("" if out else NO_FACE),
+                "seconds": round(time.perf_counter() - start, 3)}  # fmt: skip
+
+    @app.post("/video")
+    async def video(file: Annotated[UploadFile, File(description=f"A short clip (at most {MAX_VIDEO_SECONDS:g} s).")]):
+        """Faces tracked through a short clip: each track's span and its attributes and age averaged over it."""
+        ext = Path(file.filename or "").suffix[1:9]
+        suffix = "." + ext if ext.isascii() and ext.isalnum() else ""  # FFmpeg may guess from it; nothing else
+        return await queue.run(video_sync, await file.read(), suffix)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
