@@ -1,5 +1,6 @@
 """End to end in a real headless browser (Debian's chromium + chromedriver): drop a photo on the
-page served by a live server on 127.0.0.1, and see boxes and attributes appear.
+page served by a live server on 127.0.0.1, and see boxes and attributes appear (Analyze), a verdict
+(Verify), or the face's gallery matches (Find).
 
 Skipped where no browser is installed. Set ROSTRO_SCREENSHOT=path to keep the screenshot
 (docs/service.png was taken this way).
@@ -23,16 +24,16 @@ DRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="no chromium and chromedriver installed")
 
 
-@pytest.fixture(scope="module")
-def server():
+def _serve(cfg):
+    """A live server of ``cfg`` on a free port of 127.0.0.1, until the generator is closed."""
     import uvicorn
 
-    from rostro.serve.app import ServeConfig, create_app
+    from rostro.serve.app import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig()), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 60
@@ -42,6 +43,26 @@ def server():
     yield f"http://127.0.0.1:{port}/"
     srv.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    from rostro.serve.app import ServeConfig
+
+    yield from _serve(ServeConfig())
+
+
+@pytest.fixture(scope="module")
+def gallery_server(tmp_path_factory):
+    """A server whose gallery holds the sample photo's face as Grace."""
+    from rostro.commands.index import IndexConfig, index
+    from rostro.serve.app import ServeConfig
+
+    root = tmp_path_factory.mktemp("find")
+    (root / "people" / "Grace").mkdir(parents=True)
+    shutil.copy(sample_photo(), root / "people" / "Grace" / sample_photo().name)
+    index(IndexConfig(source=str(root / "people"), gallery=str(root / "g"), workers=1, progress=False))
+    yield from _serve(ServeConfig(gallery=str(root / "g")))
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +147,17 @@ def test_fits_a_phone_screen(server, browser):
         assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         browser.set_window_size(1100, 900)
+
+
+def test_find_tab_names_the_face_from_the_gallery(gallery_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(gallery_server)
+    browser.find_element(By.ID, "tab-find").click()
+    browser.find_element(By.ID, "file-find").send_keys(str(sample_photo()))
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#matches .face .match"))
+    assert "1 face(s)" in browser.find_element(By.ID, "find-msg").text
+    assert browser.find_element(By.CSS_SELECTOR, "#matches .face h3").text == "Face 1: Grace"
+    best = browser.find_element(By.CSS_SELECTOR, "#matches .match.on")
+    assert best.find_element(By.CSS_SELECTOR, ".name").text == "Grace" and best.text.endswith("1.000")
+    _wait(browser, lambda d: d.find_element(By.ID, "canvas-find").is_displayed())
