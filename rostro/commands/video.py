@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from rostro.commands._base import set_threads
-from rostro.config import save_config
 from rostro.errors import RostroError
 from rostro.files import check_writable
 
@@ -88,14 +87,11 @@ def video(cfg: VideoConfig) -> VideoResult:
                              embedder=embedder, progress=cfg.progress)  # fmt: skip
     analysis = analyser.run()
     done = finish(analysis, Path(cfg.clip), out, thresholds=predictor.thresholds, namer=namer, annotate=cfg.annotate,
-                  report=cfg.report, max_seconds=cfg.max_seconds)  # fmt: skip
-    save_config(cfg, out / "video.config.yaml")
-    names = ["frames.csv", "tracks.csv", *(["annotated.mp4"] if cfg.annotate else []),
-             *(["report.html"] if cfg.report else [])]  # fmt: skip
+                  report=cfg.report, max_seconds=cfg.max_seconds, config=cfg)  # fmt: skip
     return VideoResult(
         tracks=done["tracks"], out=out, n_frames=analysis.n_frames, frames_with_faces=done["frames_with_faces"],
         n_detection_frames=analysis.n_detection_frames, n_shots=len(analysis.cuts) + 1,
         frames_per_second=analysis.frames_done_here / max(analysis.seconds, 1e-9),
         seconds=time.perf_counter() - started, resumed_at=analysis.resumed_at, written=done["written"],
-        error=analysis.error, files=[out / n for n in names],
+        error=analysis.error, files=done["files"],
     )  # fmt: skip

@@ -1,5 +1,7 @@
-"""The finished outputs of a video analysis: ``tracks.csv``, ``frames.csv``, ``annotated.mp4`` and
-``report.html``, each written whole or not at all (:mod:`rostro.files`).
+"""The finished outputs of a video analysis: ``tracks.csv``, ``frames.csv``, ``annotated.mp4``,
+``report.html`` and ``video.config.yaml``, written as one set: all of them are made in
+``WORK/out/`` and moved into the output folder in one short final step, where the outputs of an
+earlier run that this run does not make are removed, so the folder never mixes two runs.
 
 ``annotated.mp4`` is drawn in a second pass over the clip, after tracking, so every box carries its
 track's final answer (attributes and age over the whole track, the gallery's name); that pass too
@@ -14,11 +16,13 @@ import shutil
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
+from rostro.config import save_config
 from rostro.files import atomic_path, atomic_write_text
 from rostro.reports.html import Page
 from rostro.video.analyse import Analysis
@@ -27,6 +31,7 @@ from rostro.video.decode import VideoReader
 TRACK_FIXED = ["track", "shot", "first_frame", "last_frame", "first_time", "last_time", "n_frames", "n_detections"]
 COLOURS = [(0, 220, 90), (255, 170, 0), (0, 170, 255), (255, 80, 160), (180, 120, 255), (255, 255, 0),
            (0, 255, 255), (255, 110, 80)]  # fmt: skip
+OUTPUTS = ("frames.csv", "tracks.csv", "annotated.mp4", "report.html", "video.config.yaml")
 TIME_BASE = Fraction(1, 90_000)  # the annotated video's clock: the source's frame times, kept to 11 us
 
 
@@ -219,20 +224,39 @@ def write_report(path: Path, analysis: Analysis, tracks: pd.DataFrame, spans: di
 
 
 def finish(analysis: Analysis, clip: Path, out: Path, *, thresholds: np.ndarray, namer=None, annotate: bool = True,
-           report: bool = True, max_seconds: float | None = None) -> dict:  # fmt: skip
-    """Write the outputs from the work folder, then remove it; returns the written paths and counts."""
+           report: bool = True, max_seconds: float | None = None, config: Any = None) -> dict:  # fmt: skip
+    """Make the outputs in ``WORK/out/`` from the work folder, then :func:`publish` them and remove the work
+    folder; returns the tracks, the counts and the published paths. ``config`` (a dataclass) is saved too."""
     work = analysis.work
+    staged = work / "out"
+    shutil.rmtree(staged, ignore_errors=True)  # a finish killed part-way starts again
+    staged.mkdir(parents=True)
     tracks = tracks_frame(analysis, namer)
-    atomic_write_text(out / "tracks.csv", tracks.to_csv(index=False))
+    atomic_write_text(staged / "tracks.csv", tracks.to_csv(index=False))
     frames_csv = work / "frames.csv"
     written = None
     if annotate:
-        written = render(clip, frames_csv, tracks, out / "annotated.mp4", labels=analysis.labels,
+        written = render(clip, frames_csv, tracks, staged / "annotated.mp4", labels=analysis.labels,
                          values=analysis.values, thresholds=thresholds, max_seconds=max_seconds)  # fmt: skip
     spans, with_faces = segments(frames_csv, analysis.info.fps)
     if report:
-        write_report(out / "report.html", analysis, tracks, spans, thresholds,
+        write_report(staged / "report.html", analysis, tracks, spans, thresholds,
                      annotated="annotated.mp4" if annotate else None)  # fmt: skip
-    os.replace(frames_csv, out / "frames.csv")
+    if config is not None:
+        save_config(config, staged / "video.config.yaml")
+    os.replace(frames_csv, staged / "frames.csv")
+    files = publish(staged, out)
     shutil.rmtree(work, ignore_errors=True)
-    return {"tracks": tracks, "written": written, "spans": spans, "frames_with_faces": with_faces}
+    return {"tracks": tracks, "written": written, "spans": spans, "frames_with_faces": with_faces, "files": files}
+
+
+def publish(staged: Path, out: Path) -> list[Path]:
+    """Move the staged outputs into ``out`` and remove the ones an earlier run left that this run did not
+    make: renames within one disk, a fraction of a second, so a kill leaves at worst a mix for that moment."""
+    made = [name for name in OUTPUTS if (staged / name).is_file()]
+    for name in OUTPUTS:
+        if name not in made:
+            (out / name).unlink(missing_ok=True)
+    for name in made:
+        os.replace(staged / name, out / name)
+    return [out / name for name in made]

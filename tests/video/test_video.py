@@ -47,6 +47,24 @@ def test_outputs(done):
     assert any("2 track(s)" in line for line in result.lines())
 
 
+def test_outputs_are_one_set(clip, tmp_path, monkeypatch):
+    from rostro.video import outputs
+
+    run(clip, tmp_path, every=2, max_seconds=0.5)
+    assert {p.name for p in tmp_path.iterdir()} == set(outputs.OUTPUTS)
+    run(clip, tmp_path, every=2, max_seconds=0.5, annotate=False, report=False)  # an earlier run's extras go
+    assert {p.name for p in tmp_path.iterdir()} == {"frames.csv", "tracks.csv", "video.config.yaml"}
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def broken(*args, **kw):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outputs, "write_report", broken)
+    with pytest.raises(OSError, match="disk full"):  # fails after tracks.csv and frames.csv were made
+        run(clip, tmp_path, every=2, max_seconds=1.0, annotate=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != WORK} == before
+
+
 def test_track_is_the_mean_of_its_frames(done):
     _, out = done
     frames, tracks = pd.read_csv(out / "frames.csv"), pd.read_csv(out / "tracks.csv")
