@@ -1,9 +1,11 @@
 """One pass over a clip: detect faces (every n-th frame and at every shot cut), track them between,
 predict attributes and age on detection frames, and sum them per track.
 
-Nothing of the clip is held: frames stream through, rows go to ``WORK/frames.csv`` a chunk at a
-time (appended and fsynced), and after each chunk the whole state (tracker, shot test, per-track
-sums, rows not yet written) is saved to ``WORK/state.json``. A killed run started again with the
+Nothing of the clip is held: frames stream through, rows go to ``WORK/frames.csv`` and finished
+tracks to ``WORK/tracks.jsonl`` a chunk at a time (appended and fsynced), and after each chunk the
+state of what is still open (tracker, shot test, live tracks' sums, rows not yet written, and both
+files' sizes) is saved to ``WORK/state.json``, so memory and each save stay the same size however
+long the clip. A killed run started again with the
 same options continues after the last saved chunk and ends with the same outputs as a run never
 stopped. The final files are made from the work folder by :mod:`rostro.video.outputs`.
 """
@@ -16,6 +18,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +33,7 @@ from rostro.video.tracking import ShotDetector, Track, Tracker
 
 log = logging.getLogger(__name__)
 FRAME_FIXED = ["frame", "time", "shot", "track", "detected", "left", "top", "right", "bottom", "score"]
-STATE_VERSION = 1
+STATE_VERSION = 2
 EMBED_FIRST = 8  # a track's face embedding is sampled on its first detections, then every EMBED_EVERY-th
 EMBED_EVERY = 8
 THUMB_HEIGHT = 96
@@ -71,12 +74,12 @@ class Sums:
 
 @dataclass
 class Analysis:
-    """What the pass found: counts for the result, and the finished tracks for the outputs."""
+    """What the pass found: counts for the result, and where the finished tracks are (:func:`read_tracks`)."""
 
     info: VideoInfo
     labels: list[str]
     values: list[str]
-    tracks: list[dict]  # finished, confirmed tracks: id plus Sums fields
+    tracks_file: Path  # finished, confirmed tracks, a JSON line each: id plus Sums fields
     cuts: list[list]  # [frame, time] of each shot cut
     n_frames: int
     n_detection_frames: int
@@ -111,6 +114,7 @@ class VideoAnalyser:
             "embedding": None if embedder is None else [embedder.jitter, embedder.flip], **(signature or {}),
         }, sort_keys=True)  # fmt: skip
         self.frames_csv = self.work / "frames.csv"
+        self.tracks_jsonl = self.work / "tracks.jsonl"
         self.state_file = self.work / "state.json"
         self.stop_after_chunks: int | None = None  # tests: raise KeyboardInterrupt after this many saves
         self._reset()
@@ -122,7 +126,7 @@ class VideoAnalyser:
         self.sums: dict[int, Sums] = {}  # live tracks by key
         self.held: dict[int, list[dict]] = {}  # rows of unconfirmed tracks, by key
         self.pending: list[dict] = []  # rows of confirmed tracks not written yet
-        self.finished: list[dict] = []
+        self.finished: list[str] = []  # JSON lines of tracks ended since the last save
         self.cuts: list[list] = []
         self.n_frames = self.n_detection_frames = self.n_faces = 0
         self.done, self.error = False, None
@@ -131,7 +135,7 @@ class VideoAnalyser:
 
     def _load(self) -> bool:
         """Restore a saved state; False when there is none (a fresh start)."""
-        if not self.state_file.is_file() or not self.frames_csv.is_file():
+        if not all(p.is_file() for p in (self.state_file, self.frames_csv, self.tracks_jsonl)):
             return False
         state = json.loads(self.state_file.read_text())
         check_resumable(self.work.parent, state.get("signature"), self.signature, "a video analysis")
@@ -140,12 +144,12 @@ class VideoAnalyser:
         self.shot, self.last_detect, self.next_frame = state["shot"], state["last_detect"], state["next_frame"]
         self.sums = {int(k): Sums(**v) for k, v in state["sums"].items()}
         self.held = {int(k): v for k, v in state["held"].items()}
-        self.pending, self.finished, self.cuts = state["pending"], state["finished"], state["cuts"]
+        self.pending, self.cuts = state["pending"], state["cuts"]
         self.n_frames, self.n_detection_frames, self.n_faces = state["counts"]
         self.done, self.error = state["done"], state["error"]
-        size = state["frames_csv_bytes"]
-        with open(self.frames_csv, "r+b") as fh:  # rows appended after the last save are dropped
-            fh.truncate(size)
+        for path, key in ((self.frames_csv, "frames_csv_bytes"), (self.tracks_jsonl, "tracks_jsonl_bytes")):
+            with open(path, "ab") as fh:  # lines appended after the last save are dropped
+                fh.truncate(state[key])
         return True
 
     def _save(self) -> None:
@@ -153,18 +157,18 @@ class VideoAnalyser:
         ready = [r for r in self.pending if horizon is None or r["frame"] < horizon]
         self.pending = [r for r in self.pending if not (horizon is None or r["frame"] < horizon)]
         ready.sort(key=lambda r: (r["frame"], r["track"]))
-        with open(self.frames_csv, "ab", buffering=0) as fh:
-            if ready:
-                fh.write(self._csv(ready))
-                os.fsync(fh.fileno())
-            size = fh.tell()
+        sizes = [
+            _append(self.frames_csv, self._csv(ready)),
+            _append(self.tracks_jsonl, "".join(self.finished).encode()),
+        ]
+        self.finished = []
         state = {
             "version": STATE_VERSION, "signature": self.signature, "tracker": self.tracker.state(),
             "shots": self.shots.state(), "shot": self.shot, "last_detect": self.last_detect,
             "next_frame": self.next_frame, "sums": {k: s.__dict__ for k, s in self.sums.items()},
-            "held": self.held, "pending": self.pending, "finished": self.finished, "cuts": self.cuts,
+            "held": self.held, "pending": self.pending, "cuts": self.cuts,
             "counts": [self.n_frames, self.n_detection_frames, self.n_faces], "done": self.done, "error": self.error,
-            "frames_csv_bytes": size,
+            "frames_csv_bytes": sizes[0], "tracks_jsonl_bytes": sizes[1],
         }  # fmt: skip
         atomic_write_text(self.state_file, json.dumps(state))
 
@@ -181,6 +185,7 @@ class VideoAnalyser:
         if not resumed:
             self._reset()
             atomic_write_text(self.frames_csv, ",".join([*FRAME_FIXED, *self.labels, *self.values]) + "\n")
+            atomic_write_text(self.tracks_jsonl, "")
         start, started, saves = self.next_frame, time.perf_counter(), 0
         total = reader.info.n_frames
         if total and self.max_seconds is not None and reader.info.fps:
@@ -206,7 +211,7 @@ class VideoAnalyser:
             self.done = True
             self._save()
         return Analysis(
-            info=reader.info, labels=self.labels, values=self.values, tracks=self.finished, cuts=self.cuts,
+            info=reader.info, labels=self.labels, values=self.values, tracks_file=self.tracks_jsonl, cuts=self.cuts,
             n_frames=self.n_frames, n_detection_frames=self.n_detection_frames, n_faces=self.n_faces,
             seconds=time.perf_counter() - started, frames_done_here=self.next_frame - start, resumed_at=start,
             error=self.error, work=self.work,
@@ -287,7 +292,23 @@ class VideoAnalyser:
         s = self.sums.pop(track.key, None)
         self.held.pop(track.key, None)
         if s is not None and track.id is not None:
-            self.finished.append({"track": track.id, **s.__dict__})
+            self.finished.append(json.dumps({"track": track.id, **s.__dict__}) + "\n")
+
+
+def read_tracks(path: Path) -> Iterator[dict]:
+    """The finished tracks of ``WORK/tracks.jsonl``, one at a time, in the order they ended."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)
+
+
+def _append(path: Path, data: bytes) -> int:
+    """Append ``data`` to ``path``, fsynced; returns the file's size, which the saved state records."""
+    with open(path, "ab", buffering=0) as fh:
+        if data:
+            fh.write(data)
+            os.fsync(fh.fileno())
+        return fh.tell()
 
 
 def _cell(v) -> str:

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 from rostro.config import save_config
 from rostro.files import atomic_path, atomic_write_text
 from rostro.reports.html import Page
-from rostro.video.analyse import Analysis
+from rostro.video.analyse import Analysis, read_tracks
 from rostro.video.decode import VideoReader
 
 TRACK_FIXED = ["track", "shot", "first_frame", "last_frame", "first_time", "last_time", "n_frames", "n_detections"]
@@ -39,7 +39,7 @@ def tracks_frame(analysis: Analysis, namer: Callable[[np.ndarray], tuple[str, fl
     """One row per track: its span, its detections' mean probability per attribute and mean age, and the
     gallery's name and similarity for its mean face-network descriptor ('' and NaN without a gallery)."""
     rows = []
-    for t in sorted(analysis.tracks, key=lambda t: t["track"]):
+    for t in read_tracks(analysis.tracks_file):
         n = max(t["n_detections"], 1)
         row = {k: t[k] for k in TRACK_FIXED}
         row |= {name: round(p / n, 6) for name, p in zip(analysis.labels, t["probabilities"], strict=True)}
@@ -49,7 +49,8 @@ def tracks_frame(analysis: Analysis, namer: Callable[[np.ndarray], tuple[str, fl
             name, sim = namer(np.asarray(t["embedding"], np.float32) / t["n_embedded"])
             row["name"], row["similarity"] = name, round(float(sim), 6)
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*TRACK_FIXED, *analysis.labels, *analysis.values, "name", "similarity"])
+    columns = [*TRACK_FIXED, *analysis.labels, *analysis.values, "name", "similarity"]
+    return pd.DataFrame(rows, columns=columns).sort_values("track", ignore_index=True)
 
 
 def top_attributes(row: pd.Series, labels: list[str], thresholds: np.ndarray, n: int = 3) -> list[str]:
@@ -204,7 +205,7 @@ def write_report(path: Path, analysis: Analysis, tracks: pd.DataFrame, spans: di
     page.heading("Who is on screen")
     page.parts.append(timeline_svg(spans, tracks, duration, analysis.cuts) if spans else "<p>No face.</p>")
     page.heading("Tracks")
-    thumbs = {t["track"]: t["thumb"] for t in analysis.tracks}
+    thumbs = {t["track"]: t["thumb"] for t in read_tracks(analysis.tracks_file)}
     cards = []
     for _, r in tracks.iterrows():
         caption = track_caption(r, analysis.labels, analysis.values, thresholds)

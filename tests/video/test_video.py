@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -82,16 +83,21 @@ def test_resume_after_a_kill_gives_the_same_outputs(clip, done, tmp_path, monkey
     real_run = analyse.VideoAnalyser.run
 
     def killed(self):
-        self.chunk, self.stop_after_chunks = 5, 2
+        self.chunk, self.stop_after_chunks = 5, 3
         return real_run(self)
 
     monkeypatch.setattr(analyse.VideoAnalyser, "run", killed)
     with pytest.raises(KeyboardInterrupt):
         run(clip, tmp_path, every=2)
     assert (tmp_path / WORK / "state.json").is_file() and not (tmp_path / "tracks.csv").exists()
+    # the first track ended at the cut (frame 12): it is on disk, and the state holds only its file's size
+    state = json.loads((tmp_path / WORK / "state.json").read_text())
+    jsonl = tmp_path / WORK / "tracks.jsonl"
+    assert [t["track"] for t in analyse.read_tracks(jsonl)] == [1] and "finished" not in state
+    assert state["tracks_jsonl_bytes"] == jsonl.stat().st_size and "thumb" not in json.dumps(state["tracker"])
     monkeypatch.setattr(analyse.VideoAnalyser, "run", lambda self: (setattr(self, "chunk", 5), real_run(self))[1])
     result = run(clip, tmp_path, every=2)
-    assert result.resumed_at == 10
+    assert result.resumed_at == 15
     for name in ("frames.csv", "tracks.csv"):
         assert (tmp_path / name).read_text() == (reference / name).read_text()
 
