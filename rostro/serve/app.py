@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
@@ -331,40 +331,33 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         except RostroError as exc:
             raise HTTPException(409, str(exc)) from None
 
-    video_predictor = None  # /video: BlazeFace only (the photo chain's CNN fallback costs seconds a frame)
-
-    def video_sync(data: bytes, suffix: str) -> dict:
+    def video_sync(upload: BinaryIO, suffix: str) -> dict:
+        import shutil
         import tempfile
 
         from rostro.video.analyse import VideoAnalyser
-        from rostro.video.decode import VideoError, VideoReader
+        from rostro.video.decode import DamagedVideoError, NotAVideoError, VideoLimits, VideoTooLargeError
         from rostro.video.outputs import tracks_frame
 
-        nonlocal video_predictor
-        video_predictor = video_predictor or AttributePredictor(cfg.model, detector="blazeface", threads=1)
+        limits = VideoLimits(max_seconds=MAX_VIDEO_SECONDS, max_frame_pixels=cfg.max_pixels)
+        status = {VideoTooLargeError: 413, NotAVideoError: 415, DamagedVideoError: 422}
         with tempfile.TemporaryDirectory(prefix="rostro-video-") as tmp:
             clip = Path(tmp, "clip" + suffix)
-            clip.write_bytes(data)
-            try:
-                info = VideoReader(clip).info
-                if info.duration is not None and info.duration > MAX_VIDEO_SECONDS:
-                    longest = f"at most {MAX_VIDEO_SECONDS:g} s"
-                    raise HTTPException(413, f"file: a {info.duration:.1f}-second clip; {longest}")
-                if info.width * info.height > cfg.max_pixels:
-                    raise HTTPException(413, f"file: {info.width} x {info.height} frames exceed the pixel limit")
-                start = time.perf_counter()
-                analysis = VideoAnalyser(clip, Path(tmp, "work"), video_predictor, every=3,
-                                         max_seconds=MAX_VIDEO_SECONDS).run()  # fmt: skip
-            except VideoError as exc:
-                status = 415 if "not a video" in str(exc) or "no video stream" in str(exc) else 422
-                raise HTTPException(status, f"file: {str(exc).split(': ', 1)[-1]}") from None
+            with open(clip, "wb") as fh:  # streamed from the spooled upload: no second copy in memory
+                shutil.copyfileobj(upload, fh, 2**20)
+            start = time.perf_counter()
+            try:  # the service's predictor with BlazeFace alone (the photo chain's CNN fallback: seconds a frame)
+                analysis = VideoAnalyser(clip, Path(tmp, "work"), predictor, detector="blazeface", every=3,
+                                         limits=limits).run()  # fmt: skip
+            except tuple(status) as exc:
+                raise HTTPException(status[type(exc)], f"file: {str(exc).split(': ', 1)[-1]}") from None
             tracks = tracks_frame(analysis)
-        names = video_predictor.labels
+        names = predictor.labels
         out = [{"track": int(r["track"]), "shot": int(r["shot"]), "first_time": float(r["first_time"]),
                 "last_time": float(r["last_time"]), "n_frames": int(r["n_frames"]),
-                "n_detections": int(r["n_detections"]), **{v: round(float(r[v]), 2) for v in video_predictor.values},
+                "n_detections": int(r["n_detections"]), **{v: round(float(r[v]), 2) for v in predictor.values},
                 "attributes": {n: round(float(r[n]), 6) for n in names},
-                "positive": [n for n, t in zip(names, video_predictor.thresholds, strict=True) if r[n] >= t]}
+                "positive": [n for n, t in zip(names, predictor.thresholds, strict=True) if r[n] >= t]}
                for _, r in tracks.iterrows()]  # fmt: skip
         return {"width": analysis.info.width, "height": analysis.info.height, "n_frames": analysis.n_frames,
                 "n_shots": len(analysis.cuts) + 1, "n_tracks": len(out), "tracks": out,
@@ -376,7 +369,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         """Faces tracked through a short clip: each track's span and its attributes and age averaged over it."""
         ext = Path(file.filename or "").suffix[1:9]
         suffix = "." + ext if ext.isascii() and ext.isalnum() else ""  # FFmpeg may guess from it; nothing else
-        return await queue.run(video_sync, await file.read(), suffix)
+        return await queue.run(video_sync, file.file, suffix)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

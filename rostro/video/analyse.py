@@ -25,10 +25,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
+from rostro.faces.alignment import align_face
+from rostro.faces.detection import Face, detect_faces
+from rostro.faces.embedding import embed_faces
+from rostro.faces.network import face_chips
 from rostro.files import atomic_write_text, check_resumable
 from rostro.progress import progress_bar
-from rostro.video.decode import VideoInfo, VideoReader
+from rostro.video.decode import VideoInfo, VideoLimits, VideoReader
 from rostro.video.tracking import ShotDetector, Track, Tracker
 
 log = logging.getLogger(__name__)
@@ -97,6 +102,7 @@ class VideoAnalyser:
     def __init__(
         self, clip: str | Path, work: str | Path, predictor, *, every: int = 3, max_seconds: float | None = None,
         embedder: Embedder | None = None, chunk: int = 150, progress: bool = False, signature: dict | None = None,
+        limits: VideoLimits | None = None, detector: str | None = None,
     ):  # fmt: skip
         if every < 1:
             raise RostroError(f"every: expected 1 or more (detect on every n-th frame), found {every}")
@@ -104,13 +110,14 @@ class VideoAnalyser:
             raise RostroError(f"max_seconds: expected a positive number of seconds, found {max_seconds}")
         self.clip, self.work, self.predictor = Path(clip), Path(work), predictor
         self.every, self.max_seconds, self.embedder, self.chunk = every, max_seconds, embedder, chunk
-        self.progress = progress
+        self.progress, self.limits = progress, limits
+        self.detector = detector or predictor.detector  # the service's predictor runs another chain on photos
         self.labels, self.values = list(predictor.labels), list(predictor.values)
         stat = self.clip.stat() if self.clip.is_file() else None
         self.signature = json.dumps({
             "clip": str(self.clip.resolve()), "size": stat.st_size if stat else None,
             "mtime_ns": stat.st_mtime_ns if stat else None, "model": predictor.fingerprint,
-            "detector": predictor.detector, "every": every, "max_seconds": max_seconds,
+            "detector": self.detector, "every": every, "max_seconds": max_seconds,
             "embedding": None if embedder is None else [embedder.jitter, embedder.flip], **(signature or {}),
         }, sort_keys=True)  # fmt: skip
         self.frames_csv = self.work / "frames.csv"
@@ -179,7 +186,13 @@ class VideoAnalyser:
     # the pass ------------------------------------------------------------------------------------
 
     def run(self) -> Analysis:
-        reader = VideoReader(self.clip, max_seconds=self.max_seconds)  # a missing or unreadable clip fails here
+        reader = VideoReader(self.clip, max_seconds=self.max_seconds, limits=self.limits)  # a bad clip fails here
+        try:
+            return self._run(reader)
+        finally:
+            reader.close()
+
+    def _run(self, reader: VideoReader) -> Analysis:
         self.work.mkdir(parents=True, exist_ok=True)
         resumed = self._load()
         if not resumed:
@@ -205,7 +218,7 @@ class VideoAnalyser:
                         saves += 1
                         if self.stop_after_chunks is not None and saves >= self.stop_after_chunks:
                             raise KeyboardInterrupt("stopped for a test")
-            self.error = reader.error if reader.error != "no frame could be decoded" else None
+            self.error = reader.error
             for track in self.tracker.end_all():
                 self._end(track)
             self.done = True
@@ -236,9 +249,8 @@ class VideoAnalyser:
                 self._row(track, {"frame": index, "time": t, "detected": False, "box": box})
 
     def _detect(self, index: int, t: float, image: np.ndarray) -> None:
-        # the predictor's own detection, alignment and batch prediction: what `rostro predict` does per photo
-        faces, crops, chips = self.predictor._faces_of(image, False)
-        probs, values = self.predictor._predict(crops, [chips])
+        faces = detect_faces(image, detector=self.detector, landmarks68=self.predictor.info.input != "chip")
+        probs, values = self._describe(image, faces)
         self.n_detection_frames += 1
         self.n_faces += len(faces)
         tracks, ended = self.tracker.update(index, [f.box for f in faces])
@@ -274,6 +286,19 @@ class VideoAnalyser:
                 s = self.sums[tracks[i].key]
                 s.embedding = [a + float(b) for a, b in zip(s.embedding or [0.0] * len(v), v, strict=True)]
                 s.n_embedded += 1
+
+    def _describe(self, image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, np.ndarray]:
+        """The predictor's answers for faces found here: its inputs made as `rostro predict` makes them (the face
+        network's chip for a chip model, else the CelebA-aligned crop), then its public ``predict_outputs``."""
+        p = self.predictor
+        if not faces:
+            return p.predict_outputs(np.zeros((0,)))
+        if p.info.input == "chip":
+            crops = face_chips(image, [f.shape for f in faces])
+        else:
+            crops = np.stack([resize_square(align_face(image, f.landmarks), p.info.input_size) for f in faces])
+        fused = p.fusion is not None and p.fusion.needs_embedding
+        return p.predict_outputs(crops, embed_faces(image, faces) if fused else None)
 
     def _row(self, track: Track, r: dict) -> None:
         s = self.sums[track.key]

@@ -1,9 +1,11 @@
 """Frames of any clip FFmpeg reads, one at a time, through PyAV (whose wheels ship FFmpeg).
 
-Frames come upright (a phone video's display matrix is applied), with their time from the frame's
-own timestamp (variable frame rates keep their timing), and are never held: a clip of any length
-is read in constant memory. A file that is not a video, has no video stream or no decodable frame
-is a :class:`VideoError`; a clip whose stream breaks part-way ends there, with ``error`` saying why.
+Frames come upright (a phone video's display matrix is applied), all at the first frame's size,
+with their time from the frame's own timestamp (variable frame rates keep their timing), and are
+never held: a clip of any length is read in constant memory. The clip is opened once: its first
+frame, decoded on opening, gives the upright size (PyAV has no reader of a stream's display matrix)
+and is the first frame the iteration yields. A clip that cannot be read is a :class:`VideoError`
+of the kind that says why; a clip whose stream breaks part-way ends there, with ``error`` saying why.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from rostro.errors import RostroError
 
@@ -21,12 +24,40 @@ log = logging.getLogger(__name__)
 
 
 class VideoError(RostroError):
-    """A clip that cannot be read: missing, not a video, no video stream, no decodable frame."""
+    """A clip that cannot be read (a missing file); the subclasses say what is wrong with one that exists."""
+
+
+class NotAVideoError(VideoError):
+    """Not a video FFmpeg can read, or a file without a video stream (the service's 415)."""
+
+
+class DamagedVideoError(VideoError):
+    """A video whose stream has no frame size or no decodable frame (the service's 422)."""
+
+
+class VideoTooLargeError(VideoError):
+    """A clip beyond :class:`VideoLimits` (the service's 413)."""
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """Bounds for clips from strangers (the service): checked on the header where it says, and again on the
+    frames decoded whatever the header and the timestamps say, so a lying container costs no more."""
+
+    max_seconds: float = 30.0
+    max_fps: float = 60.0  # with max_seconds, the most frames decoded: 1,800
+    max_frame_pixels: int = 40_000_000
+    max_pixels: int = 30 * 30 * 1920 * 1080  # all frames together: 30 s of 1080p at 30 frames/s
+
+    @property
+    def max_frames(self) -> int:
+        return int(self.max_seconds * self.max_fps)
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says of the clip's video stream; ``width`` and ``height`` are upright."""
+    """The clip's video stream: ``width`` and ``height`` of its first upright frame; the rest as the container
+    says."""
 
     path: str
     width: int
@@ -41,7 +72,7 @@ class VideoInfo:
 class Frame:
     index: int  # 0-based, in decoding (display) order
     time: float  # seconds since the first frame, from the frame's timestamp
-    image: np.ndarray  # H x W x 3 uint8 RGB, upright
+    image: np.ndarray  # H x W x 3 uint8 RGB, upright, at the first frame's size
 
 
 def _av():
@@ -62,102 +93,160 @@ def upright(image: np.ndarray, rotation: float) -> np.ndarray:
 class VideoReader:
     """``for frame in VideoReader(path)``: upright RGB frames with times; ``info`` before the first.
 
-    ``start`` skips that many frames (a resumed run); ``max_seconds`` stops at that time. Iterating
-    twice reads the clip twice. ``error`` is set when decoding stopped before the end of the stream.
+    ``start`` skips that many frames (a resumed run); ``max_seconds`` stops at that time; ``limits``
+    refuse a clip beyond them (:class:`VideoTooLargeError`). Iterating again reads the clip again.
+    ``error`` is set when decoding stopped before the end of the stream.
     """
 
-    def __init__(self, path: str | Path, *, start: int = 0, max_seconds: float | None = None):
+    def __init__(
+        self, path: str | Path, *, start: int = 0, max_seconds: float | None = None, limits: VideoLimits | None = None
+    ):
         self.path = Path(path)
-        self.start = start
-        self.max_seconds = max_seconds
+        self.start, self.max_seconds, self.limits = start, max_seconds, limits
         self.error: str | None = None
-        self.info = self._probe()
+        self._container = self._open()
+        try:
+            self._frames = self._decode(self._container)
+            first = next(self._frames, None)
+        except BaseException:
+            self._container.close()
+            raise
+        if first is not None:
+            first = Frame(first[0], first[1], _image(first[2]))
+        if first is None:
+            self._container.close()
+            raise DamagedVideoError(f"{self.path}: {self.error or 'no frame could be decoded'}; expected at least one "
+                                    "decodable frame (is the file complete?)")  # fmt: skip
+        self._first = first
+        stream = self._container.streams.video[0]
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif self._container.duration:
+            duration = self._container.duration / 1_000_000
+        fps = float(stream.average_rate) if stream.average_rate else None
+        h, w = first.image.shape[:2]
+        self.info = VideoInfo(str(self.path), w, h, stream.codec_context.name, fps, stream.frames or None, duration)
+        self._check_header()
 
     def _open(self):
         av = _av()
         if not self.path.is_file():
-            raise VideoError(f"{self.path}: no such file")
+            raise VideoError(f"{self.path}: no such file; expected a video file")
         try:
             container = av.open(str(self.path), metadata_errors="ignore")
         except av.FFmpegError as exc:
-            raise VideoError(f"{self.path}: not a video FFmpeg can read ({_reason(exc)})") from None
+            raise NotAVideoError(f"{self.path}: not a video FFmpeg can read ({_reason(exc)})") from None
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["no stream at all"]
             container.close()
-            raise VideoError(f"{self.path}: no video stream (it holds {', '.join(kinds)})")
+            raise NotAVideoError(f"{self.path}: no video stream (it holds {', '.join(kinds)}); expected a video")
+        ctx = container.streams.video[0].codec_context
+        if not ctx.width or not ctx.height:
+            container.close()
+            raise DamagedVideoError(f"{self.path}: the video stream has no frame size (a damaged header)")
+        if self.limits and ctx.width * ctx.height > self.limits.max_frame_pixels:
+            container.close()
+            raise VideoTooLargeError(f"{self.path}: {ctx.width} x {ctx.height} frames; expected at most "
+                                     f"{self.limits.max_frame_pixels:,} pixels a frame")  # fmt: skip
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame threads: decoding keeps pace with the rest
         return container
 
-    def _probe(self) -> VideoInfo:
-        container = self._open()
-        try:
-            stream = container.streams.video[0]
-            ctx = stream.codec_context
-            if not ctx.width or not ctx.height:
-                raise VideoError(f"{self.path}: the video stream has no frame size (a damaged header)")
-            fps = float(stream.average_rate) if stream.average_rate else None
-            duration = None
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration:
-                duration = container.duration / 1_000_000
-            rotation = _stream_rotation(stream)
-            w, h = (ctx.height, ctx.width) if round(rotation / 90) % 2 else (ctx.width, ctx.height)
-            return VideoInfo(str(self.path), w, h, ctx.name, fps, stream.frames or None, duration)
-        finally:
-            container.close()
+    def _check_header(self) -> None:
+        """Refuse what the header already shows to be beyond the limits, before any work."""
+        limits, info = self.limits, self.info
+        if limits is None:
+            return
+        if info.duration is not None and info.duration > limits.max_seconds:
+            raise VideoTooLargeError(f"{self.path}: a {info.duration:.1f}-second clip; expected at most "
+                                     f"{limits.max_seconds:g} s (cut it shorter)")  # fmt: skip
+        frames = min(limits.max_frames, round((info.duration or 0) * (info.fps or 0)) or info.n_frames or 0)
+        if frames * info.width * info.height > limits.max_pixels:
+            raise VideoTooLargeError(self._budget(frames))
+
+    def _too_long(self, time: float, n: int) -> str:
+        found = f"a frame at {time:.1f} s" if n <= self.limits.max_frames else f"{n:,} frames"
+        return (f"{self.path}: {found}; expected at most {self.limits.max_seconds:g} s and "
+                f"{self.limits.max_frames:,} frames (cut it shorter)")  # fmt: skip
+
+    def _budget(self, frames: int) -> str:
+        return (f"{self.path}: {frames:,} frames of {self.info.width} x {self.info.height}; expected at most "
+                f"{self.limits.max_pixels:,} pixels in all (a shorter or smaller clip)")  # fmt: skip
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
 
     def __iter__(self) -> Iterator[Frame]:
-        av = _av()
-        container = self._open()
-        self.error = None
+        if self._container is not None:  # the first iteration: the clip is open and its first frame decoded
+            container, frames, first = self._container, self._frames, self._first
+            self._container = None
+        else:
+            container = self._open()
+            frames, first = self._decode(container), None
         try:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"  # frame threads: decoding keeps pace with the rest
-            base = stream.time_base
-            first_pts = stream.start_time
-            index = -1
-            frames = container.decode(stream)
-            while True:
-                try:
-                    frame = next(frames)
-                except StopIteration:
-                    break
-                except av.FFmpegError as exc:  # a broken stream: what came before stands
-                    self.error = f"decoding stopped after frame {index + 1}: {_reason(exc)}"
-                    log.warning("%s: %s", self.path, self.error)
-                    break
-                index += 1
-                if first_pts is None:
-                    first_pts = frame.pts
-                if frame.pts is not None and base is not None and first_pts is not None:
-                    time = float((frame.pts - first_pts) * base)
-                else:  # no timestamps: the nominal rate
-                    time = index / (self.info.fps or 25.0)
+            size = self.info.width, self.info.height
+            pixels, n = 0, 0
+            for index, time, decoded in _chain(first, frames):
+                n += 1
                 if self.max_seconds is not None and time >= self.max_seconds:
                     break
+                if self.limits is not None:
+                    pixels += size[0] * size[1]
+                    if time > self.limits.max_seconds or n > self.limits.max_frames:
+                        raise VideoTooLargeError(self._too_long(time, n))
+                    if pixels > self.limits.max_pixels:
+                        raise VideoTooLargeError(self._budget(n))
                 if index < self.start:
                     continue
-                yield Frame(index, time, upright(frame.to_ndarray(format="rgb24"), frame.rotation or 0))
-            if index < 0 and self.error is None:
-                self.error = "no frame could be decoded"
+                image = decoded if isinstance(decoded, np.ndarray) else _image(decoded)
+                if image.shape[1::-1] != size:  # the stream changed size part-way: the first frame's size
+                    image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+                yield Frame(index, time, image)
         finally:
             container.close()
-        if index < 0:
-            raise VideoError(f"{self.path}: {self.error}")
+
+    def _decode(self, container) -> Iterator[tuple[int, float, object]]:
+        """Every frame (index, time, PyAV frame); a broken stream ends the frames and sets ``error``."""
+        av = _av()
+        self.error = None
+        stream = container.streams.video[0]
+        base = stream.time_base
+        step = 1 / float(stream.average_rate) if stream.average_rate else 1 / 25
+        first_pts, last = stream.start_time, None
+        frames = container.decode(stream)
+        index = -1
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except av.FFmpegError as exc:  # a broken stream: what came before stands
+                self.error = f"decoding stopped after frame {index + 1}: {_reason(exc)}"
+                log.warning("%s: %s", self.path, self.error)
+                return
+            index += 1
+            if first_pts is None:
+                first_pts = frame.pts
+            if frame.pts is not None and base is not None and first_pts is not None:
+                time = float((frame.pts - first_pts) * base)
+            else:  # no timestamp: one nominal frame after the last one, on the same clock
+                time = 0.0 if last is None else last + step
+            last = time
+            yield index, time, frame
 
 
-def _stream_rotation(stream) -> float:
-    """The rotation of the first frame (where FFmpeg puts the display matrix); 0 when unreadable."""
-    av = _av()
-    container = av.open(stream.container.name, metadata_errors="ignore")
-    try:
-        for frame in container.decode(container.streams.video[0]):
-            return frame.rotation or 0
-    except av.FFmpegError:
-        return 0
-    finally:
-        container.close()
-    return 0
+def _image(frame) -> np.ndarray:
+    """A PyAV frame as upright RGB (converted only for frames that are used)."""
+    return upright(frame.to_ndarray(format="rgb24"), frame.rotation or 0)
+
+
+def _chain(first: Frame | None, rest: Iterator[tuple]) -> Iterator[tuple]:
+    if first is not None:
+        yield first.index, first.time, first.image
+    yield from rest
 
 
 def _reason(exc: Exception) -> str:

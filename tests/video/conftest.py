@@ -36,6 +36,29 @@ def write_clip(
     return path
 
 
+def write_raw_h264(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    """``frames`` as a bare H.264 stream: no container, so no duration, no frame count and no timestamps."""
+    with av.open(str(path), "w", format="h264") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for img in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def damaged(clip: Path, path: Path) -> Path:
+    """``clip`` with its frames' data zeroed and its index intact: opens, decodes no frame."""
+    data = bytearray(clip.read_bytes())
+    start, index = data.index(b"mdat") + 4, data.index(b"moov")
+    assert index > start, "the index must follow the frames"
+    data[start : index - 4] = bytes(index - 4 - start)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def moving_face_frames(n: int = 24, cut: int | None = 12) -> list[np.ndarray]:
     """Face A slides right on a grey-blue background; from ``cut`` on, face B slides left on a warm one."""
     from rostro.data.synthetic import make_faces

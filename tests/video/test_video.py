@@ -13,7 +13,7 @@ from rostro.commands.video import WORK, VideoConfig, video
 from rostro.errors import RostroError
 from rostro.video.decode import VideoError, VideoReader
 from rostro.video.outputs import TRACK_FIXED
-from tests.video.conftest import SIZE, av, write_clip
+from tests.video.conftest import SIZE, av, write_clip, write_raw_h264
 
 MODEL = "v2"  # a shipped model (the default may be in training)
 
@@ -189,6 +189,20 @@ def test_rotated_and_variable_rate_clips(tmp_path):
     times = [0.0, 0.1, 0.15, 0.5, 0.52, 1.0]
     vfr = write_clip(tmp_path / "vfr.mp4", [img] * len(times), times=times)
     np.testing.assert_allclose([f.time for f in VideoReader(vfr)], times, atol=2e-3)
+
+
+def test_frame_size_change_and_no_timestamps(tmp_path):
+    """Two bare H.264 streams of different sizes, one after the other: the second part comes at the first
+    size; without timestamps, times run on at the nominal rate from the last one."""
+    small, large = np.full((48, 64, 3), 50, np.uint8), np.full((96, 128, 3), 200, np.uint8)
+    a, b = write_raw_h264(tmp_path / "a.h264", [small] * 3), write_raw_h264(tmp_path / "b.h264", [large] * 3)
+    joined = tmp_path / "joined.h264"
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    reader = VideoReader(joined)
+    frames = list(reader)
+    assert (reader.info.width, reader.info.height, reader.info.duration) == (64, 48, None)
+    assert [f.image.shape for f in frames] == [(48, 64, 3)] * 6 and frames[-1].image.mean() > 190
+    np.testing.assert_allclose([f.time for f in frames], np.arange(6) / reader.info.fps)
 
 
 def test_gallery_naming(tmp_path):
