@@ -132,6 +132,7 @@ class VideoAnalyser:
         self.shot, self.last_detect, self.next_frame = 0, None, 0
         self.sums: dict[int, Sums] = {}  # live tracks by key
         self.held: dict[int, list[dict]] = {}  # rows of unconfirmed tracks, by key
+        self.between: dict[int, float] = {}  # times of the frames since the oldest live track's last detection
         self.pending: list[dict] = []  # rows of confirmed tracks not written yet
         self.finished: list[str] = []  # JSON lines of tracks ended since the last save
         self.cuts: list[list] = []
@@ -151,6 +152,7 @@ class VideoAnalyser:
         self.shot, self.last_detect, self.next_frame = state["shot"], state["last_detect"], state["next_frame"]
         self.sums = {int(k): Sums(**v) for k, v in state["sums"].items()}
         self.held = {int(k): v for k, v in state["held"].items()}
+        self.between = {int(k): v for k, v in state["between"].items()}
         self.pending, self.cuts = state["pending"], state["cuts"]
         self.n_frames, self.n_detection_frames, self.n_faces = state["counts"]
         self.done, self.error = state["done"], state["error"]
@@ -160,7 +162,9 @@ class VideoAnalyser:
         return True
 
     def _save(self) -> None:
-        horizon = min((s.first_frame for k, s in self.sums.items() if k in self.held), default=None)
+        # rows may still come for a held track's frames and for frames after a live track's last detection
+        horizon = min([*(s.first_frame for k, s in self.sums.items() if k in self.held),
+                       *(t.frame + 1 for t in self.tracker.tracks)], default=None)  # fmt: skip
         ready = [r for r in self.pending if horizon is None or r["frame"] < horizon]
         self.pending = [r for r in self.pending if not (horizon is None or r["frame"] < horizon)]
         ready.sort(key=lambda r: (r["frame"], r["track"]))
@@ -173,7 +177,7 @@ class VideoAnalyser:
             "version": STATE_VERSION, "signature": self.signature, "tracker": self.tracker.state(),
             "shots": self.shots.state(), "shot": self.shot, "last_detect": self.last_detect,
             "next_frame": self.next_frame, "sums": {k: s.__dict__ for k, s in self.sums.items()},
-            "held": self.held, "pending": self.pending, "cuts": self.cuts,
+            "held": self.held, "between": self.between, "pending": self.pending, "cuts": self.cuts,
             "counts": [self.n_frames, self.n_detection_frames, self.n_faces], "done": self.done, "error": self.error,
             "frames_csv_bytes": sizes[0], "tracks_jsonl_bytes": sizes[1],
         }  # fmt: skip
@@ -219,8 +223,7 @@ class VideoAnalyser:
                         if self.stop_after_chunks is not None and saves >= self.stop_after_chunks:
                             raise KeyboardInterrupt("stopped for a test")
             self.error = reader.error
-            for track in self.tracker.end_all():
-                self._end(track)
+            self._close((reader.info.height, reader.info.width))
             self.done = True
             self._save()
         return Analysis(
@@ -233,26 +236,22 @@ class VideoAnalyser:
     def _frame(self, index: int, t: float, image: np.ndarray) -> None:
         self.n_frames += 1
         if self.shots.is_cut(image):
-            for track in self.tracker.end_all():
-                self._end(track)
+            self._close(image.shape)
             self.shot += 1
             self.cuts.append([index, round(t, 4)])
             self.last_detect = None
         if self.last_detect is None or index - self.last_detect >= self.every:
             self._detect(index, t, image)
             self.last_detect = index
-            return
-        h, w = image.shape[:2]
-        for track, box in self.tracker.visible(index):
-            box = [max(0, round(box[0])), max(0, round(box[1])), min(w, round(box[2])), min(h, round(box[3]))]
-            if box[2] > box[0] and box[3] > box[1]:
-                self._row(track, {"frame": index, "time": t, "detected": False, "box": box})
+        elif self.tracker.tracks:  # its boxes come at the next detection pass, between the two detections
+            self.between[index] = t
 
     def _detect(self, index: int, t: float, image: np.ndarray) -> None:
         faces = detect_faces(image, detector=self.detector, landmarks68=self.predictor.info.input != "chip")
         probs, values = self._describe(image, faces)
         self.n_detection_frames += 1
         self.n_faces += len(faces)
+        before = {track.key: (track.frame, track.box) for track in self.tracker.tracks}
         tracks, ended = self.tracker.update(index, [f.box for f in faces])
         for track in ended:
             self._end(track)
@@ -269,6 +268,8 @@ class VideoAnalyser:
                 s.probabilities, s.values = [0.0] * len(self.labels), [0.0] * len(self.values)
                 if track.id is None:
                     self.held[track.key] = []
+            if track.key in before:  # found again: its boxes since its last detection, interpolated
+                self._fill(track, *before[track.key], index, face.box)
             s.n_detections += 1
             s.probabilities = [a + float(b) for a, b in zip(s.probabilities, probs[i], strict=True)]
             s.values = [a + float(b) for a, b in zip(s.values, values[i], strict=True)]
@@ -280,12 +281,36 @@ class VideoAnalyser:
             row = {"frame": index, "time": t, "detected": True, "box": list(face.box), "score": face.score,
                    "probabilities": probs[i], "values": values[i]}  # fmt: skip
             self._row(track, row)
+        oldest = min((track.frame for track in self.tracker.tracks), default=index)
+        self.between = {f: v for f, v in self.between.items() if f > oldest}
         if sampled:
             vecs = self.embedder(image, [faces[i] for i in sampled])
             for i, v in zip(sampled, vecs, strict=True):
                 s = self.sums[tracks[i].key]
                 s.embedding = [a + float(b) for a, b in zip(s.embedding or [0.0] * len(v), v, strict=True)]
                 s.n_embedded += 1
+
+    def _close(self, shape: tuple[int, ...]) -> None:
+        """A shot cut or the clip's end: every track ends. One found at its last pass keeps its face to the end,
+        its boxes moved on at its velocity (no later pass can say it left)."""
+        h, w = shape[:2]
+        for track in self.tracker.end_all():
+            if track.misses == 0 and track.key in self.sums:
+                for frame in sorted(f for f in self.between if f > track.frame):
+                    left, top, right, bottom = track.predict(frame)
+                    box = [max(0, round(left)), max(0, round(top)), min(w, round(right)), min(h, round(bottom))]
+                    if box[2] > box[0] and box[3] > box[1]:
+                        self._row(track, {"frame": frame, "time": self.between[frame], "detected": False, "box": box})
+            self._end(track)
+        self.between = {}
+
+    def _fill(self, track: Track, first: int, box0: list[float], last: int, box1) -> None:
+        """Rows for the frames between two detections of a track, boxes moved linearly from one to the other;
+        a track that is not found again gets none, so no box outlives its face."""
+        a, b = np.asarray(box0, float), np.asarray(box1, float)
+        for frame in sorted(f for f in self.between if first < f < last):
+            box = np.rint(a + (b - a) * (frame - first) / (last - first)).astype(int).tolist()
+            self._row(track, {"frame": frame, "time": self.between[frame], "detected": False, "box": box})
 
     def _describe(self, image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, np.ndarray]:
         """The predictor's answers for faces found here: its inputs made as `rostro predict` makes them (the face

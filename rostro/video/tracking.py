@@ -1,7 +1,7 @@
 """Face tracks across frames: a small SORT-style tracker and a shot-cut test.
 
-Detection runs on every n-th frame; between, each track's box moves at the velocity measured
-between its last two detections (constant velocity). On a detection frame, detections are matched
+Detection runs on every n-th frame. On a detection frame, each track's box is predicted at the
+velocity measured between its last detections (constant velocity), and detections are matched
 to the tracks' predicted boxes by IoU with the Hungarian assignment, then, for what is left, by
 centre distance relative to the face's size (IoU alone fails on small, fast faces). A track is
 confirmed after ``min_hits`` detections (one-off false detections never become tracks) and ends
@@ -61,7 +61,7 @@ class Track:
 
 @dataclass
 class Tracker:
-    """Tracks over one clip; :meth:`update` on detection frames, :meth:`visible` between them."""
+    """Tracks over one clip, updated on detection frames (:meth:`update`)."""
 
     iou_gate: float = 0.2  # a match needs at least this IoU with the predicted box...
     distance_gate: float = 0.6  # ...or a centre this near (in face widths) and a similar size
@@ -71,10 +71,6 @@ class Tracker:
     tracks: list[Track] = field(default_factory=list)
     next_key: int = 1
     next_id: int = 1
-
-    def visible(self, frame: int) -> list[tuple[Track, list[float]]]:
-        """Tracks matched at the last detection pass and their predicted boxes at ``frame``."""
-        return [(t, t.predict(frame)) for t in self.tracks if t.misses == 0]
 
     def update(self, frame: int, boxes) -> tuple[list[Track], list[Track]]:
         """Match a detection pass; returns each detection's track (matched or new, in order) and the

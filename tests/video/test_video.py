@@ -220,3 +220,39 @@ def test_gallery_that_does_not_exist(clip, tmp_path):
     pytest.importorskip("rostro.search", reason="face search (rostro.search) is not available")
     with pytest.raises(RostroError):
         run(clip, tmp_path / "out", gallery=str(tmp_path / "no-gallery"))
+
+
+class FakePredictor:
+    """What VideoAnalyser reads of a predictor; answers come from a patched ``_describe``."""
+
+    labels, values, fingerprint, detector = ["Male"], ["age"], "fake", "blazeface"
+    info = type("Info", (), {"input": "chip"})()
+
+
+def analyse_with(tmp_path, monkeypatch, n: int, boxes: dict[int, list], **kw):
+    """A plain clip of ``n`` frames analysed with faces given by hand: ``boxes[frame]`` = [(box, score), ...]."""
+    from rostro.faces.detection import Face
+    from rostro.video import analyse
+
+    tmp_path.mkdir(exist_ok=True)
+    clip = write_clip(tmp_path / "plain.mp4", [np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)] * n)
+    calls = iter(range(0, n, kw.get("every", 3)))
+    found = lambda image, **_: [Face(b, s, None, "blazeface") for b, s in boxes.get(next(calls), [])]  # noqa: E731
+    monkeypatch.setattr(analyse, "detect_faces", found)
+    answers = lambda self, image, faces: (np.full((len(faces), 1), 0.5), np.full((len(faces), 1), 30.0))  # noqa: E731
+    monkeypatch.setattr(analyse.VideoAnalyser, "_describe", answers)
+    analysis = analyse.VideoAnalyser(clip, tmp_path / "work", FakePredictor(), **kw).run()
+    return pd.read_csv(tmp_path / "work" / "frames.csv"), list(analyse.read_tracks(analysis.tracks_file))
+
+
+def test_boxes_between_detections_are_interpolated_and_end_with_the_face(tmp_path, monkeypatch):
+    # a face moving 6 px a frame, detected at frames 0, 3 and 6, gone from frame 7 on
+    boxes = {f: [((20 + 6 * f, 50, 100 + 6 * f, 150), 0.9)] for f in (0, 3, 6)}
+    frames, tracks = analyse_with(tmp_path, monkeypatch, 15, boxes, every=3)
+    assert frames["frame"].tolist() == list(range(7))  # no box pushed past the last detection
+    assert frames["left"].tolist() == [20 + 6 * f for f in range(7)]
+    assert [(t["first_frame"], t["last_frame"], t["n_frames"], t["n_detections"]) for t in tracks] == [(0, 6, 7, 3)]
+    # found at the last pass before the clip's end: its boxes go on to the end at its velocity
+    boxes = {f: [((20 + 6 * f, 50, 100 + 6 * f, 150), 0.9)] for f in (0, 3, 6, 9, 12)}
+    frames, _ = analyse_with(tmp_path / "to-the-end", monkeypatch, 15, boxes, every=3)
+    assert frames["frame"].tolist() == list(range(15)) and frames["left"].tolist() == [20 + 6 * f for f in range(15)]
