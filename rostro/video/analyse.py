@@ -117,13 +117,13 @@ class VideoAnalyser:
         self.signature = json.dumps({
             "clip": str(self.clip.resolve()), "size": stat.st_size if stat else None,
             "mtime_ns": stat.st_mtime_ns if stat else None, "model": predictor.fingerprint,
-            "detector": self.detector, "every": every, "max_seconds": max_seconds,
+            "detector": self.detector, "runtime": predictor.runtime, "every": every, "max_seconds": max_seconds,
+            "tracker": Tracker().settings(), "shots": ShotDetector().settings(),
             "embedding": None if embedder is None else [embedder.jitter, embedder.flip], **(signature or {}),
         }, sort_keys=True)  # fmt: skip
         self.frames_csv = self.work / "frames.csv"
         self.tracks_jsonl = self.work / "tracks.jsonl"
         self.state_file = self.work / "state.json"
-        self.stop_after_chunks: int | None = None  # tests: raise KeyboardInterrupt after this many saves
         self._reset()
 
     def _reset(self) -> None:
@@ -146,6 +146,10 @@ class VideoAnalyser:
         if not all(p.is_file() for p in (self.state_file, self.frames_csv, self.tracks_jsonl)):
             return False
         state = json.loads(self.state_file.read_text())
+        if state.get("version") != STATE_VERSION:
+            raise RostroError(f"{self.state_file}: a video analysis saved by another version of rostro: expected "
+                              f"state version {STATE_VERSION}, found {state.get('version')}; delete {self.work} to "
+                              "start again")  # fmt: skip
         check_resumable(self.work.parent, state.get("signature"), self.signature, "a video analysis")
         self.tracker = Tracker().restore(state["tracker"])
         self.shots = ShotDetector().restore(state["shots"])
@@ -203,7 +207,7 @@ class VideoAnalyser:
             self._reset()
             atomic_write_text(self.frames_csv, ",".join([*FRAME_FIXED, *self.labels, *self.values]) + "\n")
             atomic_write_text(self.tracks_jsonl, "")
-        start, started, saves = self.next_frame, time.perf_counter(), 0
+        start, started = self.next_frame, time.perf_counter()
         total = reader.info.n_frames
         if total and self.max_seconds is not None and reader.info.fps:
             total = min(total, int(np.ceil(self.max_seconds * reader.info.fps)))
@@ -219,9 +223,6 @@ class VideoAnalyser:
                     bar.update(task, completed=self.next_frame, fps=f"{rate:.1f} frames/s")
                     if self.next_frame % self.chunk == 0:
                         self._save()
-                        saves += 1
-                        if self.stop_after_chunks is not None and saves >= self.stop_after_chunks:
-                            raise KeyboardInterrupt("stopped for a test")
             self.error = reader.error
             self._close((reader.info.height, reader.info.width))
             self.done = True

@@ -140,6 +140,10 @@ class Tracker:
             pairs += [(free_t[r], free_d[c]) for r, c in zip(r2, c2, strict=True) if cost[r, c] < 1e6]
         return pairs
 
+    def settings(self) -> dict:
+        """The parameters (not the tracks): part of a resumable run's signature."""
+        return {k: v for k, v in asdict(self).items() if k not in ("tracks", "next_key", "next_id")}
+
     def state(self) -> dict:
         return {"tracks": [asdict(t) for t in self.tracks], "next_key": self.next_key, "next_id": self.next_id}
 
@@ -170,6 +174,9 @@ class ShotDetector:
             return False
         hist, pixels = cut_score(prev, thumb)
         return hist >= self.hist_gate and pixels >= self.pixel_gate
+
+    def settings(self) -> dict:
+        return {"hist_gate": self.hist_gate, "pixel_gate": self.pixel_gate, "thumb": THUMB}
 
     def state(self) -> dict:
         return {"previous": None if self.previous is None else self.previous.astype(np.uint8).tolist()}

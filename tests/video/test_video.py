@@ -76,17 +76,33 @@ def test_track_is_the_mean_of_its_frames(done):
     assert (tracks["n_detections"] == detected.groupby("track").size().values).all()
 
 
-def test_resume_after_a_kill_gives_the_same_outputs(clip, done, tmp_path, monkeypatch):
+@pytest.fixture
+def chunks_of_5(monkeypatch):
+    """State saved every 5 frames; returns ``kill(n)``: the n-th save from now on raises KeyboardInterrupt."""
+    from rostro.video import analyse
+
+    real_run, real_save = analyse.VideoAnalyser.run, analyse.VideoAnalyser._save
+    monkeypatch.setattr(analyse.VideoAnalyser, "run", lambda self: (setattr(self, "chunk", 5), real_run(self))[1])
+
+    def kill(n: int | None) -> None:
+        saves = []
+
+        def save(self):
+            real_save(self)
+            saves.append(1)
+            if len(saves) == n:
+                raise KeyboardInterrupt("killed for a test")
+
+        monkeypatch.setattr(analyse.VideoAnalyser, "_save", save)
+
+    return kill
+
+
+def test_resume_after_a_kill_gives_the_same_outputs(clip, done, tmp_path, chunks_of_5):
     from rostro.video import analyse
 
     _, reference = done
-    real_run = analyse.VideoAnalyser.run
-
-    def killed(self):
-        self.chunk, self.stop_after_chunks = 5, 3
-        return real_run(self)
-
-    monkeypatch.setattr(analyse.VideoAnalyser, "run", killed)
+    chunks_of_5(3)
     with pytest.raises(KeyboardInterrupt):
         run(clip, tmp_path, every=2)
     assert (tmp_path / WORK / "state.json").is_file() and not (tmp_path / "tracks.csv").exists()
@@ -95,28 +111,50 @@ def test_resume_after_a_kill_gives_the_same_outputs(clip, done, tmp_path, monkey
     jsonl = tmp_path / WORK / "tracks.jsonl"
     assert [t["track"] for t in analyse.read_tracks(jsonl)] == [1] and "finished" not in state
     assert state["tracks_jsonl_bytes"] == jsonl.stat().st_size and "thumb" not in json.dumps(state["tracker"])
-    monkeypatch.setattr(analyse.VideoAnalyser, "run", lambda self: (setattr(self, "chunk", 5), real_run(self))[1])
+    chunks_of_5(None)
     result = run(clip, tmp_path, every=2)
     assert result.resumed_at == 15
     for name in ("frames.csv", "tracks.csv"):
         assert (tmp_path / name).read_text() == (reference / name).read_text()
 
 
-def test_other_options_are_not_mixed_into_a_resumed_run(clip, tmp_path, monkeypatch):
+def test_kill_between_appending_rows_and_saving_the_state(clip, done, tmp_path, chunks_of_5, monkeypatch):
     from rostro.video import analyse
 
-    real_run = analyse.VideoAnalyser.run
+    _, reference = done
+    real_write, writes = analyse.atomic_write_text, []
 
-    def killed(self):
-        self.chunk, self.stop_after_chunks = 5, 1
-        return real_run(self)
+    def write(path, text):  # the 4th state (frame 20) is never written: its rows and track are already on disk
+        if Path(path).name == "state.json":
+            if len(writes) == 3:
+                raise KeyboardInterrupt("killed for a test")
+            writes.append(path)
+        return real_write(path, text)
 
-    monkeypatch.setattr(analyse.VideoAnalyser, "run", killed)
+    monkeypatch.setattr(analyse, "atomic_write_text", write)
     with pytest.raises(KeyboardInterrupt):
         run(clip, tmp_path, every=2)
-    monkeypatch.setattr(analyse.VideoAnalyser, "run", real_run)
-    with pytest.raises(RostroError, match="another model or options"):
-        run(clip, tmp_path, every=3)
+    state = json.loads((tmp_path / WORK / "state.json").read_text())
+    assert state["next_frame"] == 15 and (tmp_path / WORK / "frames.csv").stat().st_size > state["frames_csv_bytes"]
+    monkeypatch.setattr(analyse, "atomic_write_text", real_write)
+    result = run(clip, tmp_path, every=2)
+    assert result.resumed_at == 15
+    for name in ("frames.csv", "tracks.csv"):
+        assert (tmp_path / name).read_text() == (reference / name).read_text()
+
+
+def test_other_options_are_not_mixed_into_a_resumed_run(clip, tmp_path, chunks_of_5):
+    chunks_of_5(1)
+    with pytest.raises(KeyboardInterrupt):
+        run(clip, tmp_path, every=2)
+    chunks_of_5(None)
+    for options in ({"every": 3}, {"every": 2, "runtime": "torch"}):
+        with pytest.raises(RostroError, match="another model or options"):
+            run(clip, tmp_path, **options)
+    state = tmp_path / WORK / "state.json"
+    state.write_text(state.read_text().replace('"version": 2', '"version": 1'))
+    with pytest.raises(RostroError, match="expected state version 2, found 1; delete"):
+        run(clip, tmp_path, every=2)
 
 
 def test_no_face(tmp_path):
