@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from rostro.commands._base import set_threads
-from rostro.errors import RostroError
 from rostro.files import check_writable
 
 WORK = ".video-work"  # the unfinished pass's rows and state, inside --out
@@ -69,13 +68,12 @@ class VideoResult:
 def video(cfg: VideoConfig) -> VideoResult:
     """Analyse ``cfg.clip`` into ``cfg.out``: frames.csv, tracks.csv, annotated.mp4, report.html."""
     from rostro.inference.predict import AttributePredictor
-    from rostro.video.analyse import VideoAnalyser
+    from rostro.video.analyse import VideoAnalyser, check_options
     from rostro.video.outputs import finish
 
     started = time.perf_counter()
+    check_options(cfg.every, cfg.max_seconds)
     set_threads(cfg.threads)
-    if cfg.every < 1:
-        raise RostroError(f"--every: expected 1 or more, found {cfg.every}")
     out = check_writable(cfg.out)
     namer, embedder = None, None
     if cfg.gallery is not None:

@@ -96,18 +96,23 @@ class Analysis:
     work: Path
 
 
+def check_options(every: int, max_seconds: float | None) -> None:
+    """Refuse options no pass can use, before a model or gallery is loaded for it."""
+    if every < 1:
+        raise RostroError(f"every: expected 1 or more (detect on every n-th frame), found {every}")
+    if max_seconds is not None and max_seconds <= 0:
+        raise RostroError(f"max_seconds: expected a positive number of seconds, found {max_seconds}")
+
+
 class VideoAnalyser:
-    """The pass, with its saved state: ``run()`` starts or resumes it and returns an :class:`Analysis`."""
+    """The pass, with its saved state: ``run()`` starts or resumes it and returns an :class:`Analysis`.
+    Its options are the caller's to check (:func:`check_options`)."""
 
     def __init__(
         self, clip: str | Path, work: str | Path, predictor, *, every: int = 3, max_seconds: float | None = None,
         embedder: Embedder | None = None, chunk: int = 150, progress: bool = False, signature: dict | None = None,
         limits: VideoLimits | None = None, detector: str | None = None,
     ):  # fmt: skip
-        if every < 1:
-            raise RostroError(f"every: expected 1 or more (detect on every n-th frame), found {every}")
-        if max_seconds is not None and max_seconds <= 0:
-            raise RostroError(f"max_seconds: expected a positive number of seconds, found {max_seconds}")
         self.clip, self.work, self.predictor = Path(clip), Path(work), predictor
         self.every, self.max_seconds, self.embedder, self.chunk = every, max_seconds, embedder, chunk
         self.progress, self.limits = progress, limits

@@ -188,8 +188,19 @@ def test_bad_input(clip, tmp_path):
             c.mux(p)
     with pytest.raises(VideoError, match="no video stream"):
         run(audio, tmp_path / "audio")
-    with pytest.raises(RostroError, match="every"):
-        run(clip, tmp_path / "every", every=0)
+
+
+def test_options_are_checked_before_the_model_and_gallery_load(clip, tmp_path, monkeypatch):
+    import rostro.inference.predict as predict
+
+    def never(*args, **kw):
+        raise AssertionError("loaded before the options were checked")
+
+    monkeypatch.setattr(predict, "AttributePredictor", never)
+    with pytest.raises(RostroError, match="every: expected 1 or more"):
+        run(clip, tmp_path / "every", every=0, gallery=str(tmp_path / "no-gallery"))
+    with pytest.raises(RostroError, match="max_seconds: expected a positive number"):
+        run(clip, tmp_path / "seconds", max_seconds=0, gallery=str(tmp_path / "no-gallery"))
 
 
 def test_truncated_clip_gives_an_error_or_what_came_before(clip, tmp_path):
