@@ -42,6 +42,7 @@ STATE_VERSION = 2
 EMBED_FIRST = 8  # a track's face embedding is sampled on its first detections, then every EMBED_EVERY-th
 EMBED_EVERY = 8
 THUMB_HEIGHT = 96
+LOW_SCORE = 0.3  # BlazeFace detections from here to the tracker's ``high`` only keep a confirmed track going
 
 
 @dataclass
@@ -123,7 +124,7 @@ class VideoAnalyser:
             "clip": str(self.clip.resolve()), "size": stat.st_size if stat else None,
             "mtime_ns": stat.st_mtime_ns if stat else None, "model": predictor.fingerprint,
             "detector": self.detector, "runtime": predictor.runtime, "every": every, "max_seconds": max_seconds,
-            "tracker": Tracker().settings(), "shots": ShotDetector().settings(),
+            "tracker": Tracker().settings(), "low_score": LOW_SCORE, "shots": ShotDetector().settings(),
             "embedding": None if embedder is None else [embedder.jitter, embedder.flip], **(signature or {}),
         }, sort_keys=True)  # fmt: skip
         self.frames_csv = self.work / "frames.csv"
@@ -253,14 +254,21 @@ class VideoAnalyser:
             self.between[index] = t
 
     def _detect(self, index: int, t: float, image: np.ndarray) -> None:
-        faces = detect_faces(image, detector=self.detector, landmarks68=self.predictor.info.input != "chip")
-        probs, values = self._describe(image, faces)
-        self.n_detection_frames += 1
-        self.n_faces += len(faces)
+        faces = detect_faces(image, detector=self.detector, landmarks68=self.predictor.info.input != "chip",
+                             min_score=LOW_SCORE)  # fmt: skip
+        # BlazeFace's scores are probabilities; another detector's faces all count as confident
+        scores = [f.score if f.detector == "blazeface" else 1.0 for f in faces]
         before = {track.key: (track.frame, track.box) for track in self.tracker.tracks}
-        tracks, ended = self.tracker.update(index, [f.box for f in faces])
+        tracks, ended = self.tracker.update(index, [f.box for f in faces], scores)
         for track in ended:
             self._end(track)
+        kept = [i for i, track in enumerate(tracks) if track is not None]  # low detections no track took go
+        faces, tracks = [faces[i] for i in kept], [tracks[i] for i in kept]
+        confident = [scores[i] >= self.tracker.high for i in kept]
+        probs, values = self._describe(image, [f for f, c in zip(faces, confident, strict=True) if c])
+        answer = np.cumsum(confident) - 1  # the row of probs and values of each confident face
+        self.n_detection_frames += 1
+        self.n_faces += len(faces)
         for track in tracks:
             if track.id is not None and track.key in self.held:  # confirmed now: release its rows
                 for row in self.held.pop(track.key, []):
@@ -276,17 +284,20 @@ class VideoAnalyser:
                     self.held[track.key] = []
             if track.key in before:  # found again: its boxes since its last detection, interpolated
                 self._fill(track, *before[track.key], index, face.box)
+            row = {"frame": index, "time": t, "detected": True, "box": list(face.box), "score": face.score}
+            if not confident[i]:  # a weak detection carries the box; the answers come from confident ones
+                self._row(track, row)
+                continue
+            k = answer[i]
             s.n_detections += 1
-            s.probabilities = [a + float(b) for a, b in zip(s.probabilities, probs[i], strict=True)]
-            s.values = [a + float(b) for a, b in zip(s.values, values[i], strict=True)]
+            s.probabilities = [a + float(b) for a, b in zip(s.probabilities, probs[k], strict=True)]
+            s.values = [a + float(b) for a, b in zip(s.values, values[k], strict=True)]
             area = float((face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
             if area > s.thumb_area:
                 s.thumb_area, s.thumb = area, _thumbnail(image, face.box)
             if self.embedder is not None and (s.n_detections <= EMBED_FIRST or s.n_detections % EMBED_EVERY == 0):
                 sampled.append(i)
-            row = {"frame": index, "time": t, "detected": True, "box": list(face.box), "score": face.score,
-                   "probabilities": probs[i], "values": values[i]}  # fmt: skip
-            self._row(track, row)
+            self._row(track, row | {"probabilities": probs[k], "values": values[k]})
         oldest = min((track.frame for track in self.tracker.tracks), default=index)
         self.between = {f: v for f, v in self.between.items() if f > oldest}
         if sampled:

@@ -7,6 +7,10 @@ centre distance relative to the face's size (IoU alone fails on small, fast face
 confirmed after ``min_hits`` detections (one-off false detections never become tracks) and ends
 after ``max_misses`` detection passes without a match, or at a shot cut.
 
+As in ByteTrack, detections below the ``high`` score are kept: after the confident ones are
+matched, they go to the confirmed tracks still unmatched (IoU only), so a face that blurs or turns
+for a moment keeps its track; they never start one.
+
 Every state is plain numbers, so a run can be saved and resumed exactly (:meth:`Tracker.state`).
 """
 
@@ -65,6 +69,7 @@ class Tracker:
 
     iou_gate: float = 0.2  # a match needs at least this IoU with the predicted box...
     distance_gate: float = 0.6  # ...or a centre this near (in face widths) and a similar size
+    high: float = 0.5  # a detection scoring less only keeps a confirmed track going (BlazeFace's own cut-off)
     min_hits: int = 2
     max_misses: int = 2
     smoothing: float = 0.5  # weight of the newest velocity measurement
@@ -72,11 +77,19 @@ class Tracker:
     next_key: int = 1
     next_id: int = 1
 
-    def update(self, frame: int, boxes) -> tuple[list[Track], list[Track]]:
-        """Match a detection pass; returns each detection's track (matched or new, in order) and the
+    def update(self, frame: int, boxes, scores=None) -> tuple[list[Track | None], list[Track]]:
+        """Match a detection pass, ByteTrack's way: detections scoring at least ``high`` (all of them when
+        ``scores`` is None) are matched first, with every track; those below, kept only to carry a face
+        through a blurred or turned moment, then go to the confirmed tracks left, by IoU, and never start
+        a track. Returns each detection's track (matched or new; None for a low one left over) and the
         tracks that ended (too many misses), confirmed or not."""
         boxes = np.asarray(boxes, float).reshape(-1, 4)
-        pairs = self._match(frame, boxes)
+        scores = np.ones(len(boxes)) if scores is None else np.asarray(scores, float)
+        strong, weak = np.flatnonzero(scores >= self.high), np.flatnonzero(scores < self.high)
+        everyone = list(range(len(self.tracks)))
+        pairs = [(ti, strong[di]) for ti, di in self._match(frame, boxes[strong], everyone)]
+        left = [ti for ti in everyone if ti not in {p[0] for p in pairs} and self.tracks[ti].id is not None]
+        pairs += [(left[ti], weak[di]) for ti, di in self._match(frame, boxes[weak], left, near=False)]
         out: list[Track | None] = [None] * len(boxes)
         matched = set()
         for ti, di in pairs:
@@ -91,16 +104,16 @@ class Tracker:
                 if t.misses > self.max_misses or t.id is None:  # an unconfirmed track gets no second chance
                     ended.append(t)
         self.tracks = [t for t in self.tracks if t not in ended]
-        for di in range(len(boxes)):
+        for di in strong:
             if out[di] is None:
                 out[di] = Track(self.next_key, [float(v) for v in boxes[di]], frame, frame)
                 self.next_key += 1
                 self.tracks.append(out[di])
         for t in out:
-            if t.id is None and t.hits >= self.min_hits:
+            if t is not None and t.id is None and t.hits >= self.min_hits:
                 t.id = self.next_id
                 self.next_id += 1
-        return out, ended  # type: ignore[return-value]
+        return out, ended
 
     def end_all(self) -> list[Track]:
         """A shot cut: every track ends."""
@@ -118,18 +131,20 @@ class Tracker:
         t.hits += 1
         t.misses = 0
 
-    def _match(self, frame: int, boxes: np.ndarray) -> list[tuple[int, int]]:
-        if not self.tracks or not len(boxes):
+    def _match(self, frame: int, boxes: np.ndarray, candidates: list[int], near: bool = True) -> list[tuple[int, int]]:
+        """(track index, detection index) pairs among the ``candidates`` tracks: by IoU with their predicted
+        boxes, then (``near``) by centre distance for what is left."""
+        if not candidates or not len(boxes):
             return []
         from scipy.optimize import linear_sum_assignment
 
-        predicted = np.array([t.predict(frame) for t in self.tracks])
+        predicted = np.array([self.tracks[i].predict(frame) for i in candidates])
         iou = iou_matrix(predicted, boxes)
         rows, cols = linear_sum_assignment(-iou)
         pairs = [(r, c) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= self.iou_gate]
-        free_t = [i for i in range(len(self.tracks)) if i not in {p[0] for p in pairs}]
+        free_t = [i for i in range(len(candidates)) if i not in {p[0] for p in pairs}]
         free_d = [j for j in range(len(boxes)) if j not in {p[1] for p in pairs}]
-        if free_t and free_d:  # second stage: near centres of faces of a similar size
+        if near and free_t and free_d:  # second stage: near centres of faces of a similar size
             pc = np.array([_to_cxcywh(predicted[i]) for i in free_t])
             dc = np.array([_to_cxcywh(boxes[j]) for j in free_d])
             size = np.sqrt(pc[:, 2:3] * pc[:, 3:4])
@@ -138,7 +153,7 @@ class Tracker:
             cost = np.where((dist <= self.distance_gate) & (ratio > 0.6) & (ratio < 1 / 0.6), dist, 1e6)
             r2, c2 = linear_sum_assignment(cost)
             pairs += [(free_t[r], free_d[c]) for r, c in zip(r2, c2, strict=True) if cost[r, c] < 1e6]
-        return pairs
+        return [(candidates[r], c) for r, c in pairs]
 
     def settings(self) -> dict:
         """The parameters (not the tracks): part of a resumable run's signature."""

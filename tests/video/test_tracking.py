@@ -83,3 +83,22 @@ def test_shot_cut():
     assert shots.is_cut(other)
     restored = ShotDetector().restore(shots.state())
     assert not restored.is_cut(other)
+
+
+def test_a_face_whose_score_dips_keeps_its_id():
+    """ByteTrack's second round: weak detections (below ``high``) carry a confirmed track through four passes,
+    more than ``max_misses`` allows; they never start a track or confirm one."""
+    tracker = Tracker(max_misses=1)
+    ids = []
+    for k, frame in enumerate(range(0, 30, 3)):
+        x = 10 + 2 * frame
+        weak = 3 <= k < 7
+        tracks, ended = tracker.update(frame, [[x, 20, x + 40, 60], [200, 200, 240, 240]], [0.35 if weak else 0.9, 0.4])
+        assert not ended and tracks[1] is None
+        ids.append(tracks[0].id)
+    assert ids == [None] + [1] * 9 and len(tracker.tracks) == 1
+    plain = Tracker(max_misses=1)  # the same face without its weak detections is lost and found as another
+    for k, frame in enumerate(range(0, 30, 3)):
+        x = 10 + 2 * frame
+        tracks, _ = plain.update(frame, [] if 3 <= k < 7 else [[x, 20, x + 40, 60]])
+    assert tracks[0].id == 2
