@@ -75,14 +75,14 @@ def video(cfg: VideoConfig) -> VideoResult:
     check_options(cfg.every, cfg.max_seconds)
     set_threads(cfg.threads)
     out = check_writable(cfg.out)
-    namer, embedder = None, None
+    namer, embedding = None, None
     if cfg.gallery is not None:
         from rostro.video.naming import open_namer
 
-        namer, embedder = open_namer(cfg.gallery)
+        namer, embedding = open_namer(cfg.gallery)
     predictor = AttributePredictor(cfg.model, runtime=cfg.runtime, detector=cfg.detector, threads=cfg.threads)
     analyser = VideoAnalyser(cfg.clip, out / WORK, predictor, every=cfg.every, max_seconds=cfg.max_seconds,
-                             embedder=embedder, progress=cfg.progress)  # fmt: skip
+                             embedding=embedding, progress=cfg.progress)  # fmt: skip
     analysis = analyser.run()
     done = finish(analysis, Path(cfg.clip), out, thresholds=predictor.thresholds, namer=namer, annotate=cfg.annotate,
                   report=cfg.report, max_seconds=cfg.max_seconds, config=cfg)  # fmt: skip

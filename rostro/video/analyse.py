@@ -46,19 +46,6 @@ LOW_SCORE = 0.3  # BlazeFace detections from here to the tracker's ``high`` only
 
 
 @dataclass
-class Embedder:
-    """Face-network descriptors of a frame's faces, made as the gallery's were (jitter, flip)."""
-
-    jitter: int = 0
-    flip: bool = False
-
-    def __call__(self, image: np.ndarray, faces: list) -> np.ndarray:
-        from rostro.faces.network import face_chips, face_network
-
-        return face_network().describe(face_chips(image, [f.shape for f in faces]), jitter=self.jitter, flip=self.flip)
-
-
-@dataclass
 class Sums:
     """A track's running totals: attribute probabilities and numeric outputs over its detections,
     its face-network descriptors, its frames and its best thumbnail (the largest face)."""
@@ -111,11 +98,11 @@ class VideoAnalyser:
 
     def __init__(
         self, clip: str | Path, work: str | Path, predictor, *, every: int = 3, max_seconds: float | None = None,
-        embedder: Embedder | None = None, chunk: int = 150, progress: bool = False, signature: dict | None = None,
-        limits: VideoLimits | None = None, detector: str | None = None,
+        embedding: tuple[int, bool] | None = None, chunk: int = 150, progress: bool = False,
+        signature: dict | None = None, limits: VideoLimits | None = None, detector: str | None = None,
     ):  # fmt: skip
         self.clip, self.work, self.predictor = Path(clip), Path(work), predictor
-        self.every, self.max_seconds, self.embedder, self.chunk = every, max_seconds, embedder, chunk
+        self.every, self.max_seconds, self.embedding, self.chunk = every, max_seconds, embedding, chunk
         self.progress, self.limits = progress, limits
         self.detector = detector or predictor.detector  # the service's predictor runs another chain on photos
         self.labels, self.values = list(predictor.labels), list(predictor.values)
@@ -125,7 +112,7 @@ class VideoAnalyser:
             "mtime_ns": stat.st_mtime_ns if stat else None, "model": predictor.fingerprint,
             "detector": self.detector, "runtime": predictor.runtime, "every": every, "max_seconds": max_seconds,
             "tracker": Tracker().settings(), "low_score": LOW_SCORE, "shots": ShotDetector().settings(),
-            "embedding": None if embedder is None else [embedder.jitter, embedder.flip], **(signature or {}),
+            "embedding": None if embedding is None else list(embedding), **(signature or {}),
         }, sort_keys=True)  # fmt: skip
         self.frames_csv = self.work / "frames.csv"
         self.tracks_jsonl = self.work / "tracks.jsonl"
@@ -295,13 +282,14 @@ class VideoAnalyser:
             area = float((face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
             if area > s.thumb_area:
                 s.thumb_area, s.thumb = area, _thumbnail(image, face.box)
-            if self.embedder is not None and (s.n_detections <= EMBED_FIRST or s.n_detections % EMBED_EVERY == 0):
+            if self.embedding is not None and (s.n_detections <= EMBED_FIRST or s.n_detections % EMBED_EVERY == 0):
                 sampled.append(i)
             self._row(track, row | {"probabilities": probs[k], "values": values[k]})
         oldest = min((track.frame for track in self.tracker.tracks), default=index)
         self.between = {f: v for f, v in self.between.items() if f > oldest}
         if sampled:
-            vecs = self.embedder(image, [faces[i] for i in sampled])
+            jitter, flip = self.embedding  # as the gallery's faces were described
+            vecs = embed_faces(image, [faces[i] for i in sampled], jitter=jitter, flip=flip)
             for i, v in zip(sampled, vecs, strict=True):
                 s = self.sums[tracks[i].key]
                 s.embedding = [a + float(b) for a, b in zip(s.embedding or [0.0] * len(v), v, strict=True)]

@@ -8,7 +8,6 @@ from collections.abc import Callable
 import numpy as np
 
 from rostro.errors import RostroError
-from rostro.video.analyse import Embedder
 
 
 def name_track(gallery, embedding: np.ndarray) -> tuple[str, float]:
@@ -18,7 +17,7 @@ def name_track(gallery, embedding: np.ndarray) -> tuple[str, float]:
     return name, float(similarity)
 
 
-def open_namer(uri: str) -> tuple[Callable[[np.ndarray], tuple[str, float]], Embedder]:
+def open_namer(uri: str) -> tuple[Callable[[np.ndarray], tuple[str, float]], tuple[int, bool]]:
     """The naming function for the gallery at ``uri`` and the descriptor recipe its faces were made
     with (jitter, flip), so a track's faces are described the same way."""
     try:
@@ -29,6 +28,6 @@ def open_namer(uri: str) -> tuple[Callable[[np.ndarray], tuple[str, float]], Emb
                           f"{exc}") from None  # fmt: skip
     gallery = open_gallery(uri)
     stamp = gallery.stamp
-    embedder = Embedder(jitter=int(stamp.get("jitter", 0)), flip=bool(stamp.get("flip", False)))
-    gallery.check_stamp(photo_stamp(flip=embedder.flip, jitter=embedder.jitter), "a video's faces")
-    return (lambda embedding: name_track(gallery, embedding)), embedder
+    jitter, flip = int(stamp.get("jitter", 0)), bool(stamp.get("flip", False))
+    gallery.check_stamp(photo_stamp(flip=flip, jitter=jitter), "a video's faces")
+    return (lambda embedding: name_track(gallery, embedding)), (jitter, flip)

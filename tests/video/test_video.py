@@ -254,6 +254,28 @@ def test_frame_size_change_and_no_timestamps(tmp_path):
     np.testing.assert_allclose([f.time for f in frames], np.arange(6) / reader.info.fps)
 
 
+def test_open_namer_with_a_real_gallery(tmp_path):
+    pytest.importorskip("rostro.search", reason="face search (rostro.search) is not available")
+    from rostro.search.gallery import new_meta, open_gallery, photo_stamp
+    from rostro.video.naming import open_namer
+    from tests.search.conftest import faces_frame, people_vectors
+
+    vecs, names = people_vectors(6, 4)
+    stamp = photo_stamp(jitter=2, flip=True)
+    with open_gallery(tmp_path / "g", write=True, create=new_meta(stamp, 128)) as g:
+        g.add(faces_frame(names), vecs)
+    namer, recipe = open_namer(str(tmp_path / "g"))
+    assert recipe == (2, True)  # a track's faces are described as the gallery's were
+    name, similarity = namer(vecs[9] + 0.01)
+    assert name == names[9] and similarity > 0.9
+    stranger = np.random.default_rng(1).standard_normal(128).astype(np.float32)
+    assert namer(stranger)[0] == ""
+    with open_gallery(tmp_path / "other", write=True, create=new_meta({**stamp, "network": "another"}, 128)) as g:
+        g.add(faces_frame(names), vecs)
+    with pytest.raises(RostroError, match="another"):  # vectors of another network are refused
+        open_namer(str(tmp_path / "other"))
+
+
 def test_gallery_naming(tmp_path):
     from rostro.video.naming import name_track
 
