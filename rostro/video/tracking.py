@@ -89,7 +89,7 @@ class Tracker:
         everyone = list(range(len(self.tracks)))
         pairs = [(ti, strong[di]) for ti, di in self._match(frame, boxes[strong], everyone)]
         left = [ti for ti in everyone if ti not in {p[0] for p in pairs} and self.tracks[ti].id is not None]
-        pairs += [(left[ti], weak[di]) for ti, di in self._match(frame, boxes[weak], left, near=False)]
+        pairs += [(ti, weak[di]) for ti, di in self._match(frame, boxes[weak], left, near=False)]
         out: list[Track | None] = [None] * len(boxes)
         matched = set()
         for ti, di in pairs:

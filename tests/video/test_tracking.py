@@ -102,3 +102,11 @@ def test_a_face_whose_score_dips_keeps_its_id():
         x = 10 + 2 * frame
         tracks, _ = plain.update(frame, [] if 3 <= k < 7 else [[x, 20, x + 40, 60]])
     assert tracks[0].id == 2
+
+
+def test_weak_detections_go_to_the_right_track_among_several():
+    tracker = Tracker()
+    for frame in (0, 3):
+        tracker.update(frame, [[0, 0, 40, 40], [100, 0, 140, 40], [200, 0, 240, 40]])
+    tracks, _ = tracker.update(6, [[0, 0, 40, 40], [201, 0, 241, 40]], [0.9, 0.35])
+    assert [t.id for t in tracks] == [1, 3]
