@@ -12,8 +12,10 @@ scored: a track's box belongs to the listed person whose region holds its centre
 - *ID switches*: changes of track along a person's frames within one shot;
 - *fragmented*: person-shots covered by more than one track (and the extra tracks);
 - *unmatched tracks*: tracks on nobody listed (out-of-focus audience, false detections);
-- *flicker*: within a person, the standard deviation of Male probability and of age over its
-  detection frames (per frame) and over the same frames given their track's answer (per track).
+- *flicker*: within a person, over the frames where a confident detection gives answers, the standard
+  deviation of the per-frame answers (Male probability, age) against the standard deviation of the
+  answer of the track each of those frames belongs to (what the outputs give per track), averaged
+  over people.
 
 Prints one table and writes ``benchmarks/results/video.{md,json}``.
 """
@@ -37,13 +39,17 @@ TRUTH = ROOT / "benchmarks" / "video_truth.csv"
 
 
 def assign(frames: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
-    """The listed person each row's box centre falls on ('' for none)."""
+    """The listed person each row's box belongs to ('' for none): among the people whose region holds the box's
+    centre, the one whose region the box overlaps most (regions of neighbours in the audience overlap)."""
     cx, cy = (frames["left"] + frames["right"]) / 2, (frames["top"] + frames["bottom"]) / 2
     who = pd.Series("", index=frames.index, dtype=object)
+    best = pd.Series(0.0, index=frames.index)
     for t in truth.itertuples():
+        overlap = ((np.minimum(frames["right"], t.right) - np.maximum(frames["left"], t.left)).clip(lower=0)
+                   * (np.minimum(frames["bottom"], t.bottom) - np.maximum(frames["top"], t.top)).clip(lower=0))
         on = (frames["frame"].between(t.first_frame, t.last_frame) & cx.between(t.left, t.right)
-              & cy.between(t.top, t.bottom) & (who == ""))  # fmt: skip
-        who[on] = t.person
+              & cy.between(t.top, t.bottom) & (overlap > best))  # fmt: skip
+        who[on], best[on] = t.person, overlap[on]
     return who
 
 
@@ -63,7 +69,7 @@ def score(frames: pd.DataFrame, tracks: pd.DataFrame, truth: pd.DataFrame) -> di
         extra += n - 1
     male_f, male_t, age_f, age_t = [], [], [], []
     mean = tracks.set_index("track")
-    det = frames[frames["detected"] & (frames["person"] != "")]
+    det = frames[frames["Male"].notna() & (frames["person"] != "")]  # frames with their own answers
     for _, rows in det.groupby("person"):
         if len(rows) < 2:
             continue
@@ -76,8 +82,10 @@ def score(frames: pd.DataFrame, tracks: pd.DataFrame, truth: pd.DataFrame) -> di
         "tracks on a listed person": int(len(owner)), "unmatched tracks": len(unmatched),
         "listed person-frames": truth_frames, "faces missed (person-frames)": truth_frames - len(covered),
         "ID switches": switches, "fragmented person-shots": fragmented, "extra tracks from fragmentation": extra,
-        "Male std per frame": float(np.mean(male_f)), "Male std per track": float(np.mean(male_t)),
-        "age std per frame (years)": float(np.mean(age_f)), "age std per track (years)": float(np.mean(age_t)),
+        "Male std within a person: per-frame answers": float(np.mean(male_f)),
+        "Male std within a person: their track's answer": float(np.mean(male_t)),
+        "age std within a person (years): per-frame answers": float(np.mean(age_f)),
+        "age std within a person (years): their track's answer": float(np.mean(age_t)),
     }  # fmt: skip
 
 
