@@ -34,7 +34,14 @@ from rostro.faces.dlib_resnet import BLOCKS
 from rostro.faces.network import CHIP_SIZE
 from rostro.models.registry import create_model, model_spec
 from rostro.progress import progress_bar
-from rostro.runs import RunInfo, git_commit, read_run_info, regression_values, save_checkpoint, write_manifest
+from rostro.runs import (
+    RunInfo,
+    git_commit,
+    read_run_info,
+    regression_values,
+    save_checkpoint,
+    write_manifest,
+)
 from rostro.training.config import check_schedule
 from rostro.training.loop import optimizer_step
 
@@ -69,6 +76,11 @@ class MultiTaskConfig:
     input: str = "chip"
     model: str = "dlib_resnet"  # or a network trained from scratch on crops, e.g. attr_net
     input_size: int = CHIP_SIZE
+    model_kwargs: dict | None = None  # more arguments of a network trained from scratch (attr_net's widths)
+    # distillation: a trained run whose outputs fill every cell a source does not label and, weighted
+    # by teacher_weight, soften those it does (its own input is cut from the same files)
+    teacher: str | None = None
+    teacher_weight: float = 0.5
     age_weight: float = 1.0
     shift: float = 0.04  # augmentation: random shift (fraction of the chip), with flips, scale and rotation
     seed: int = 0
@@ -92,8 +104,11 @@ class MultiTaskConfig:
                              "scratch on crops: set input: crop, freeze_trunk: false, freeze_blocks: 0")  # fmt: skip
         if self.model == "dlib_resnet" and self.input_size != CHIP_SIZE:
             raise ValueError(f"MultiTaskConfig.input_size: dlib_resnet reads {CHIP_SIZE} px, found {self.input_size}")
-        if not 0 <= self.freeze_blocks < len(BLOCKS) or (self.freeze_blocks and (self.freeze_trunk or
-                                                                                  self.freeze_blocks < 3)):
+        if not 0 <= self.teacher_weight <= 1:
+            raise ValueError(f"MultiTaskConfig.teacher_weight: expected 0..1, found {self.teacher_weight}")
+        if not 0 <= self.freeze_blocks < len(BLOCKS) or (
+            self.freeze_blocks and (self.freeze_trunk or self.freeze_blocks < 3)
+        ):
             raise ValueError(f"MultiTaskConfig.freeze_blocks: expected 0 or 3..{len(BLOCKS) - 1} with freeze_trunk "
                              f"false, found {self.freeze_blocks}")  # fmt: skip
 
@@ -131,7 +146,12 @@ def multitask_table(cfg: MultiTaskConfig) -> tuple[pd.DataFrame, list[str]]:
 
 
 def load_chips(
-    table: pd.DataFrame, sources: list[Source], *, cache_dir: str | None, progress: bool, input: str = "chip",
+    table: pd.DataFrame,
+    sources: list[Source],
+    *,
+    cache_dir: str | None,
+    progress: bool,
+    input: str = "chip",
     size: int = CHIP_SIZE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every row's input (N x size x size x 3 uint8, from the cache: chips, or CelebA-layout crops
@@ -190,13 +210,62 @@ def multitask_loss(
 
 @torch.inference_mode()
 def network_outputs(
-    model: torch.nn.Module, chips: np.ndarray, rows: np.ndarray, batch: int = 128, mean: float = 0.0,
+    model: torch.nn.Module,
+    chips: np.ndarray,
+    rows: np.ndarray,
+    batch: int = 128,
+    mean: float = 0.0,
     std: float = 1 / 255,
 ) -> np.ndarray:
     """Raw outputs (logits, regression units) for ``rows`` of ``chips``."""
     model.eval()
     return np.concatenate([model(_batch(chips, rows[i : i + batch], mean, std)).numpy()
                            for i in range(0, len(rows), batch)])  # fmt: skip
+
+
+@torch.inference_mode()
+def teacher_targets(
+    cfg: MultiTaskConfig, table: pd.DataFrame, labels: list[str], ok: np.ndarray, out: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher run's calibrated probabilities for ``labels`` and its age for every row with an
+    input (NaN elsewhere), through the predictor's ONNX export; kept in ``out/teacher_outputs.npz``
+    so a resumed run does not compute them again."""
+    from rostro.inference.predict import AttributePredictor
+
+    kept = out / "teacher_outputs.npz"
+    if kept.is_file():
+        saved = np.load(kept)
+        return saved["probs"], saved["age"]
+    teacher = AttributePredictor(cfg.teacher, use_fusion=False)
+    info = teacher.info
+    missing = [n for n in labels if n not in info.labels]
+    if missing or "age" not in teacher.values:
+        raise RostroError(f"teacher {cfg.teacher}: expected the labels {labels} and age, found {info.labels} and "
+                          f"{teacher.values}; missing {missing}")  # fmt: skip
+    inputs, has = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress, input=info.input,
+                             size=info.input_size)  # fmt: skip
+    rows = np.flatnonzero(ok & has)
+    probs = np.full((len(table), len(labels)), np.nan, np.float32)
+    age = np.full(len(table), np.nan, np.float32)
+    columns = [info.labels.index(n) for n in labels]
+    with progress_bar("teacher", enabled=cfg.progress) as bar:
+        task = bar.add_task("teacher", total=len(rows))
+        for i in range(0, len(rows), 256):
+            idx = rows[i : i + 256]
+            p, v = teacher.predict_outputs(np.ascontiguousarray(inputs[idx]))
+            probs[idx], age[idx] = p[:, columns], v[:, teacher.values.index("age")]
+            bar.advance(task, len(idx))
+    np.savez(kept, probs=probs, age=age)
+    return probs, age
+
+
+def blend(known: np.ndarray, taught: np.ndarray, weight: float) -> np.ndarray:
+    """Targets from the labels (NaN where unknown) and the teacher's (NaN where it has none): the
+    teacher's weighted in where both exist, either where only one does."""
+    out = np.where(np.isnan(known), taught, known)
+    both = ~np.isnan(known) & ~np.isnan(taught)
+    out[both] = (1 - weight) * known[both] + weight * taught[both]
+    return out
 
 
 @torch.inference_mode()
@@ -280,15 +349,19 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     split = table["split"].to_numpy()
     train, val = np.flatnonzero((split == "train") & ok), np.flatnonzero((split == "validation") & ok)
     log.info("%d training and %d validation faces, %d labels and age", len(train), len(val), len(labels))
-    target = torch.from_numpy(table[labels].to_numpy(np.float32))
-    age = torch.from_numpy(table["age"].to_numpy(np.float32))
+    known, known_age = table[labels].to_numpy(np.float32), table["age"].to_numpy(np.float32)
+    if cfg.teacher:
+        probs, taught_age = teacher_targets(cfg, table, labels, ok, out)
+        known, known_age = blend(known, probs, cfg.teacher_weight), blend(known_age, taught_age, cfg.teacher_weight)
+    target, age = torch.from_numpy(known), torch.from_numpy(known_age)
     spec = model_spec(cfg.model)
     if cfg.model == "dlib_resnet":
         kwargs = {"num_outputs": len(labels) + 1, "hidden": cfg.hidden, "dropout": cfg.dropout}
         model = create_model("dlib_resnet", pretrained=True, **kwargs)
         kwargs["pretrained"] = cfg.freeze_trunk  # a fine-tuned trunk is in best.pt; a frozen one is dlib's file
     else:
-        kwargs = {"num_outputs": len(labels) + 1, "input_size": cfg.input_size, "dropout": cfg.dropout}
+        kwargs = {"num_outputs": len(labels) + 1, "input_size": cfg.input_size, "dropout": cfg.dropout,
+                  **(cfg.model_kwargs or {})}  # fmt: skip
         model = create_model(cfg.model, **kwargs)
     norm = {"mean": spec.mean, "std": spec.std}
     gen = torch.Generator().manual_seed(cfg.seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from rostro.data.images import load_image
 from rostro.data.synthetic import write_utkface
 from rostro.faces.embedding import aligned_chips
 from rostro.inference.predict import AttributePredictor, predict_table
-from rostro.training.multitask import MultiTaskConfig, multitask_loss, train_multitask
+from rostro.training.multitask import MultiTaskConfig, multitask_loss, multitask_table, train_multitask
 
 
 def test_the_loss_counts_only_known_cells_and_ages():
@@ -136,3 +137,114 @@ def test_a_folder_that_holds_a_run_is_refused_before_any_work(multitask_run):
     cfg = load_config(MultiTaskConfig, multitask_run / "config.yaml")
     with pytest.raises(RostroError, match="already holds a run"):
         train_multitask(cfg)
+
+
+@pytest.fixture(scope="module")
+def crop_run(celeba_dir, tmp_path_factory):
+    """dlib's network on CelebA-layout crops, its first 3 blocks frozen and cached (model v3's recipe)."""
+    root = tmp_path_factory.mktemp("crop")
+    utk = write_utkface(root / "utk", 24, seed=2)
+    box = {"chips": "box", "box": [0.2, 0.2, 0.8, 0.8]}
+    cfg = MultiTaskConfig(sources=[{"data": str(celeba_dir), "labels": ["Male", "Smiling"]},
+                                   {"data": str(utk), "format": "utkface", **box}],
+                          out=str(root / "run"), epochs=1, batch_size=8, limit=12, progress=False, input="crop",
+                          freeze_blocks=3, cache_dir=str(root / "cache"), hidden=16)  # fmt: skip
+    return train_multitask(cfg), cfg
+
+
+def test_a_crop_run_with_frozen_blocks_keeps_them_and_predicts_crops(crop_run, celeba_dir, tmp_path):
+    from rostro.faces.dlib_resnet import face_network_weights
+    from rostro.runs import load_run
+
+    run, _ = crop_run
+    model, info = load_run(run)
+    assert info.input == "crop" and info.input_size == 150 and info.model_kwargs["pretrained"] is False
+    dlib = face_network_weights()
+    frozen = [k for k in dlib if k.startswith(("stem.", "blocks.0.", "blocks.1.", "blocks.2."))]
+    assert frozen and all(torch.equal(model.trunk.net.state_dict()[k], dlib[k]) for k in frozen)
+    assert not torch.equal(model.trunk.net.state_dict()["fc.weight"], dlib["fc.weight"])  # the rest trained
+    assert not (run / "last.pt").exists()  # the resume state goes once the run is done
+    paths = sorted((celeba_dir / "img_align_celeba").glob("*.jpg"))[:4]
+    frame = predict_table(AttributePredictor(run), paths, tmp_path / "p.csv", aligned=True, progress=False)
+    assert frame["age"].notna().all() and frame[["Male", "Smiling"]].stack().between(0, 1).all()
+
+
+def test_the_trunk_split_at_a_block_gives_the_whole_trunk():
+    from rostro.models.registry import create_model
+
+    model = create_model("dlib_resnet", num_outputs=2, hidden=8).eval()
+    x = torch.rand(2, 3, 150, 150, generator=torch.Generator().manual_seed(0)) * 255
+    with torch.no_grad():
+        whole = model.trunk(x)
+        for k in (3, 7, 10):
+            torch.testing.assert_close(model.trunk.suffix(*model.trunk.prefix(x, k), k), whole)
+
+
+def test_a_student_learns_from_the_teacher_where_labels_are_missing(crop_run, tmp_path):
+    from rostro.training.multitask import blend
+
+    known = np.array([1.0, np.nan, 0.0, np.nan], np.float32)
+    taught = np.array([0.6, 0.2, np.nan, np.nan], np.float32)
+    np.testing.assert_allclose(blend(known, taught, 0.5), [0.8, 0.2, 0.0, np.nan])
+    teacher, cfg = crop_run
+    student = MultiTaskConfig(sources=cfg.sources, out=str(tmp_path / "student"), epochs=1, batch_size=8, limit=12,
+                              progress=False, input="crop", model="attr_net", input_size=32,
+                              model_kwargs={"widths": [8, 16, 16, 32]}, teacher=str(teacher),
+                              cache_dir=cfg.cache_dir)  # fmt: skip
+    run = train_multitask(student)
+    saved = np.load(run / "teacher_outputs.npz")
+    table, labels = multitask_table(student)
+    utk = (table["source"] == 1).to_numpy()
+    assert labels == ["Male", "Smiling"] and saved["probs"].shape == (len(table), 2)
+    assert np.isfinite(saved["probs"][utk]).all() and np.isfinite(saved["age"][~utk]).all()  # cells no label had
+    pred = AttributePredictor(run)
+    assert pred.info.model == "attr_net" and pred.info.model_kwargs["widths"] == [8, 16, 16, 32]
+    with pytest.raises(ValueError, match="trains from scratch on crops"):
+        MultiTaskConfig(sources=cfg.sources, model="attr_net")
+    with pytest.raises(ValueError, match="freeze_blocks"):
+        MultiTaskConfig(sources=cfg.sources, freeze_blocks=2)
+
+
+def test_an_interrupted_run_resumes_to_the_same_history(celeba_dir, tmp_path, monkeypatch):
+    import rostro.training.multitask as mt
+    from rostro.errors import RostroError
+
+    base = {"sources": [{"data": str(celeba_dir), "labels": ["Male", "Smiling"]}], "epochs": 2, "batch_size": 8,
+            "limit": 16, "progress": False, "input": "crop", "model": "attr_net", "input_size": 32,
+            "model_kwargs": {"widths": [8, 16, 16, 32]}, "cache_dir": str(tmp_path / "cache")}  # fmt: skip
+    whole = train_multitask(MultiTaskConfig(**base, out=str(tmp_path / "whole")))
+    real, calls = mt.validation_scores, []
+
+    def stop_at_the_second_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mt, "validation_scores", stop_at_the_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_multitask(MultiTaskConfig(**base, out=str(tmp_path / "cut")))
+    monkeypatch.setattr(mt, "validation_scores", real)
+    assert (tmp_path / "cut" / "last.pt").is_file()
+    with pytest.raises(RostroError, match="already holds a run"):
+        train_multitask(MultiTaskConfig(**base, out=str(tmp_path / "cut")))
+    train_multitask(MultiTaskConfig(**base, out=str(tmp_path / "cut"), resume=True))
+    a = pd.read_csv(whole / "history.csv").drop(columns="seconds")
+    b = pd.read_csv(tmp_path / "cut" / "history.csv").drop(columns="seconds")
+    pd.testing.assert_frame_equal(a, b, rtol=1e-5)
+    with pytest.raises(RostroError, match="holds no interrupted run"):
+        train_multitask(MultiTaskConfig(**base, out=str(tmp_path / "none"), resume=True))
+
+
+def test_a_multitask_reference_keeps_every_identity_in_its_split(multitask_run, celeba_dir, tmp_path):
+    from rostro.training.multitask import reference_split
+
+    ref = reference_split(multitask_run)
+    assert {"identity", "split"} <= set(ref.columns) and not ref["identity"].str.startswith("celeba:").any()
+    second = shutil.copytree(celeba_dir, tmp_path / "more")  # the same people, another folder
+    cfg = MultiTaskConfig(sources=[{"data": str(celeba_dir), "labels": ["Male"]},
+                                   {"data": str(second), "labels": ["Male"]}], split_from=str(multitask_run),
+                          fractions=(0.5, 0.25, 0.25), seed=7, progress=False)  # fmt: skip
+    table, _ = multitask_table(cfg)
+    want = dict(zip("celeba:" + ref["identity"], ref["split"], strict=True))
+    assert (table["identity"].map(want) == table["split"]).all()
