@@ -83,6 +83,7 @@ def index(cfg: IndexConfig) -> IndexResult:
             else:
                 _add_photos(gallery, cfg, kind, counts)
         threshold = gallery.update_threshold(cfg.far)
+        gallery.prepare_search()  # a large gallery's index, built once here rather than by the next search
         names = gallery.names()
         return IndexResult(gallery=gallery.uri, removed=removed, faces=len(names), people=names[names != ""].nunique(),
                            threshold=threshold.describe(), **counts)  # fmt: skip

@@ -3,7 +3,7 @@
 A folder gallery holds ``meta.json`` (what made the vectors, the threshold, the list of segments),
 one ``vectors-N.npy`` (unit float32 rows) and one ``faces-N.parquet`` (name, path, face, box,
 photo hash) per segment, ``gallery.lock`` and, once the gallery outgrows exact search, a cached
-HNSW graph (``index.faiss`` with ``index.json``, the segments it was built from). Each addition
+IVF index (``index.faiss`` with ``index.json``: the segments and settings it was built from). Each addition
 writes a new segment, then replaces ``meta.json`` atomically: a killed addition leaves the gallery
 as it was before its last segment, and segment files no ``meta.json`` names are deleted by the
 next writer. A writer holds an exclusive lock on ``gallery.lock`` (released by the system when
@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from rostro.errors import RostroError
 from rostro.files import atomic_path, atomic_write_bytes, atomic_write_text
-from rostro.search.index import EXACT_LIMIT, HnswIndex, check_vectors, exact_top_k, normalise
+from rostro.search.index import EXACT_LIMIT, IVF_CODE, IvfIndex, check_vectors, exact_top_k, ivf_lists, normalise
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,9 @@ class Gallery(ABC):
         self._write_meta()
         return self.threshold
 
+    def prepare_search(self) -> None:  # noqa: B027 - a back-end that indexes as it adds keeps this
+        """Build what searching needs now, so that the first search after an addition does not wait for it."""
+
     def close(self) -> None:  # noqa: B027 - a back-end without resources keeps this
         """Release the writer's lock or the connection."""
 
@@ -258,16 +261,16 @@ def check_faces(faces: pd.DataFrame, vectors: np.ndarray, dim: int) -> tuple[pd.
 
 class FolderGallery(Gallery):
     """A gallery in a folder (see the module's docstring), searched exactly up to
-    :data:`~rostro.search.index.EXACT_LIMIT` faces and through a cached HNSW graph beyond."""
+    :data:`~rostro.search.index.EXACT_LIMIT` faces and through a cached IVF index beyond."""
 
     def __init__(self, root: str | Path, *, write: bool = False, create: dict | None = None,
-                 exact_limit: int = EXACT_LIMIT) -> None:  # fmt: skip
+                 exact_limit: int | None = None) -> None:  # fmt: skip
         self.root = Path(root)
         self.uri = str(root)
-        self.exact_limit = exact_limit
+        self.exact_limit = EXACT_LIMIT if exact_limit is None else exact_limit
         self._lock_fh = None
         self._cache: tuple[list, pd.DataFrame, np.ndarray] | None = None
-        self._index: tuple[str, HnswIndex] | None = None
+        self._index: tuple[str, IvfIndex] | None = None
         meta_file = self.root / META
         if not meta_file.is_file():
             if create is None:
@@ -427,17 +430,22 @@ class FolderGallery(Gallery):
         if len(vecs) <= self.exact_limit:
             rows, sims = exact_top_k(vecs, queries, k)
         else:
-            rows, sims = self.hnsw().search(queries, k)
+            rows, sims = self.ivf().search(queries, k)
         names, paths, face = faces["name"].to_numpy(object), faces["path"].to_numpy(object), faces["face"].to_numpy()
         return [[Hit(name=names[r], path=paths[r], face=int(face[r]), similarity=float(s))
                  for r, s in zip(rr, ss, strict=True) if r >= 0]
                 for rr, ss in zip(rows, sims, strict=True)]  # fmt: skip
 
-    def _index_key(self) -> str:
-        return json.dumps({"segments": self.meta["segments"], "dim": self.dim}, sort_keys=True)
+    def prepare_search(self) -> None:
+        if len(self) > self.exact_limit:
+            self.ivf()
 
-    def hnsw(self) -> HnswIndex:
-        """The HNSW graph of the gallery's vectors: cached here, else read from ``index.faiss`` when that was
+    def _index_key(self) -> str:
+        index = f"IVF{ivf_lists(len(self))},{IVF_CODE}"  # other settings: build again
+        return json.dumps({"segments": self.meta["segments"], "dim": self.dim, "index": index}, sort_keys=True)
+
+    def ivf(self) -> IvfIndex:
+        """The IVF index of the gallery's vectors: cached here, else read from ``index.faiss`` when that was
         built from the same segments, else built and saved (a damaged file is rebuilt, with a warning)."""
         key = self._index_key()
         if self._index is not None and self._index[0] == key:
@@ -447,21 +455,21 @@ class FolderGallery(Gallery):
         if file.is_file() and key_file.is_file():
             try:
                 if json.loads(key_file.read_text()).get("key") == key:
-                    index = HnswIndex.read(file)
+                    index = IvfIndex.read(file)
                     if len(index) != len(self):
                         raise RostroError(f"{file}: {len(index)} vectors, the gallery holds {len(self)}")
             except (RostroError, json.JSONDecodeError, OSError) as exc:
-                log.warning("%s; building the search graph again", exc)
+                log.warning("%s; building the search index again", exc)
                 index = None
         if index is None:
-            log.info("%s: building the HNSW search graph of %d faces", self.root, len(self))
-            index = HnswIndex.build(self._load()[1])
+            log.info("%s: building the IVF search index of %d faces", self.root, len(self))
+            index = IvfIndex.build(self._load()[1])
             try:
                 with atomic_path(file) as tmp:
                     index.write(tmp)
                 atomic_write_text(key_file, json.dumps({"key": key}))
             except OSError as exc:  # a read-only gallery is still searched; it is only slower to open
-                log.warning("%s: could not save the search graph (%s)", self.root, exc)
+                log.warning("%s: could not save the search index (%s)", self.root, exc)
         self._index = (key, index)
         return index
 

@@ -32,6 +32,22 @@ def embeddings(tmp_path_factory):
     return root, gallery, probes, vecs, names
 
 
+def test_index_builds_a_large_gallerys_search_index_and_identify_uses_it(embeddings, tmp_path, monkeypatch):
+    from rostro.search import gallery as G
+
+    root, gallery, probes, *_ = embeddings
+    monkeypatch.setattr(G, "EXACT_LIMIT", 50)  # 60 faces: beyond exact search
+    g = tmp_path / "g"
+    index(IndexConfig(source=str(gallery), gallery=str(g), progress=False))
+    assert (g / "index.faiss").is_file() and json.loads((g / "index.json").read_text())["key"]
+    built = (g / "index.faiss").stat().st_mtime_ns
+    frame = identify(IdentifyConfig(photos=str(probes), gallery=str(g), out=str(tmp_path / "who.csv"),
+                                    progress=False)).frame  # fmt: skip
+    best = frame["candidates"].map(lambda c: json.loads(c)[0][0])
+    assert (best == frame["path"].str.extract(r"/photos/(person_\d+)_")[0]).all()
+    assert (g / "index.faiss").stat().st_mtime_ns == built  # identify read the index the command built
+
+
 def test_index_parquet_again_adds_nothing_and_remove(embeddings, tmp_path):
     _, gallery, *_ = embeddings
     g = str(tmp_path / "g")

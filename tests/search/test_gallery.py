@@ -129,17 +129,23 @@ def test_not_a_gallery_empty_gallery_and_damaged_files(tmp_path, filled, stamp):
         open_gallery(root)
 
 
-def test_large_gallery_goes_through_a_cached_graph_rebuilt_when_damaged(filled, caplog):
-    root, vecs, _ = filled
+def test_large_gallery_goes_through_a_cached_index_rebuilt_when_stale_or_damaged(filled, caplog):
+    root, vecs, names = filled
     g = FolderGallery(root, exact_limit=10)
     exact = FolderGallery(root)
     q = vecs[::7] + 0.001
     assert [h[0].name for h in g.search(q, 3)] == [h[0].name for h in exact.search(q, 3)]
-    assert (root / "index.faiss").is_file()
+    assert (root / "index.faiss").is_file() and len(g.ivf()) == 80
     stamp_time = os.path.getmtime(root / "index.faiss")
     FolderGallery(root, exact_limit=10).search(q, 3)  # read from the cache, not rebuilt
     assert os.path.getmtime(root / "index.faiss") == stamp_time
+    with open_gallery(root, write=True) as w:  # an addition makes the cached index stale
+        w.add(faces_frame(names, prefix="more"), vecs)
+    again = FolderGallery(root, exact_limit=10)
+    assert len(again.search(q, 3)[0]) == 3 and len(again.ivf()) == 160
+    assert os.path.getmtime(root / "index.faiss") != stamp_time
     (root / "index.faiss").write_bytes(b"torn")
     with caplog.at_level("WARNING"):
         hits = FolderGallery(root, exact_limit=10).search(q, 3)
     assert "not a readable faiss index" in caplog.text and hits[0][0].name == "person_000"
+    assert len(FolderGallery(root, exact_limit=10).ivf()) == 160  # the rebuilt index was saved
