@@ -18,6 +18,11 @@ import numpy as np
 
 from rostro.errors import RostroError
 
+# faiss's OpenMP threads sleep rather than spin when idle (read once, when faiss loads its OpenMP; a value
+# already set is kept): spinning threads on a machine busy with other work made an index of 6,000 vectors
+# take 28 s to build instead of 1.4 s, each small parallel step waiting for a thread pushed off its core.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 EXACT_LIMIT = 20_000  # faces; a larger gallery is searched through the IVF index
 IVF_CODE = "PQ128x4fs"  # 4 bits a coordinate, scanned with SIMD table look-ups: 4 times SQ8's speed at 1M
 IVF_RERANK = 80  # of each query's best by the 4-bit codes, ranked again on the exact vectors (a flat copy)
@@ -150,13 +155,7 @@ def ivf_nprobe(nlist: int) -> int:
 
 
 def _faiss(threads: int | None = None):
-    """faiss, its OpenMP threads set to ``threads`` (default: the process's budget, 1 in a pool worker).
-
-    OpenMP's idle threads sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE``, unless set otherwise, read
-    when faiss's OpenMP loads): spinning threads on a machine busy with other work made an index of
-    6,000 vectors take 28 s to build instead of 1.4 s, each of its many small parallel steps waiting
-    for a thread that the spinning had pushed off its core."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    """faiss, its OpenMP threads set to ``threads`` (default: the process's budget, 1 in a pool worker)."""
     try:
         import faiss
     except ImportError as exc:  # pragma: no cover - a dependency
