@@ -25,13 +25,15 @@ import torch
 import torch.nn.functional as F
 
 from rostro.config import from_dict, save_config
-from rostro.data.cache import build_cache
+from rostro.data.cache import build_cache, cache_key
 from rostro.data.multisource import Source, read_sources
 from rostro.errors import RostroError
 from rostro.evaluation.calibration import fit_calibration
 from rostro.faces.chips import INPUTS, chip_cache_options
-from rostro.faces.dlib_resnet import BLOCKS
+from rostro.faces.dlib_resnet import BLOCKS, weights_digest
+from rostro.faces.models import model_file
 from rostro.faces.network import CHIP_SIZE
+from rostro.files import atomic_path, user_cache_dir
 from rostro.models.registry import create_model, model_spec
 from rostro.progress import progress_bar
 from rostro.runs import (
@@ -268,22 +270,30 @@ def blend(known: np.ndarray, taught: np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
-@torch.inference_mode()
-def _prefix_cache(model: torch.nn.Module, chips: np.ndarray, ok: np.ndarray, blocks: int,
-                  progress: bool) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """The frozen prefix's activations (float16) and pooled stage features of every row with an input."""
-    model.eval()
+def _prefix_cache(
+    model: torch.nn.Module, chips: np.ndarray, ok: np.ndarray, blocks: int, progress: bool, file: Path
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frozen prefix's activations (float16) and pooled stage features of every row with an input,
+    kept in ``file`` (an ``.npz``; minutes of compute on 2 cores, so a restarted run reads them back)."""
+    if file.is_file():
+        saved = np.load(file)
+        return torch.from_numpy(saved["acts"]), torch.from_numpy(saved["parts"])
     rows = np.flatnonzero(ok)
-    h0, p0 = model.trunk.prefix(_batch(chips, rows[:1]), blocks)
-    acts = torch.zeros((len(chips), *h0.shape[1:]), dtype=torch.float16)
-    parts = torch.zeros((len(chips), p0.shape[1]))
-    with progress_bar("frozen blocks", enabled=progress) as bar:
-        task = bar.add_task("prefix", total=len(rows))
-        for i in range(0, len(rows), 128):
-            idx = rows[i : i + 128]
-            h, p = model.trunk.prefix(_batch(chips, idx), blocks)
-            acts[idx], parts[idx] = h.half(), p
-            bar.advance(task, len(idx))
+    model.eval()
+    with torch.inference_mode():
+        h0, p0 = model.trunk.prefix(_batch(chips, rows[:1]), blocks)
+        acts = torch.zeros((len(chips), *h0.shape[1:]), dtype=torch.float16)
+        parts = torch.zeros((len(chips), p0.shape[1]))
+        with progress_bar("frozen blocks", enabled=progress) as bar:
+            task = bar.add_task("prefix", total=len(rows))
+            for i in range(0, len(rows), 128):
+                idx = rows[i : i + 128]
+                h, p = model.trunk.prefix(_batch(chips, idx), blocks)
+                acts[idx], parts[idx] = h.half(), p
+                bar.advance(task, len(idx))
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(file) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, acts=acts.numpy(), parts=parts.numpy())
     return acts, parts
 
 
@@ -382,12 +392,26 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
             return _head_only(model, mu, sd)
     elif cfg.freeze_blocks:
         k = cfg.freeze_blocks
-        acts, prefix_parts = _prefix_cache(model, chips, ok, k, cfg.progress)
+        key = cache_key(
+            table["path"].tolist(), cfg.input_size, f"prefix{k}-{cfg.input}-{weights_digest(model_file('resnet'))}"
+        )
+        root = Path(cfg.cache_dir) if cfg.cache_dir else user_cache_dir()
+        acts, prefix_parts = _prefix_cache(model, chips, ok, k, cfg.progress, root / f"{key}.npz")
         trainable = [p for b in model.trunk.trunk_blocks()[1 + k :] for p in b.parameters()]
         for b in model.trunk.trunk_blocks()[: 1 + k]:
             b.requires_grad_(False)
         groups = [{"params": trainable, "lr": cfg.lr * cfg.trunk_lr_scale},
                   {"params": model.head.parameters(), "lr": cfg.lr}]  # fmt: skip
+
+        # the trunk's features span orders of magnitude (stage means against the descriptor): the head sees
+        # them standardised with the pretrained trunk's statistics on training rows, folded into its first
+        # layer when saved (as for a frozen trunk)
+        with torch.inference_mode():
+            sample = np.sort(np.random.default_rng(cfg.seed).choice(train, min(len(train), 4096), replace=False))
+            model.eval()
+            feats = torch.cat([model.trunk.suffix(acts[i].float(), prefix_parts[i], k)
+                               for i in np.array_split(sample, max(1, len(sample) // 256))])  # fmt: skip
+            mu, sd = feats.mean(0), feats.std(0).clamp_min(1e-3)
 
         class _Suffix(torch.nn.Module):
             """The trainable rest of the network on cached prefix rows (a batch is a row index tensor)."""
@@ -398,7 +422,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
 
             def forward(self, idx: torch.Tensor) -> torch.Tensor:
                 feats = model.trunk.suffix(acts[idx].float(), prefix_parts[idx], k)
-                return model.head(feats)
+                return model.head((feats - mu) / sd)
 
         net = _Suffix()
 
@@ -412,7 +436,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
                                        for i in range(0, len(rows), 256)])  # fmt: skip
 
         def weights() -> dict:
-            return model.state_dict()
+            return {**model.state_dict(), **_head_only(model, mu, sd)}
     else:
         groups = [{"params": model.parameters(), "lr": cfg.lr}]  # a network trained from scratch: one rate
         if cfg.model == "dlib_resnet":
@@ -447,6 +471,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
         sched.load_state_dict(state["sched"])
         rng.bit_generator.state, first = state["rng"], state["epoch"] + 1
         gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch"])  # dropout draws from the global generator
         history, best, best_row, best_scores = state["history"], state["best"], state["best_row"], state["best_scores"]
         best_out = np.load(out / "validation_outputs.npz")["outputs"]
         log.info("resuming %s after epoch %d", out, state["epoch"])
@@ -486,9 +511,9 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
                 writer.writeheader()
                 writer.writerows(history)
             save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                             "rng": rng.bit_generator.state, "gen": gen.get_state(), "epoch": epoch,
-                             "history": history, "best": best, "best_row": best_row, "best_scores": best_scores},
-                            state_file)  # fmt: skip
+                             "rng": rng.bit_generator.state, "gen": gen.get_state(), "torch": torch.get_rng_state(),
+                             "epoch": epoch, "history": history, "best": best, "best_row": best_row,
+                             "best_scores": best_scores}, state_file)  # fmt: skip
     labelled = table.iloc[val][labels].to_numpy(np.float64)
     calibration, chosen = fit_calibration(best_out[:, : len(labels)], labelled, labels, seed=cfg.seed)
     calibration.save(out)

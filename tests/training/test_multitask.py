@@ -119,7 +119,7 @@ def test_audit_model_reports_age_error_per_group_for_a_model_with_age(multitask_
 def test_bad_configs_are_refused_before_any_work(tmp_path):
     from rostro.training.config import TrainConfig
 
-    with pytest.raises(ValueError, match=r"TrainConfig.chips must be one of \('aligned', 'photo', 'centre'\)"):
+    with pytest.raises(ValueError, match=r"TrainConfig.chips must be one of \('aligned', 'photo', 'centre', 'box'\)"):
         TrainConfig(chips="wide")
     with pytest.raises(ValueError, match="expected at least one"):
         MultiTaskConfig(sources=[])
@@ -246,5 +246,6 @@ def test_a_multitask_reference_keeps_every_identity_in_its_split(multitask_run, 
                                    {"data": str(second), "labels": ["Male"]}], split_from=str(multitask_run),
                           fractions=(0.5, 0.25, 0.25), seed=7, progress=False)  # fmt: skip
     table, _ = multitask_table(cfg)
-    want = dict(zip("celeba:" + ref["identity"], ref["split"], strict=True))
-    assert (table["identity"].map(want) == table["split"]).all()
+    want = table["identity"].map(dict(zip("celeba:" + ref["identity"], ref["split"], strict=True)))
+    known = want.notna()  # the reference run saw a few rows per split (limit); the rest are split by seed
+    assert known.sum() >= len(ref) and (want[known] == table.loc[known, "split"]).all()
