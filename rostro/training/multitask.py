@@ -406,7 +406,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
         # the trunk's features span orders of magnitude (stage means against the descriptor): the head sees
         # them standardised with the pretrained trunk's statistics on training rows, folded into its first
         # layer when saved (as for a frozen trunk)
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference mode: the statistics take part in training's graph
             sample = np.sort(np.random.default_rng(cfg.seed).choice(train, min(len(train), 4096), replace=False))
             model.eval()
             feats = torch.cat([model.trunk.suffix(acts[i].float(), prefix_parts[i], k)
