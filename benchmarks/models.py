@@ -1,9 +1,10 @@
-"""The shipped models side by side on the same held-out faces: v1, v2, v3 (the default) and fast.
+"""Shipped models (or any runs) side by side on the same held-out faces: v1, v2 (the default), new runs.
 
-Run: ``python -m benchmarks.models [--shared ../shared/data] [--work benchmarks/work] [--models v1,v2,default,fast]``.
+Run: ``python -m benchmarks.models [--shared ../shared/data] [--work benchmarks/work] [--models v1,v2,runs/model_v3]``.
 
-Every figure is on the test split of ``benchmarks.heldout`` (model v2's split, which v3 and the
-fast model keep: none of the four trained on a face scored here), through ``rostro predict``:
+Every figure is on the test split of ``benchmarks.heldout`` (model v2's split, which the v3 and fast
+configs keep: no shipped model and no run of those configs trained on a face scored here), through
+``rostro predict``:
 aligned crops for CelebA's 40 attributes and the eyeglasses set, photos with detection for
 celeba-wild and UTKFace (a face not found counts wrong). Prints one Markdown table, each row
 beside its aim, and writes ``benchmarks/results/models.{md,json}``.
@@ -131,7 +132,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work")
-    ap.add_argument("--models", default="v1,v2,default,fast", help=f"Comma-separated names from {list(SHIPPED)}.")
+    ap.add_argument("--models", default="v1,v2,default", help=f"Comma-separated: {list(SHIPPED)} or run folders.")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
     if not (args.shared / "celeba-aligned").is_dir():

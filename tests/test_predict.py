@@ -174,3 +174,11 @@ def test_worker_processes_give_the_same_rows_in_order(run, folder):
     assert two["path"].tolist() == [str(p) for p in paths]
     assert two["error"].tolist() == one["error"].tolist()
     assert np.allclose(two[pred.labels].to_numpy(float), one[pred.labels].to_numpy(float), atol=1e-5, equal_nan=True)
+
+
+def test_shipped_models_are_named_and_paths_pass_through(tmp_path):
+    from rostro.inference.predict import SHIPPED_RUN, WEIGHTS, resolve_run
+
+    assert resolve_run(None) == SHIPPED_RUN == resolve_run("default")
+    assert resolve_run("v1") == WEIGHTS / "celeba_attr_net" and (resolve_run("v2") / "run.json").is_file()
+    assert resolve_run(tmp_path) == tmp_path  # a run folder is taken as given

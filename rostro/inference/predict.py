@@ -41,7 +41,10 @@ from rostro.runs import load_run, run_fingerprint, split_outputs
 from rostro.workers import pool_map
 
 log = logging.getLogger(__name__)
-SHIPPED_RUN = Path(__file__).parent.parent / "weights" / "face_attr_v2"
+WEIGHTS = Path(__file__).parent.parent / "weights"
+# the shipped models by name (``--model NAME``): the default and the earlier ones, kept for comparison
+SHIPPED = {"default": "face_attr_v2", "v2": "face_attr_v2", "v1": "celeba_attr_net"}
+SHIPPED_RUN = WEIGHTS / SHIPPED["default"]
 RUNTIMES = ("torch", "onnx")
 CSV_FIXED = ["path", "face_found", "error", "n_faces", "left", "top", "right", "bottom"]
 
@@ -51,6 +54,16 @@ def default_run() -> Path:
     if not (SHIPPED_RUN / "run.json").is_file():
         raise RostroError(f"no shipped model in {SHIPPED_RUN}; pass --model RUN")
     return SHIPPED_RUN
+
+
+def resolve_run(run: str | Path | None) -> Path:
+    """A run folder from ``--model``: None is the default, a shipped model's name (``default``, ``v2``,
+    ``v1``) its folder unless a folder of that name exists here, anything else a path."""
+    if run is None:
+        return default_run()
+    if str(run) in SHIPPED and not Path(run).exists():
+        return WEIGHTS / SHIPPED[str(run)]
+    return Path(run)
 
 
 @dataclass
@@ -92,7 +105,7 @@ class AttributePredictor:
     ):  # fmt: skip
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
-        self.run = Path(run) if run is not None else default_run()
+        self.run = resolve_run(run)
         self.model, self.info = load_run(self.run)
         self.labels = self.info.labels
         self.values = list(self.info.regression)  # numeric outputs after the labels (age)
@@ -229,9 +242,13 @@ class AttributePredictor:
 
     def _predict_batch(self, chunk: list[str], aligned: bool) -> list[ImageResult]:
         found, crops, chips = [], [], [_NO_CHIPS]
+        # an aligned crop for a crop model is only squared down: JPEG decodes at the smallest power-of-two
+        # scale at least the input size (draft mode), a quarter of the pixels for CelebA's full-size crops
+        small = aligned and self.info.input == "crop" and not self._wants_embedding
+        draft = (self.info.input_size,) * 2 if small else None
         for p in chunk:
             try:
-                faces, face_crops, face_chips_ = self._faces_of(load_image(p), aligned)
+                faces, face_crops, face_chips_ = self._faces_of(load_image(p, draft_size=draft), aligned)
             except ImageDecodeError as exc:
                 faces, face_crops, face_chips_ = exc, [], _NO_CHIPS
             found.append(faces)
