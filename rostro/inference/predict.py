@@ -242,13 +242,9 @@ class AttributePredictor:
 
     def _predict_batch(self, chunk: list[str], aligned: bool) -> list[ImageResult]:
         found, crops, chips = [], [], [_NO_CHIPS]
-        # an aligned crop for a crop model is only squared down: JPEG decodes at the smallest power-of-two
-        # scale at least the input size (draft mode), a quarter of the pixels for CelebA's full-size crops
-        small = aligned and self.info.input == "crop" and not self._wants_embedding
-        draft = (self.info.input_size,) * 2 if small else None
         for p in chunk:
             try:
-                faces, face_crops, face_chips_ = self._faces_of(load_image(p, draft_size=draft), aligned)
+                faces, face_crops, face_chips_ = self._faces_of(load_image(p), aligned)
             except ImageDecodeError as exc:
                 faces, face_crops, face_chips_ = exc, [], _NO_CHIPS
             found.append(faces)
