@@ -60,3 +60,13 @@ def test_excluded_folders_remove_their_identities_everywhere(celeba_dir, tmp_pat
 def test_a_bad_format_is_named():
     with pytest.raises(ValueError, match="format must be one of"):
         Source("x", format="lfw")
+
+
+def test_a_box_goes_with_mode_box_and_only_with_it(tmp_path):
+    with pytest.raises(ValueError, match="goes with mode 'box' and only with it"):
+        Source(str(tmp_path), chips="box")
+    with pytest.raises(ValueError, match="goes with mode 'box' and only with it"):
+        Source(str(tmp_path), chips="centre", box=[0.1, 0.1, 0.9, 0.9])
+    with pytest.raises(ValueError, match="box must be 4 fractions"):
+        Source(str(tmp_path), chips="box", box=[0.9, 0.1, 0.1, 0.9])
+    assert Source(str(tmp_path), chips="box", box=[-0.05, 0.12, 1.05, 0.99]).box[0] == -0.05
