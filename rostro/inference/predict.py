@@ -176,16 +176,30 @@ class AttributePredictor:
     def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], np.ndarray]:
         """Faces, their crops at the input size (their chips for a chip model), and (for a fused
         model) their face-network chips."""
-        size = self.info.input_size
-        if self.info.input == "chip":
-            if aligned:
-                return [None], list(aligned_chips([np.ascontiguousarray(img)])), _NO_CHIPS
-            faces = find_faces(img, detector=self.detector, pick="largest", landmarks68=False)
-            return faces, list(face_chips(img, [f.shape for f in faces])), _NO_CHIPS
+        chip = self.info.input == "chip"
+        if aligned and chip:
+            return [None], list(aligned_chips([np.ascontiguousarray(img)])), _NO_CHIPS
         if aligned:
-            return [None], [resize_square(img, size)], aligned_chips([img]) if self._wants_embedding else _NO_CHIPS
-        faces, crops, chips = self._align(img, "largest")
-        return faces, [resize_square(c, size) for c in crops], chips
+            crops = [resize_square(img, self.info.input_size)]
+            return [None], crops, aligned_chips([img]) if self._wants_embedding else _NO_CHIPS
+        faces = find_faces(img, detector=self.detector, pick="largest", landmarks68=not chip)
+        return faces, *self._inputs(img, faces)
+
+    def _inputs(self, img: np.ndarray, faces: list) -> tuple[list[np.ndarray], np.ndarray]:
+        """The network's inputs for faces found in ``img`` (chips for a chip model, else CelebA-layout crops
+        at the input size) and, for a fused model, the face network's chips."""
+        if self.info.input == "chip":
+            return list(face_chips(img, [f.shape for f in faces])), _NO_CHIPS
+        crops = [resize_square(align_face(img, f.landmarks), self.info.input_size) for f in faces]
+        return crops, face_chips(img, [f.shape for f in faces]) if self._wants_embedding else _NO_CHIPS
+
+    def predict_faces(self, img: np.ndarray, faces: list) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and numeric outputs of faces already found in ``img`` (a video's detections),
+        their inputs cut as ``predict`` cuts them."""
+        if not faces:
+            return self.predict_outputs(np.zeros((0,)))
+        crops, chips = self._inputs(img, faces)
+        return self._predict(crops, [chips])
 
     def _predict(self, crops: list[np.ndarray], chips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and numeric outputs for a batch of faces from many images: one call of each network."""

@@ -25,12 +25,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rostro.data.transforms import resize_square
 from rostro.errors import RostroError
-from rostro.faces.alignment import align_face
 from rostro.faces.detection import Face, detect_faces
 from rostro.faces.embedding import embed_faces
-from rostro.faces.network import face_chips
 from rostro.files import atomic_write_text, check_resumable
 from rostro.progress import progress_bar
 from rostro.video.decode import VideoInfo, VideoLimits, VideoReader
@@ -318,17 +315,8 @@ class VideoAnalyser:
             self._row(track, {"frame": frame, "time": self.between[frame], "detected": False, "box": box})
 
     def _describe(self, image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, np.ndarray]:
-        """The predictor's answers for faces found here: its inputs made as `rostro predict` makes them (the face
-        network's chip for a chip model, else the CelebA-aligned crop), then its public ``predict_outputs``."""
-        p = self.predictor
-        if not faces:
-            return p.predict_outputs(np.zeros((0,)))
-        if p.info.input == "chip":
-            crops = face_chips(image, [f.shape for f in faces])
-        else:
-            crops = np.stack([resize_square(align_face(image, f.landmarks), p.info.input_size) for f in faces])
-        fused = p.fusion is not None and p.fusion.needs_embedding
-        return p.predict_outputs(crops, embed_faces(image, faces) if fused else None)
+        """The predictor's answers for faces found here, their inputs cut as `rostro predict` cuts them."""
+        return self.predictor.predict_faces(image, faces)
 
     def _row(self, track: Track, r: dict) -> None:
         s = self.sums[track.key]
