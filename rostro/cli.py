@@ -217,6 +217,9 @@ add("train", Spec((C.TrainConfig,), C.train, args=("data",), comma=("labels",), 
 }), "Train a face-attribute model; the run folder can then be evaluated or used to predict.")  # fmt: skip
 add("train-multitask", Spec((C.MultiTaskConfig,), C.train_multitask, help={
     "out": "Run folder.", "limit": "Faces per source and split, for a quick check.",
+    "pack_to": "Write the training and validation inputs as a pack (to train elsewhere with --pack) and stop.",
+    "pack": "Train from a pack written by --pack-to instead of the sources' files.",
+    "device": "auto (the GPU when there is one), cpu or cuda.",
 }), "Heads for attributes and age on dlib's face network, trained on several labelled sets at once "
     "(sources and schedule in --config, e.g. configs/model_v2.yaml).")  # fmt: skip
 add("evaluate", Spec((C.EvaluateConfig,), C.evaluate, args=("run",), help={

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from rostro.config import from_dict, save_config
 from rostro.data.cache import build_cache, cache_key
 from rostro.data.multisource import Source, read_sources
+from rostro.data.pack import read_pack, write_pack
 from rostro.errors import RostroError
 from rostro.evaluation.calibration import fit_calibration
 from rostro.faces.chips import INPUTS, chip_cache_options
@@ -91,6 +92,12 @@ class MultiTaskConfig:
     cache_dir: str | None = None
     progress: bool = True
     resume: bool = False  # go on from the last finished epoch of an interrupted run in ``out``
+    device: str = "auto"  # "auto" (a GPU when torch sees one), "cpu", "cuda", "cuda:1", ...
+    # a training pack (``rostro.data.pack``): train from its table and inputs instead of the sources'
+    # files, e.g. on a GPU machine that lacks them; the sources stay the record of where they came from
+    pack: str | None = None
+    pack_to: str | None = None  # write the training and validation rows' inputs as a pack here, and stop
+    pack_quality: int = 90
 
     def __post_init__(self) -> None:
         if not self.parsed:  # parsing here makes an unknown key or format fail now, not mid-training
@@ -106,6 +113,9 @@ class MultiTaskConfig:
                              "scratch on crops: set input: crop, freeze_trunk: false, freeze_blocks: 0")  # fmt: skip
         if self.model == "dlib_resnet" and self.input_size != CHIP_SIZE:
             raise ValueError(f"MultiTaskConfig.input_size: dlib_resnet reads {CHIP_SIZE} px, found {self.input_size}")
+        if self.pack and (self.teacher or self.freeze_trunk or self.freeze_blocks):
+            raise ValueError("MultiTaskConfig.pack: a pack holds one input per face; a teacher, freeze_trunk and "
+                             "freeze_blocks need the sources' files: train those where the files are")  # fmt: skip
         if not 0 <= self.teacher_weight <= 1:
             raise ValueError(f"MultiTaskConfig.teacher_weight: expected 0..1, found {self.teacher_weight}")
         if not 0 <= self.freeze_blocks < len(BLOCKS) or (
@@ -184,14 +194,17 @@ def _augment(x: torch.Tensor, shift: float, gen: torch.Generator) -> torch.Tenso
     theta = torch.stack(
         [torch.stack([cos * flip, -sin, move[:, 0]], 1), torch.stack([sin * flip, cos, move[:, 1]], 1)], 1
     )
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def _batch(chips: np.ndarray, idx: np.ndarray, mean: float = 0.0, std: float = 1 / 255) -> torch.Tensor:
-    """Rows of uint8 NHWC images as the network's NCHW input: ``(x / 255 - mean) / std`` (dlib's
-    network takes 0..255 and normalises inside)."""
-    x = torch.from_numpy(np.ascontiguousarray(chips[idx].transpose(0, 3, 1, 2))).float()
+def _batch(chips: np.ndarray | torch.Tensor, idx: np.ndarray, mean: float = 0.0, std: float = 1 / 255) -> torch.Tensor:
+    """Rows of uint8 NHWC images (an array, or a tensor already on the GPU) as the network's NCHW
+    input: ``(x / 255 - mean) / std`` (dlib's network takes 0..255 and normalises inside)."""
+    if isinstance(chips, torch.Tensor):
+        x = chips[torch.from_numpy(idx).to(chips.device)].permute(0, 3, 1, 2).float()  # channels-last memory
+    else:
+        x = torch.from_numpy(np.ascontiguousarray(chips[idx].transpose(0, 3, 1, 2))).float()
     return x if (mean, std) == (0.0, 1 / 255) else (x / 255 - mean) / std
 
 
@@ -213,16 +226,40 @@ def multitask_loss(
 @torch.inference_mode()
 def network_outputs(
     model: torch.nn.Module,
-    chips: np.ndarray,
+    chips: np.ndarray | torch.Tensor,
     rows: np.ndarray,
     batch: int = 128,
     mean: float = 0.0,
     std: float = 1 / 255,
 ) -> np.ndarray:
-    """Raw outputs (logits, regression units) for ``rows`` of ``chips``."""
+    """Raw outputs (logits, regression units) for ``rows`` of ``chips``, on the model's device."""
     model.eval()
-    return np.concatenate([model(_batch(chips, rows[i : i + batch], mean, std)).numpy()
-                           for i in range(0, len(rows), batch)])  # fmt: skip
+    dev = next(model.parameters()).device
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+        return np.concatenate([model(_batch(chips, rows[i : i + batch], mean, std).to(dev)).float().cpu().numpy()
+                               for i in range(0, len(rows), batch)])  # fmt: skip
+
+
+def training_device(name: str) -> torch.device:
+    """``auto``: the GPU when torch sees one, else the CPU; any other name as torch reads it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RostroError(f"device {name!r}: this torch sees no GPU; use device: auto or cpu")
+    return dev
+
+
+def pack_inputs(cfg: MultiTaskConfig) -> Path:
+    """Write the training and validation rows of ``cfg`` with their inputs to ``cfg.pack_to`` (a
+    training pack: train from it elsewhere with ``pack:``); returns the folder."""
+    table, labels = multitask_table(cfg)
+    chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress, input=cfg.input,
+                           size=cfg.input_size)  # fmt: skip
+    keep = ok & table["split"].isin(["train", "validation"]).to_numpy()
+    meta = {"input": cfg.input, "input_size": cfg.input_size, "labels": labels, "seed": cfg.seed,
+            "split_from": cfg.split_from}  # fmt: skip
+    return write_pack(cfg.pack_to, table[keep], chips[keep], meta, quality=cfg.pack_quality)
 
 
 @torch.inference_mode()
@@ -353,13 +390,22 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
         raise RostroError(f"{out} already holds a run; choose another --out, delete it, or --resume an interrupted one")
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
-    table, labels = multitask_table(cfg)
-    chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress, input=cfg.input,
-                           size=cfg.input_size)  # fmt: skip
+    if cfg.pack:
+        table, chips, meta = read_pack(cfg.pack)
+        if (meta["input"], meta["input_size"]) != (cfg.input, cfg.input_size):
+            raise RostroError(f"{cfg.pack}: a pack of {meta['input']} inputs at {meta['input_size']} px, the config "
+                              f"trains on {cfg.input} at {cfg.input_size}; write a pack from this config")  # fmt: skip
+        labels, ok = meta["labels"], np.ones(len(table), bool)
+    else:
+        table, labels = multitask_table(cfg)
+        chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress, input=cfg.input,
+                               size=cfg.input_size)  # fmt: skip
+    dev = training_device(cfg.device)
     split = table["split"].to_numpy()
     train, val = np.flatnonzero((split == "train") & ok), np.flatnonzero((split == "validation") & ok)
     log.info("%d training and %d validation faces, %d labels and age", len(train), len(val), len(labels))
-    known, known_age = table[labels].to_numpy(np.float32), table["age"].to_numpy(np.float32)
+    known = table[labels].to_numpy(np.float32, copy=True)
+    known_age = table["age"].to_numpy(np.float32, copy=True)
     if cfg.teacher:
         probs, taught_age = teacher_targets(cfg, table, labels, ok, out)
         known, known_age = blend(known, probs, cfg.teacher_weight), blend(known_age, taught_age, cfg.teacher_weight)
@@ -378,15 +424,16 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     if cfg.freeze_trunk:
         feats, mu, sd = _standard_features(model, chips, ok, train)
         groups = [{"params": model.head.parameters(), "lr": cfg.lr}]
+        mu, sd = mu.to(dev), sd.to(dev)
 
         def inputs(idx: np.ndarray) -> torch.Tensor:
-            return feats[idx]
+            return feats[idx].to(dev)
 
         net: torch.nn.Module = model.head
 
         def outputs(rows: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
-                return model.head.eval()(feats[rows]).numpy()
+                return model.head.eval()(feats[rows].to(dev)).cpu().numpy()
 
         def weights() -> dict:
             return _head_only(model, mu, sd)
@@ -411,7 +458,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
             model.eval()
             feats = torch.cat([model.trunk.suffix(acts[i].float(), prefix_parts[i], k)
                                for i in np.array_split(sample, max(1, len(sample) // 256))])  # fmt: skip
-            mu, sd = feats.mean(0), feats.std(0).clamp_min(1e-3)
+            mu, sd = feats.mean(0).to(dev), feats.std(0).clamp_min(1e-3).to(dev)
 
         class _Suffix(torch.nn.Module):
             """The trainable rest of the network on cached prefix rows (a batch is a row index tensor)."""
@@ -421,7 +468,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
                 self.model = model
 
             def forward(self, idx: torch.Tensor) -> torch.Tensor:
-                feats = model.trunk.suffix(acts[idx].float(), prefix_parts[idx], k)
+                feats = model.trunk.suffix(acts[idx].to(dev).float(), prefix_parts[idx].to(dev), k)
                 return model.head((feats - mu) / sd)
 
         net = _Suffix()
@@ -432,7 +479,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
         def outputs(rows: np.ndarray) -> np.ndarray:
             net.eval()
             with torch.inference_mode():
-                return np.concatenate([net(torch.from_numpy(rows[i : i + 256])).numpy()
+                return np.concatenate([net(torch.from_numpy(rows[i : i + 256])).cpu().numpy()
                                        for i in range(0, len(rows), 256)])  # fmt: skip
 
         def weights() -> dict:
@@ -443,13 +490,15 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
             groups = [{"params": model.trunk.parameters(), "lr": cfg.lr * cfg.trunk_lr_scale},
                       {"params": model.head.parameters(), "lr": cfg.lr}]  # fmt: skip
 
+        data = torch.from_numpy(chips).to(dev) if dev.type == "cuda" else chips  # the whole set on the GPU
+
         def inputs(idx: np.ndarray) -> torch.Tensor:
-            return _augment(_batch(chips, idx, **norm), cfg.shift, gen)
+            return _augment(_batch(data, idx, **norm).to(dev), cfg.shift, gen)
 
         net = model
 
         def outputs(rows: np.ndarray) -> np.ndarray:
-            return network_outputs(model, chips, rows, **norm)
+            return network_outputs(model, data, rows, **norm)
 
         def weights() -> dict:
             return model.state_dict()
@@ -459,6 +508,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
                    data={"multitask": str(out / "config.yaml")}, source="train-multitask", monitor="val_mean_accuracy",
                    git_commit=git_commit(), input=cfg.input, regression=AGE)  # fmt: skip
     info.save(out)  # from the start: an interrupted run can be evaluated from its best epoch so far
+    model.to(dev, memory_format=torch.channels_last) if dev.type == "cuda" else model.to(dev)
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     steps = len(train) // cfg.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=cfg.epochs * steps)
@@ -483,7 +533,9 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
             task = bar.add_task("train", total=steps, epoch=epoch)
             for s in range(steps):
                 idx = np.sort(order[s * cfg.batch_size : (s + 1) * cfg.batch_size])
-                loss = multitask_loss(net(inputs(idx)), target[idx], age[idx], len(labels), cfg.age_weight)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                    raw = net(inputs(idx))
+                loss = multitask_loss(raw.float(), target[idx].to(dev), age[idx].to(dev), len(labels), cfg.age_weight)
                 optimizer_step(loss, opt, sched)
                 total += loss.item()
                 bar.advance(task)
@@ -502,7 +554,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
             if scores["mean_accuracy"] > best:
                 best = scores["mean_accuracy"]
-                save_checkpoint(weights(), out / "best.pt")
+                save_checkpoint({k: v.cpu() for k, v in weights().items()}, out / "best.pt")
                 np.savez_compressed(out / "validation_outputs.npz", outputs=val_out, rows=val)
                 write_manifest(out)
                 best_row, best_scores, best_out = row, scores, val_out
@@ -510,7 +562,8 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
                 writer = csv.DictWriter(fh, fieldnames=list(history[0]))
                 writer.writeheader()
                 writer.writerows(history)
-            save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+            save_checkpoint({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "opt": opt.state_dict(),
+                             "sched": sched.state_dict(),
                              "rng": rng.bit_generator.state, "gen": gen.get_state(), "torch": torch.get_rng_state(),
                              "epoch": epoch, "history": history, "best": best, "best_row": best_row,
                              "best_scores": best_scores}, state_file)  # fmt: skip

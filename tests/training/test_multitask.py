@@ -249,3 +249,37 @@ def test_a_multitask_reference_keeps_every_identity_in_its_split(multitask_run, 
     want = table["identity"].map(dict(zip("celeba:" + ref["identity"], ref["split"], strict=True)))
     known = want.notna()  # the reference run saw a few rows per split (limit); the rest are split by seed
     assert known.sum() >= len(ref) and (want[known] == table.loc[known, "split"]).all()
+
+
+def test_a_pack_carries_the_rows_and_inputs_and_trains_as_the_sources_do(celeba_dir, tmp_path):
+    from rostro.data.pack import read_pack
+    from rostro.errors import RostroError
+
+    base = {"sources": [{"data": str(celeba_dir), "labels": ["Male", "Smiling"]}], "epochs": 1, "batch_size": 8,
+            "limit": 16, "progress": False, "input": "crop", "model": "attr_net", "input_size": 32,
+            "model_kwargs": {"widths": [8, 16, 16, 32]}, "cache_dir": str(tmp_path / "cache"),
+            "device": "cpu"}  # fmt: skip
+    pack = tmp_path / "pack"
+    from rostro.commands import train_multitask as command
+
+    result = command(MultiTaskConfig(**base, pack_to=str(pack), pack_quality=100))
+    assert result.run_dir == pack and "pack written" in result.lines()[0]
+    table, inputs, meta = read_pack(pack)
+    full, labels = multitask_table(MultiTaskConfig(**base))
+    assert set(table["split"]) == {"train", "validation"} and meta["labels"] == labels == ["Male", "Smiling"]
+    want = full[full["split"] != "test"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(table[want.columns], want, check_dtype=False)
+    assert inputs.shape == (len(table), 32, 32, 3) and inputs.std() > 10  # faces, not blank rows
+    from_pack = train_multitask(MultiTaskConfig(**base, pack=str(pack), out=str(tmp_path / "a")))
+    from_files = train_multitask(MultiTaskConfig(**base, out=str(tmp_path / "b")))
+    a = pd.read_csv(from_pack / "history.csv")
+    b = pd.read_csv(from_files / "history.csv")
+    # lossless WebP at quality 100 is near-lossless: the same rows and schedule give nearly the same loss
+    assert len(a) == len(b) == 1 and abs(a["loss"][0] - b["loss"][0]) < 0.05
+    assert AttributePredictor(from_pack).info.labels == labels
+    with pytest.raises(RostroError, match="a pack of crop inputs at 32 px"):
+        train_multitask(MultiTaskConfig(**{**base, "input_size": 48}, pack=str(pack), out=str(tmp_path / "c")))
+    with pytest.raises(RostroError, match="expected a training pack"):
+        read_pack(tmp_path / "cache")
+    with pytest.raises(ValueError, match="a pack holds one input per face"):
+        MultiTaskConfig(**base, pack=str(pack), teacher=str(from_files))
