@@ -72,12 +72,37 @@ def join(packs: list[Path], dest: Path) -> Path:
     return dest
 
 
-def worker(name: str, pack: str, out: str, budget: float, smoke: bool) -> None:
-    """One candidate: time a few steps, fit the epochs to the budget, train."""
+def _probe(cfg, folder: Path, name: str) -> float:
+    """Seconds a training step of ``cfg``'s network takes, timed while every worker times its own (so
+    the measure includes the others' share of the GPU)."""
     import torch
 
-    from rostro.config import load_config
     from rostro.models.registry import create_model
+
+    (folder / f"ready.{name}").touch()
+    t_wait = time.perf_counter()
+    while len(list(folder.glob("ready.*"))) < len(CANDIDATES) and time.perf_counter() - t_wait < 90:
+        time.sleep(0.5)
+    model = create_model("attr_net", num_outputs=41, input_size=64, dropout=cfg.dropout,
+                         **cfg.model_kwargs).cuda().to(memory_format=torch.channels_last)  # fmt: skip
+    opt = torch.optim.AdamW(model.parameters())
+    x = torch.rand(cfg.batch_size, 3, 64, 64, device="cuda").contiguous(memory_format=torch.channels_last)
+    for i in range(60):
+        if i == 10:
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = model(x).float().square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / 50
+
+
+def worker(name: str, pack: str, out: str, budget: float, smoke: bool) -> None:
+    """One candidate: time a few steps, fit the epochs to the budget, train."""
+    from rostro.config import load_config
     from rostro.training.multitask import MultiTaskConfig, train_multitask
 
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(message)s", stream=sys.stdout)
@@ -85,32 +110,13 @@ def worker(name: str, pack: str, out: str, budget: float, smoke: bool) -> None:
     dev = os.environ.get("V3_DEVICE", "cuda")  # cpu: a dry run of the smoke test here
     cfg = load_config(MultiTaskConfig, CONFIG, pack=pack, out=out, progress=False, device=dev, **over)
     rows = json.loads((Path(pack) / _META).read_text())["rows"]
+    step = _probe(cfg, Path(out).parent, name) if dev == "cuda" else float("nan")
+    epoch = step * 1.6 * 0.82 * rows / cfg.batch_size  # augmentation and validation: a margin
     if smoke:
         cfg.epochs, cfg.batch_size = 1, 64
-    else:  # every worker times its steps at once, so the measure includes the others' share of the GPU
-        (Path(out).parent / f"ready.{name}").touch()
-        t_wait = time.perf_counter()
-        while len(list(Path(out).parent.glob("ready.*"))) < len(CANDIDATES) and time.perf_counter() - t_wait < 90:
-            time.sleep(0.5)
-        model = create_model("attr_net", num_outputs=41, input_size=64, dropout=cfg.dropout,
-                             **cfg.model_kwargs).cuda().to(memory_format=torch.channels_last)  # fmt: skip
-        opt = torch.optim.AdamW(model.parameters())
-        x = torch.rand(cfg.batch_size, 3, 64, 64, device="cuda").contiguous(memory_format=torch.channels_last)
-        for i in range(60):
-            if i == 10:
-                torch.cuda.synchronize()
-                t0 = time.perf_counter()
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                loss = model(x).float().square().mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        torch.cuda.synchronize()
-        step = (time.perf_counter() - t0) / 50
-        epoch = step * 1.6 * 0.82 * rows / cfg.batch_size  # augmentation and validation: a margin
+    else:
         cfg.epochs = int(max(4, min(40, budget // epoch)))
-        print(f"{name}: {step * 1000:.1f} ms a step, about {epoch:.1f} s an epoch: {cfg.epochs} epochs", flush=True)
-        del model, opt
+    print(f"{name}: {step * 1000:.1f} ms a step, about {epoch:.1f} s an epoch: {cfg.epochs} epochs", flush=True)
     train_multitask(cfg)
 
 
