@@ -33,11 +33,9 @@ from rostro.data.pack import _INPUTS, _META, _TABLE  # noqa: E402
 CONFIG = ROOT / "configs" / "model_v3_net.yaml"
 CANDIDATES = {
     "fast": {"model_kwargs": {"widths": [16, 32, 64, 128]}},
-    "net32": {"model_kwargs": {"widths": [32, 64, 128, 256]}},
     "net48": {"model_kwargs": {"widths": [48, 96, 192, 384]}},
     "net64": {"model_kwargs": {"widths": [64, 128, 256, 512]}},
     "net64wd": {"model_kwargs": {"widths": [64, 128, 256, 512]}, "weight_decay": 0.05, "dropout": 0.3},
-    "net64d": {"model_kwargs": {"widths": [64, 128, 256, 512], "depths": [1, 3, 4, 3]}},
 }
 PART = 15_500_000  # bytes: what comes back is at most 16 MB a file
 
