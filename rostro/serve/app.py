@@ -227,7 +227,9 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         thresholds = dict(zip(predictor.labels, map(float, predictor.thresholds), strict=True))
         return {"run": predictor.run.name, "model": predictor.info.model, "input_size": predictor.info.input_size,
                 "labels": predictor.labels, "values": predictor.values, "thresholds": thresholds,
-                "verify_threshold": threshold, "model_card": card.read_text() if card.is_file() else None}  # fmt: skip
+                "verify_threshold": threshold, "model_card": card.read_text() if card.is_file() else None,
+                "limits": {"upload_mb": cfg.max_upload_mb, "pixels": cfg.max_pixels,
+                           "video_seconds": MAX_VIDEO_SECONDS}}  # fmt: skip
 
     @app.post("/analyze")
     async def analyze(file: Photo) -> dict:
@@ -301,7 +303,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
 
         digest = hashlib.sha256(vecs[0].tobytes()).hexdigest()[:32]
         row = pd.DataFrame([{"name": name, "path": f"upload:{digest[:12]}", "face": 0, "photo_hash": digest,
-                             **dict(zip(("left", "top", "right", "bottom"), map(int, faces[0].box), strict=True))}])
+                             **_box(faces[0].box)}])  # fmt: skip
         with open_gallery(cfg.gallery, write=True) as gallery:
             gallery.check_stamp(photo_stamp(), "this service's faces")
             added = gallery.add(row, vecs[:1]) if digest not in gallery.photo_hashes() else 0
@@ -359,8 +361,8 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                 "attributes": {n: round(float(r[n]), 6) for n in names},
                 "positive": [n for n, t in zip(names, predictor.thresholds, strict=True) if r[n] >= t]}
                for _, r in tracks.iterrows()]  # fmt: skip
-        return {"width": analysis.info.width, "height": analysis.info.height, "n_frames": analysis.n_frames,
-                "n_shots": len(analysis.cuts) + 1, "n_tracks": len(out), "tracks": out,
+        return {"width": analysis.info.width, "height": analysis.info.height, "duration": analysis.info.duration,
+                "n_frames": analysis.n_frames, "n_shots": len(analysis.cuts) + 1, "n_tracks": len(out), "tracks": out,
                 "message": analysis.error or ("" if out else NO_FACE),
                 "seconds": round(time.perf_counter() - start, 3)}  # fmt: skip
 

@@ -38,6 +38,7 @@ def test_health_model_page_and_docs(client, tiny_run):
     model = client.get("/model").json()
     assert model["labels"] == ["Male", "Smiling"] and set(model["thresholds"]) == {"Male", "Smiling"}
     assert 0 < model["verify_threshold"] < 1
+    assert model["limits"] == {"upload_mb": 10.0, "pixels": 4_000_000, "video_seconds": 30.0}  # the page shows them
     page = client.get("/")
     assert page.status_code == 200 and 'id="drop"' in page.text and "verify" in page.text
     paths = client.get("/openapi.json").json()["paths"]

@@ -25,6 +25,7 @@ def test_video_tracks(client, clip):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["n_frames"] == 24 and body["n_shots"] == 2 and body["n_tracks"] == 2
+    assert body["duration"] == pytest.approx(2.4)  # the page's timeline spans it
     track = body["tracks"][0]
     assert track["track"] == 1 and "Male" in track["attributes"] and "age" in track and track["n_detections"] >= 2
 
@@ -54,7 +55,7 @@ def test_video_without_duration_is_bounded_by_its_frames(client, tmp_path, monke
     raw = write_raw_h264(tmp_path / "bare.h264", moving_face_frames(20, cut=None))
     r = post(client, raw)  # no duration, no frame count, no timestamps: analysed, at the nominal rate
     assert r.status_code == 200, r.text
-    assert r.json()["n_frames"] == 20 and r.json()["n_tracks"] == 1
+    assert r.json()["n_frames"] == 20 and r.json()["n_tracks"] == 1 and r.json()["duration"] is None
     # the frame cap holds whatever the header and the timestamps say
     monkeypatch.setattr(decode, "VideoLimits", partial(decode.VideoLimits, max_fps=0.5))
     r = post(client, raw)
