@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import re
 import threading
 
 import numpy as np
@@ -43,6 +44,27 @@ def test_health_model_page_and_docs(client, tiny_run):
     assert page.status_code == 200 and 'id="drop"' in page.text and "verify" in page.text
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/analyze", "/verify", "/embed", "/health", "/model"} <= set(paths)
+
+
+def test_page_posts_the_fields_each_endpoint_takes(client):
+    """Each form the page's script sends (post(path, { fields })) names the fields of its endpoint's form."""
+    page = client.get("/").text
+    spec = client.get("/openapi.json").json()
+    sent = {path: {f.split(":")[0].strip() for f in fields.split(",")}
+            for path, fields in re.findall(r'post\("(\w+)", \{([^}]*)\}\)', page)}  # fmt: skip
+    assert {"analyze", "explain", "identify", "video"} <= set(sent)
+    for path, fields in sent.items():
+        ref = spec["paths"]["/" + path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+        form = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert set(form["required"]) <= fields <= set(form["properties"]), path
+    assert sent["video"] == {"file"}
+
+
+def test_page_has_a_video_tab(client):
+    page = client.get("/").text
+    assert '<button id="tab-video" type="button">Video</button>' in page and '<section id="video"' in page
+    assert '<input id="file-video" type="file" accept="video/*"' in page
+    assert 'for (const n of ["analyze", "verify", "find", "video"])' in page  # the tab switch shows and hides it
 
 
 def test_analyze_a_photo(client, photo):

@@ -1,6 +1,6 @@
 """End to end in a real headless browser (Debian's chromium + chromedriver): drop a photo on the
 page served by a live server on 127.0.0.1, and see boxes and attributes appear (Analyze), a verdict
-(Verify), or the face's gallery matches (Find).
+(Verify), or the face's gallery matches (Find); drop a clip and see its tracks on a timeline (Video).
 
 Skipped where no browser is installed. Set ROSTRO_SCREENSHOT=path to keep the screenshot
 (docs/service.png was taken this way).
@@ -161,3 +161,47 @@ def test_find_tab_names_the_face_from_the_gallery(gallery_server, browser):
     best = browser.find_element(By.CSS_SELECTOR, "#matches .match.on")
     assert best.find_element(By.CSS_SELECTOR, ".name").text == "Grace" and best.text.endswith("1.000")
     _wait(browser, lambda d: d.find_element(By.ID, "canvas-find").is_displayed())
+
+
+def test_video_tab_shows_tracks_on_a_timeline_and_refusals(server, browser, tmp_path, monkeypatch):
+    from selenium.webdriver.common.by import By
+
+    from rostro.serve import app as serve_app
+    from tests.video.conftest import moving_face_frames, write_clip
+
+    clip = write_clip(tmp_path / "moving.mp4", moving_face_frames())  # 2.4 s: face A, a cut at 1.2 s, face B
+    browser.get(server)
+    browser.find_element(By.ID, "tab-video").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "video-limits").text == "Clips of at most 30 s and 10 MB.")
+    browser.find_element(By.ID, "file-video").send_keys(str(clip))
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#tracks .face"))
+    msg = browser.find_element(By.ID, "video-msg")
+    assert msg.text.startswith("2 track(s) in 24 frames, 2 shot(s)") and "ok" in msg.get_attribute("class")
+    titles = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#tracks .face h3")]
+    assert titles[0].startswith("Track 1: 0.0–1.1 s, 12 frames, age about ") and titles[1].startswith("Track 2: 1.2–")
+    first = browser.find_elements(By.CSS_SELECTOR, "#tracks .face:first-child .attr.on > span:last-child")
+    values = [float(e.text) for e in first]  # its attributes, most probable first
+    assert values and values == sorted(values, reverse=True) and min(values) >= 0.5
+    # the timeline spans the clip: track 1 on its first half, track 2 from the cut to the end
+    lanes = browser.find_elements(By.CSS_SELECTOR, "#timeline .lane .span")
+    spans = [[(b.rect["x"] - lane.rect["x"]) / lane.rect["width"], b.rect["width"] / lane.rect["width"]]
+             for lane in lanes for b in [lane.find_element(By.CSS_SELECTOR, "span")]]  # fmt: skip
+    assert len(spans) == 2 and spans[0][0] < 0.01 and 0.4 < spans[0][1] < 0.5 and 0.49 < spans[1][0] < 0.51
+    assert "0 to 2.4 s" in browser.find_element(By.ID, "timeline-caption").text
+    # the service's refusals, shown as the other tabs show them
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    browser.find_element(By.ID, "file-video").send_keys(str(junk))
+    _wait(browser, lambda d: d.find_element(By.ID, "video-msg").text.startswith("415: file: "))
+    assert not browser.find_elements(By.CSS_SELECTOR, "#tracks .face")
+    monkeypatch.setattr(serve_app, "MAX_VIDEO_SECONDS", 1.0)
+    browser.refresh()
+    browser.find_element(By.ID, "tab-video").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "video-limits").text == "Clips of at most 1 s and 10 MB.")
+    browser.find_element(By.ID, "file-video").send_keys(str(clip))
+    _wait(browser, lambda d: d.find_element(By.ID, "video-msg").text.startswith("413: "))
+    assert "at most 1 s" in browser.find_element(By.ID, "video-msg").text
+    big = tmp_path / "big.mp4"  # over the upload limit: refused on the page, before any upload
+    big.write_bytes(bytes(11 * 2**20))
+    browser.find_element(By.ID, "file-video").send_keys(str(big))
+    _wait(browser, lambda d: "over the service's 10 MB limit" in d.find_element(By.ID, "video-msg").text)
