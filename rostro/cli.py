@@ -5,6 +5,11 @@ Every flag defaults to None, meaning "not given": the config dataclass (or the Y
 ``--config``) holds the one set of defaults, shown in each flag's help, and a given flag overrides
 it. Errors are caught in one place (:func:`_invoke`) and printed as one line with exit code 2; a
 result is printed through its ``lines()``.
+
+Start-up is kept short: each command is registered by name with a function that makes its
+:class:`Spec`, and :func:`run` builds the app with only the command the arguments name, so
+``rostro video`` imports only what ``video`` needs. ``app``, with every command, is built on first
+use (``rostro --help`` and an unknown command get it too).
 """
 
 from __future__ import annotations
@@ -15,30 +20,25 @@ import logging
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from rostro import commands as C
+from rostro import commands as C  # loads each command's module on first use
 from rostro._version import __version__
-from rostro.commands._base import CommandResult
 from rostro.config import load_config, read_yaml
-from rostro.distributed import finish as finish_distributed
 from rostro.errors import RostroError
 
-app = typer.Typer(
-    help="rostro: train, evaluate, audit and serve face-attribute classifiers, offline.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    from rostro.commands._base import CommandResult
+
 console = Console()
 err = Console(stderr=True)
 
@@ -156,13 +156,29 @@ def _invoke(spec: Spec, values: dict[str, Any]) -> None:
     except (RostroError, ValueError, OSError, KeyError) as exc:
         _fail(exc)
     finally:
-        finish_distributed()  # a command run under torchrun leaves its process group
+        _finish_distributed()
     for line in result.lines() if result is not None else []:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def add(name: str, spec: Spec, help: str) -> None:
-    """Register ``spec`` as the command ``name``."""
+def _finish_distributed() -> None:
+    """A command run under torchrun leaves its process group (only a command that loaded torch can be in one)."""
+    if "torch.distributed" in sys.modules:
+        from rostro.distributed import finish
+
+        finish()
+
+
+COMMANDS: dict[str, tuple[Callable[[], Spec], str]] = {}  # name -> (makes its Spec, help), in --help's order
+
+
+def add(name: str, spec: Callable[[], Spec], help: str) -> None:
+    """Register the command ``name``; ``spec`` makes its :class:`Spec` (importing its module) when it is built."""
+    COMMANDS[name] = (spec, help)
+
+
+def _command(spec: Spec, help: str) -> Callable[..., None]:
+    """The function typer calls for ``spec``: its signature holds the flags."""
 
     def command(**values: Any) -> None:
         _invoke(spec, values)
@@ -170,10 +186,9 @@ def add(name: str, spec: Spec, help: str) -> None:
     command.__signature__ = inspect.Signature(_parameters(spec))  # type: ignore[attr-defined]
     command.__annotations__ = {}
     command.__doc__ = help
-    app.command(name)(command)
+    return command
 
 
-@app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs.")] = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
@@ -182,7 +197,6 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show deb
     )
 
 
-@app.command()
 def version() -> None:
     """Print rostro's version."""
     console.print(f"rostro {__version__}")
@@ -200,10 +214,10 @@ def _verify_eval(cfg: C.VerifyEvalConfig | C.LfwConfig) -> C.VerifyEvalResult | 
     return C.lfw_eval(cfg) if isinstance(cfg, C.LfwConfig) else C.verify_eval(cfg)
 
 
-add("eda", Spec((C.EdaConfig,), C.eda, args=("data",), help={
+add("eda", lambda: Spec((C.EdaConfig,), C.eda, args=("data",), help={
     "out": "Report folder.", "target": "Label whose class balance is shown; none: Male.",
 }), "Explore a dataset's training split: balance, prevalence, correlations, sample faces.")  # fmt: skip
-add("train", Spec((C.TrainConfig,), C.train, args=("data",), comma=("labels",), help={
+add("train", lambda: Spec((C.TrainConfig,), C.train, args=("data",), comma=("labels",), help={
     "out": "Run folder.", "model": "Registered model: attr_net, small_cnn or dlib_resnet.",
     "labels": "Labels to learn (repeat, or comma-separated); none: all.",
     "input_size": "Input size in px; none: the model's (with --init-from, the trunk's).",
@@ -215,56 +229,58 @@ add("train", Spec((C.TrainConfig,), C.train, args=("data",), comma=("labels",), 
     "chips": "Train on the face network's 150-px chips: aligned, photo or centre (dlib_resnet trunks).",
     "compile": "torch.compile the model (measure first).",
 }), "Train a face-attribute model; the run folder can then be evaluated or used to predict.")  # fmt: skip
-add("train-multitask", Spec((C.MultiTaskConfig,), C.train_multitask, help={
+add("train-multitask", lambda: Spec((C.MultiTaskConfig,), C.train_multitask, help={
     "out": "Run folder.", "limit": "Faces per source and split, for a quick check.",
     "pack_to": "Write the training and validation inputs as a pack (to train elsewhere with --pack) and stop.",
     "pack": "Train from a pack written by --pack-to instead of the sources' files.",
     "device": "auto (the GPU when there is one), cpu or cuda.",
 }), "Heads for attributes and age on dlib's face network, trained on several labelled sets at once "
     "(sources and schedule in --config, e.g. configs/model_v2.yaml).")  # fmt: skip
-add("evaluate", Spec((C.EvaluateConfig,), C.evaluate, args=("run",), help={
+add("evaluate", lambda: Spec((C.EvaluateConfig,), C.evaluate, args=("run",), help={
     "run": "Run folder.", "split": "train, validation or test.", "data": "Dataset path, when it moved since training.",
     "out": "Report folder; none: RUN/eval-SPLIT.", "embeddings": "dlib embeddings of the data, to score a fused run.",
 }), "Score a trained run on a split: metrics.json and an HTML report with plots.")  # fmt: skip
-add("predict", Spec((C.PredictConfig,), C.predict, args=("target",), help={
+add("predict", lambda: Spec((C.PredictConfig,), C.predict, args=("target",), help={
     "target": "An image, or a folder of images.", "out": "CSV (one row per image, resumable) or JSON (all faces).",
     "runtime": "onnx or torch.", "annotate": "Folder for images with boxes drawn.", "batch_size": "Images per batch.",
 }), "Attributes of the largest face in each image; unreadable images and missing faces are rows too.")  # fmt: skip
-add("analyze", Spec((C.AnalyzeConfig,), C.analyze, args=("photo",), help={
+add("analyze", lambda: Spec((C.AnalyzeConfig,), C.analyze, args=("photo",), help={
     "photo": "A photo; none: a portrait that matplotlib ships.", "out": "Folder for the annotated image and JSON.",
     "explain": "Add a saliency map of each attribute called positive.",
 }), "Detect every face in one photo and list its attributes with probabilities.")  # fmt: skip
-add("explain", Spec((C.ExplainConfig,), C.explain, args=("target",), flags={"attrs": "--attr"}, comma=("attrs",), help={
+add("explain", lambda: Spec((C.ExplainConfig,), C.explain, args=("target",), flags={"attrs": "--attr"},
+                            comma=("attrs",), help={
     "target": "An image, or a folder of images.", "attrs": "Attribute to explain; repeat (none: every attribute).",
     "out": "Folder for DIR/<stem>_<attr>.png (overlay) and .npy (the map, the photo's size).",
     "layer": "auto (a block fine enough to locate cues) or last (classic Grad-CAM).",
 }), "Which pixels made each attribute: Grad-CAM maps of the largest face, over the photo.")  # fmt: skip
-add("export", Spec((C.ExportConfig,), C.export, args=("run",), help={
+add("export", lambda: Spec((C.ExportConfig,), C.export, args=("run",), help={
     "run": "Run folder.", "format": "Only onnx for now.", "out": "Output file; none: RUN/model.onnx.",
 }), "Export a run's model for onnxruntime.")  # fmt: skip
-add("embed", Spec((C.EmbedConfig,), C.embed, args=("data",), help={
+add("embed", lambda: Spec((C.EmbedConfig,), C.embed, args=("data",), help={
     "out": "Parquet file; a re-run skips images already in it.", "model": "Use this run's features instead of dlib's.",
     "chunk": "Images per task; progress is saved every 20 tasks or minute.",
     "pick": "Which face of a photo: largest, or centre (pre-cropped sets).",
     "flip": "Average each face with its mirror image.", "jitter": "Average dlib's N jittered copies of each chip.",
     "face_network": "Run dlib's face network with onnx, torch, or dlib itself (to check).",
 }), "Face embeddings for every image of a dataset or a folder of photos, with labels, groups, identities.")  # fmt: skip
-add("fuse", Spec((C.FuseConfig,), C.fuse, args=("run", "embeddings"), help={
+add("fuse", lambda: Spec((C.FuseConfig,), C.fuse, args=("run", "embeddings"), help={
     "run": "Run folder from `rostro train`.", "embeddings": "dlib embeddings of the run's data.",
     "data": "Dataset path, when it moved since training.",
 }), "Add heads on dlib embeddings to a run and choose, per attribute, how much of CNN and embedding.")  # fmt: skip
-add("audit", Spec((C.AuditConfig,), C.audit, args=("embeddings",), flags={"groups": "--group"}, help={
+add("audit", lambda: Spec((C.AuditConfig,), C.audit, args=("embeddings",), flags={"groups": "--group"}, help={
     "label": "Label column to predict, e.g. Male.",
     "cross_group": "Group column of the cross-group matrix; none: first.",
     "classifier": "logistic or mlp.", "out": "Report folder.",
 }), "Audit a classifier on embeddings per group: metrics with intervals, gaps, cross-group matrix.")  # fmt: skip
-add("audit-model", Spec((C.ModelAuditConfig,), C.audit_model, args=("data",), flags={"groups": "--group"}, help={
+add("audit-model", lambda: Spec((C.ModelAuditConfig,), C.audit_model, args=("data",), flags={"groups": "--group"},
+                                help={
     "data": "Labelled dataset with group columns (e.g. a UTKFace folder).", "label": "Attribute to audit.",
     "mitigate": "Per-group thresholds: equalized_odds, demographic_parity or none.",
     "mitigate_group": "Group column for thresholds; none: the first.", "out": "Report folder.",
 }), "Audit a trained model (the shipped one by default) per group, then try per-group thresholds.")  # fmt: skip
-add("verify-eval", Spec((C.VerifyEvalConfig, C.LfwConfig), _verify_eval, args=("embeddings",),
-                        flags={"root": "--lfw"}, choose=_lfw_or_pairs, help={
+add("verify-eval", lambda: Spec((C.VerifyEvalConfig, C.LfwConfig), _verify_eval, args=("embeddings",),
+                                flags={"root": "--lfw"}, choose=_lfw_or_pairs, help={
     "root": "LFW folder (lfw/ and pairs.txt): run the 10-fold protocol.",
     "group": "Group column for per-group FAR/FRR.",
     "metric": "cosine or euclidean.", "flip": "LFW: mirror-image averaging.",
@@ -273,19 +289,19 @@ add("verify-eval", Spec((C.VerifyEvalConfig, C.LfwConfig), _verify_eval, args=("
     "refine_band": "LFW: how near the threshold a pair is refined (2: every pair).",
     "target_far": "FAR at which the global threshold is set.", "out": "Report folder.",
 }), "Verification figures: FAR/FRR, EER, ROC/DET, FRR at target FARs, per-group rates; or LFW's protocol.")  # fmt: skip
-add("verify", Spec((C.VerifyConfig,), C.verify, args=("image_a", "image_b"), help={
+add("verify", lambda: Spec((C.VerifyConfig,), C.verify, args=("image_a", "image_b"), help={
     "image_a": "First photo.", "image_b": "Second photo.", "threshold": "Accept at or above this cosine similarity.",
     "threshold_file": "threshold.json from `rostro verify-eval`.",
 }), "Are two photos the same person? Cosine similarity of dlib embeddings against a threshold.")  # fmt: skip
-add("tsne", Spec((C.TsneConfig,), C.tsne, args=("embeddings",), help={
+add("tsne", lambda: Spec((C.TsneConfig,), C.tsne, args=("embeddings",), help={
     "colour": "Column that colours the points.", "marker": "Column that picks the marker.",
     "method": "tsne, or umap when umap-learn is installed.", "out": "Output folder.",
 }), "A t-SNE (or UMAP) map of embeddings coloured by group and marked by label.")  # fmt: skip
-add("synth", Spec((C.SynthConfig,), C.synth, args=("out",), help={
+add("synth", lambda: Spec((C.SynthConfig,), C.synth, args=("out",), help={
     "out": "Folder to write.", "n": "Number of faces.", "layout": "celeba or folders.",
     "attribute": "Class attribute for the folders layout.",
 }), "Draw synthetic faces with known attributes, in CelebA or folder-per-class layout.")  # fmt: skip
-add("index", Spec((C.IndexConfig,), C.index, args=("source",), comma=("remove",), help={
+add("index", lambda: Spec((C.IndexConfig,), C.index, args=("source",), comma=("remove",), help={
     "source": "Folder with a sub-folder of photos per person, a folder of photos, or a Parquet from `rostro embed`.",
     "gallery": "Gallery: a folder, milvus://HOST:PORT/COLLECTION, or milvus:PATH.db/COLLECTION (Milvus Lite).",
     "kind": "people, photos or parquet; auto: from the source.", "name_column": "Parquet: the column naming each face.",
@@ -295,7 +311,7 @@ add("index", Spec((C.IndexConfig,), C.index, args=("source",), comma=("remove",)
     "flip": "Average each face with its mirror image.", "jitter": "Average dlib's N jittered copies of each chip.",
     "progress": "Show a progress bar.",
 }), "Add faces to a gallery (only photos not in it yet), or remove a person's, for identify and search.")  # fmt: skip
-add("identify", Spec((C.IdentifyConfig,), C.identify, args=("photos",), help={
+add("identify", lambda: Spec((C.IdentifyConfig,), C.identify, args=("photos",), help={
     "photos": "A photo, a folder of photos, or a Parquet from `rostro embed`.",
     "gallery": "Gallery from `rostro index`.", "k": "Candidates per face.",
     "out": "CSV: one row per face, with name, similarity and candidates.",
@@ -303,16 +319,16 @@ add("identify", Spec((C.IdentifyConfig,), C.identify, args=("photos",), help={
     "threshold": "Cosine similarity at or above which a face is named (overrides --far).",
     "name_column": "Parquet: the column naming each face.", "progress": "Show a progress bar.",
 }), "Name every face of a collection from a gallery; a face below the threshold is unknown.")  # fmt: skip
-add("search", Spec((C.SearchConfig,), C.search, args=("photo",), help={
+add("search", lambda: Spec((C.SearchConfig,), C.search, args=("photo",), help={
     "photo": "A photo.", "gallery": "Gallery from `rostro index`.", "k": "Matches per face.",
 }), "Print the best gallery matches of each face of a photo.")  # fmt: skip
-add("cluster", Spec((C.ClusterConfig,), C.cluster, args=("photos",), help={
+add("cluster", lambda: Spec((C.ClusterConfig,), C.cluster, args=("photos",), help={
     "photos": "A folder of photos, or a Parquet from `rostro embed`.", "out": "Folder for clusters.csv and index.html.",
     "method": "whispers (Chinese whispers) or agglomerative.",
     "threshold": "Euclidean distance between faces of one person; none: the method's default.",
     "name_column": "Parquet: a column copied to the CSV.", "progress": "Show a progress bar.",
 }), "Group the faces of a collection by person, without labels: clusters.csv and an HTML page.")  # fmt: skip
-add("video", Spec((C.VideoConfig,), C.video, args=("clip",), help={
+add("video", lambda: Spec((C.VideoConfig,), C.video, args=("clip",), help={
     "clip": "A video file (anything FFmpeg reads).",
     "out": "Folder for frames.csv, tracks.csv, annotated.mp4 and report.html.",
     "every": "Detect faces on every n-th frame (and at each shot cut); track them in between.",
@@ -323,7 +339,7 @@ add("video", Spec((C.VideoConfig,), C.video, args=("clip",), help={
     "progress": "Show a progress bar.",
 }), "Track every face of a clip: attributes and age per track, frames.csv, tracks.csv, annotated.mp4, a report; "
     "a killed run resumes.")  # fmt: skip
-add("serve", Spec((C.ServeConfig,), C.serve, flags={"cors_origins": "--cors-origin"}, help={
+add("serve", lambda: Spec((C.ServeConfig,), C.serve, flags={"cors_origins": "--cors-origin"}, help={
     "host": "Address to bind; other than loopback needs an API key.",
     "api_key": "Key clients send as X-API-Key (or set ROSTRO_API_KEY).",
     "cors_origins": "Allowed browser origin; repeat.", "max_upload_mb": "Largest upload accepted.",
@@ -332,9 +348,44 @@ add("serve", Spec((C.ServeConfig,), C.serve, flags={"cors_origins": "--cors-orig
 }), "Serve the REST API and the web page (http://HOST:PORT/, API docs at /docs).")  # fmt: skip
 
 
+def build_app(names: Sequence[str] | None = None) -> typer.Typer:
+    """The ``rostro`` app with the commands ``names`` (and ``version``); None: every command."""
+    app = typer.Typer(
+        help="rostro: train, evaluate, audit and serve face-attribute classifiers, offline.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(main)
+    app.command()(version)
+    for name in COMMANDS if names is None else names:
+        spec, help = COMMANDS[name]
+        app.command(name)(_command(spec(), help))
+    return app
+
+
+def _named(args: Sequence[str]) -> list[str] | None:
+    """The commands :func:`build_app` needs for ``args``: the one they name (the first argument that is not
+    an option: ``main``'s take no value); None (all) for none, an unknown one or ``--help`` before it."""
+    for arg in args:
+        if arg == "--help":
+            return None
+        if not arg.startswith("-"):
+            return [arg] if arg in COMMANDS else [] if arg == "version" else None
+    return None
+
+
 def run() -> None:
-    """Entry point for ``python -m rostro``."""
-    app(prog_name="rostro")
+    """Entry point of the ``rostro`` command and ``python -m rostro``: builds only the command named."""
+    build_app(_named(sys.argv[1:]))(prog_name="rostro")
+
+
+def __getattr__(name: str) -> Any:
+    """``app``, with every command, built on first use (by tests through typer's CliRunner, for one)."""
+    if name != "app":
+        raise AttributeError(f"module 'rostro.cli' has no attribute {name!r}")
+    globals()["app"] = build_app()
+    return globals()["app"]
 
 
 if __name__ == "__main__":

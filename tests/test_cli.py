@@ -73,3 +73,47 @@ def test_a_flag_overrides_the_yaml_and_a_flag_of_another_mode_is_refused(tmp_pat
     bad.write_text("out: [unclosed\n")
     res = runner.invoke(app, ["synth", "--config", str(bad)])
     assert res.exit_code == 2 and "not valid YAML" in res.output and "Traceback" not in res.output
+
+
+def test_a_command_imports_only_what_it_needs():
+    """``rostro video --help`` builds only video's command: no scikit-learn, FastAPI or torch is imported."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "sys.argv = ['rostro', 'video', '--help']\n"
+        "from rostro.cli import run\n"
+        "try:\n"
+        "    run()\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\n"
+        "print('loaded:', sorted(m for m in ('sklearn', 'fastapi', 'torch', 'rostro.serve.app') if m in sys.modules))\n"
+        "print('commands:', sorted(m for m in sys.modules if m.startswith('rostro.commands.')))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "--every" in res.stdout and "Track every face of a clip" in res.stdout
+    assert "loaded: []" in res.stdout
+    assert "commands: ['rostro.commands._base', 'rostro.commands.video']" in res.stdout
+
+
+def test_commands_load_lazily_and_a_commands_name_is_its_function():
+    """Every name of ``rostro.commands`` imports; ``video`` stays the function once its module is imported."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, types\n"
+        "import rostro.commands as C\n"
+        "assert 'rostro.commands.audit' not in sys.modules\n"
+        "import rostro.commands.video\n"
+        "from rostro.commands import video, VideoConfig\n"
+        "assert callable(video) and not isinstance(video, types.ModuleType)\n"
+        "assert video is sys.modules['rostro.commands.video'].video and C.train.__module__ == 'rostro.commands.train'\n"
+        "assert set(C.__all__) == set(C._MODULE_OF) and set(C.__all__) <= set(dir(C))\n"
+        "assert all(getattr(C, n) is not None for n in C.__all__)\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr
