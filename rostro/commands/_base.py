@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from typing import Protocol
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol
 
 from rostro.errors import RostroError
 from rostro.faces.status import status_counts
+
+if TYPE_CHECKING:  # loaded where used: a command such as video starts without them
+    import numpy as np
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ def read_embeddings(path: str, needed: list[str]) -> tuple[pd.DataFrame, np.ndar
 
     Columns in ``needed`` must exist; rows without a face are left out with a warning.
     """
+    import numpy as np
+    import pandas as pd
+
     frame = pd.read_parquet(path)
     absent = [c for c in needed if c not in frame.columns]
     if absent:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from rostro.commands._base import set_threads
 from rostro.files import check_writable
+
+if TYPE_CHECKING:  # the CLI reads VideoConfig before the command runs: it starts without pandas
+    import pandas as pd
 
 WORK = ".video-work"  # the unfinished pass's rows and state, inside --out
 
