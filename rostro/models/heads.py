@@ -2,15 +2,13 @@
 
 Follows scikit-learn's habits: ``__init__`` stores parameters, ``fit`` returns ``self``,
 learned state ends in ``_``. ``to_dict``/``from_dict`` keep the weights as plain JSON, so
-a saved head never needs pickle to load.
+a saved head never needs pickle to load. Only ``fit`` loads scikit-learn: a loaded head predicts
+with numpy alone (so inference, ``rostro video`` for one, starts without it).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
 
 KINDS = ("logistic", "mlp")
 
@@ -31,6 +29,9 @@ class EmbeddingClassifier:
         self.seed = seed
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> EmbeddingClassifier:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.neural_network import MLPClassifier
+
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         X, Y = np.asarray(X, np.float64), np.asarray(Y)
@@ -56,6 +57,8 @@ class EmbeddingClassifier:
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         if not hasattr(self, "layers_"):
+            from sklearn.exceptions import NotFittedError
+
             raise NotFittedError("EmbeddingClassifier is not fitted yet; call fit first")
         Z = (np.asarray(X, np.float64) - self.mean_) / self.scale_
         out = []
