@@ -150,8 +150,10 @@ def main() -> None:
     print(f"| closed-set rank-1 | gallery identify (exact) | {ident['rank1']:.4f} | |")
     for far in FARS:
         rate, t, accepted = ident[far]
-        print(f"| open-set identification rate at FAR {far:g} | gallery identify (exact) | {rate:.4f} | "
-              f"threshold {t:.4f} ({accepted} of {ident['unknowns']:,} unknowns accepted) |")
+        print(
+            f"| open-set identification rate at FAR {far:g} | gallery identify (exact) | {rate:.4f} | "
+            f"threshold {t:.4f} ({accepted} of {ident['unknowns']:,} unknowns accepted) |"
+        )
     for method, pf, bf, described, seconds in clusters:
         print(f"| clustering pairwise F | {method} | {pf:.4f} | {described}; {seconds:.1f} s |")
         print(f"| clustering BCubed F | {method} | {bf:.4f} | |")

@@ -121,8 +121,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=2000)
-    parser.add_argument("--probe-factor", type=float, nargs="+", default=[ix.IVF_PROBE_FACTOR],
-                        help="nprobe = factor x sqrt(nlist); several: a row each, one build")
+    parser.add_argument(
+        "--probe-factor",
+        type=float,
+        nargs="+",
+        default=[ix.IVF_PROBE_FACTOR],
+        help="nprobe = factor x sqrt(nlist); several: a row each, one build",
+    )
     parser.add_argument("--exact-up-to", type=int, default=100_000, help="largest gallery also measured exactly")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work")
@@ -156,8 +161,10 @@ def main() -> None:
         missed = [what for what, bad in (("build", build > AIM[0]), ("q/s", qps < AIM[1]), ("recall", recall < AIM[2]))
                   if bad]  # fmt: skip
         verdict = "met" if not missed else "missed: " + ", ".join(missed)
-        print(f"| {n:,} | {label}{' *' if shipped else ''} | {build:.1f} | {qps:,.0f} | {idle_qps:,.0f} | "
-              f"{recall:.3f} | {verdict} |")
+        print(
+            f"| {n:,} | {label}{' *' if shipped else ''} | {build:.1f} | {qps:,.0f} | {idle_qps:,.0f} | "
+            f"{recall:.3f} | {verdict} |"
+        )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,9 @@ def assign(frames: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
     who = pd.Series("", index=frames.index, dtype=object)
     best = pd.Series(0.0, index=frames.index)
     for t in truth.itertuples():
-        overlap = ((np.minimum(frames["right"], t.right) - np.maximum(frames["left"], t.left)).clip(lower=0)
-                   * (np.minimum(frames["bottom"], t.bottom) - np.maximum(frames["top"], t.top)).clip(lower=0))
+        overlap = (np.minimum(frames["right"], t.right) - np.maximum(frames["left"], t.left)).clip(lower=0) * (
+            np.minimum(frames["bottom"], t.bottom) - np.maximum(frames["top"], t.top)
+        ).clip(lower=0)
         on = (frames["frame"].between(t.first_frame, t.last_frame) & cx.between(t.left, t.right)
               & cy.between(t.top, t.bottom) & (overlap > best))  # fmt: skip
         who[on], best[on] = t.person, overlap[on]

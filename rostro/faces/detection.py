@@ -59,8 +59,13 @@ def _hog_like(box: tuple[float, float, float, float], dlib) -> object:
 
 
 def detect_faces(
-    img: np.ndarray, *, detector: str = "auto", upsample: int | None = None, max_side: int = 1600,
-    landmarks68: bool = True, min_score: float | None = None,
+    img: np.ndarray,
+    *,
+    detector: str = "auto",
+    upsample: int | None = None,
+    max_side: int = 1600,
+    landmarks68: bool = True,
+    min_score: float | None = None,
 ) -> list[Face]:
     """Faces in an HxWx3 uint8 RGB image, largest first.
 

@@ -22,8 +22,18 @@ def people_vectors(n_people: int, per_person: int, *, seed: int = 0, spread: flo
 
 def faces_frame(names: list, *, prefix: str = "p") -> pd.DataFrame:
     n = len(names)
-    return pd.DataFrame({"name": names, "path": [f"{prefix}{i}.jpg" for i in range(n)], "face": 0, "left": -1,
-                         "top": -1, "right": -1, "bottom": -1, "photo_hash": [f"{prefix}{i}" for i in range(n)]})
+    return pd.DataFrame(
+        {
+            "name": names,
+            "path": [f"{prefix}{i}.jpg" for i in range(n)],
+            "face": 0,
+            "left": -1,
+            "top": -1,
+            "right": -1,
+            "bottom": -1,
+            "photo_hash": [f"{prefix}{i}" for i in range(n)],
+        }
+    )
 
 
 def write_embeddings(path: Path, vecs: np.ndarray, names: list, **signature) -> Path:

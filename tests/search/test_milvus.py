@@ -34,7 +34,7 @@ def test_milvus_lite_round_trip(tmp_path, stamp):
         assert name == "person_001" and sim > 0.99 and len(cands) == 3
         with pytest.raises(RostroError, match="jitter"):
             g.check_stamp({**stamp, "jitter": 2}, "these")
-        assert g.remove('person_001') == 3 and len(g) == 21
+        assert g.remove("person_001") == 3 and len(g) == 21
         assert g.search(vecs[4:5], 1)[0][0].name != "person_001"
         assert g.update_threshold(1e-3).source == "default"  # 21 faces: too few impostor pairs for 1e-3
         names_, sample = g.sample(100)
