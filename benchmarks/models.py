@@ -7,7 +7,9 @@ configs keep: no shipped model and no run of those configs trained on a face sco
 ``rostro predict``:
 aligned crops for CelebA's 40 attributes and the eyeglasses set, photos with detection for
 celeba-wild and UTKFace (a face not found counts wrong). Prints one Markdown table, each row
-beside its aim, and writes ``benchmarks/results/models.{md,json}``.
+beside its aim, and writes ``benchmarks/results/models.{md,json}``. ``--split validation`` measures the same
+rows of the validation split (and the eyeglasses ``validate`` folder) into ``models-validation.{md,json}``:
+the table runs are chosen on; v1 trained on some of those faces, so only runs on v2's split compare there.
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ def _age_error(preds: pd.DataFrame, truth: pd.Series) -> np.ndarray:
     return np.abs(preds["age"].to_numpy(float) - truth.to_numpy(float))
 
 
-def measure(name: str, shared: Path, work: Path) -> dict:
-    """One model's figures (see the module's docstring)."""
+def measure(name: str, shared: Path, work: Path, split: str = "test") -> dict:
+    """One model's figures (see the module's docstring) on ``split``'s rows."""
     run = resolve_run(name)
-    folder = work / "models" / name
+    folder = work / "models" / split / name
     folder.mkdir(parents=True, exist_ok=True)
-    table, labels, _ = test_table(shared)
+    table, labels, _ = test_table(shared, split=split)
     out: dict = {"run": str(run)}
     rows = table[table["source"].isin([0, 1])]
     preds = predictions(run, rows["path"].tolist(), True, folder / "celeba.csv")
@@ -67,7 +69,7 @@ def measure(name: str, shared: Path, work: Path) -> dict:
     old, young = age >= 76, (age >= 5) & (age <= 17)
     out["utkface_extra"] = {"male_76": float(right[old].mean()), "male_5_17": float(right[young].mean()),
                             "n_76": int(old.sum()), "n_5_17": int(young.sum())}  # fmt: skip
-    glasses = sorted((shared / "eyeglasses" / "test").rglob("*.jpg"))
+    glasses = sorted((shared / "eyeglasses" / ("validate" if split == "validation" else split)).rglob("*.jpg"))
     preds = predictions(run, [str(p) for p in glasses], True, folder / "eyeglasses.csv")
     truth = np.array([p.parent.name == "eyeglasses" for p in glasses])
     out["eyeglasses"] = {
@@ -134,16 +136,24 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work")
     ap.add_argument("--models", default="v1,v2,default", help=f"Comma-separated: {list(SHIPPED)} or run folders.")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument(
+        "--split",
+        choices=("test", "validation"),
+        default="test",
+        help="validation: choose between runs (v1 trained on some of these faces: only runs on v2's "
+        "split compare fairly); test: report the chosen one.",
+    )
     args = ap.parse_args()
     if not (args.shared / "celeba-aligned").is_dir():
         ap.error(f"{args.shared}: no shared data here (expected celeba-aligned/ and the other sets)")
     torch.set_num_threads(2)
-    results = {name: measure(name, args.shared, args.work) for name in args.models.split(",")}
-    text = markdown(results)
+    results = {name: measure(name, args.shared, args.work, args.split) for name in args.models.split(",")}
+    text = markdown(results).replace(" test", f" {args.split}") if args.split != "test" else markdown(results)
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "models.md").write_text(text + "\n")
-    (args.results / "models.json").write_text(json.dumps(results, indent=2, default=float))
+    stem = "models" if args.split == "test" else f"models-{args.split}"
+    (args.results / f"{stem}.md").write_text(text + "\n")
+    (args.results / f"{stem}.json").write_text(json.dumps(results, indent=2, default=float))
 
 
 if __name__ == "__main__":
