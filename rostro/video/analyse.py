@@ -30,8 +30,8 @@ from rostro.faces.detection import Face, detect_faces
 from rostro.faces.embedding import embed_faces
 from rostro.files import atomic_write_text, check_resumable
 from rostro.progress import progress_bar
-from rostro.video.decode import VideoInfo, VideoLimits, VideoReader
-from rostro.video.tracking import ShotDetector, Track, Tracker
+from rostro.video.decode import Frame, VideoInfo, VideoLimits, VideoReader
+from rostro.video.tracking import THUMB, ShotDetector, Track, Tracker
 
 log = logging.getLogger(__name__)
 FRAME_FIXED = ["frame", "time", "shot", "track", "detected", "left", "top", "right", "bottom", "score"]
@@ -206,7 +206,7 @@ class VideoAnalyser:
             with progress_bar("video {task.fields[fps]}", enabled=self.progress) as bar:
                 task = bar.add_task("video", total=total, completed=start, fps="")
                 for frame in reader:
-                    self._frame(frame.index, frame.time, frame.image)
+                    self._frame(frame)
                     self.next_frame = frame.index + 1
                     done_here = self.next_frame - start
                     rate = done_here / max(time.perf_counter() - started, 1e-9)
@@ -224,15 +224,16 @@ class VideoAnalyser:
             error=self.error, work=self.work,
         )  # fmt: skip
 
-    def _frame(self, index: int, t: float, image: np.ndarray) -> None:
+    def _frame(self, frame: Frame) -> None:
+        index, t = frame.index, frame.time
         self.n_frames += 1
-        if self.shots.is_cut(image):
-            self._close(image.shape)
+        if self.shots.is_cut(frame.thumbnail(THUMB)):
+            self._close(frame.image.shape)
             self.shot += 1
             self.cuts.append([index, round(t, 4)])
             self.last_detect = None
         if self.last_detect is None or index - self.last_detect >= self.every:
-            self._detect(index, t, image)
+            self._detect(index, t, frame.image)
             self.last_detect = index
         elif self.tracker.tracks:  # its boxes come at the next detection pass, between the two detections
             self.between[index] = t

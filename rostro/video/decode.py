@@ -68,11 +68,35 @@ class VideoInfo:
     duration: float | None  # seconds
 
 
-@dataclass
 class Frame:
-    index: int  # 0-based, in decoding (display) order
-    time: float  # seconds since the first frame, from the frame's timestamp
-    image: np.ndarray  # H x W x 3 uint8 RGB, upright, at the first frame's size
+    """One frame: its index (0-based, in display order), its time (seconds since the first frame, from
+    its own timestamp) and, on first use, its image (H x W x 3 uint8 RGB, upright, at the first
+    frame's size). FFmpeg's conversion to RGB costs more than decoding, so frames only tracked
+    through are never converted: the shot-cut test reads a thumbnail scaled down by FFmpeg."""
+
+    def __init__(self, index: int, time: float, source, size: tuple[int, int] | None = None):
+        self.index, self.time = index, time
+        self.source = source  # the PyAV frame (or an RGB array)
+        self._size = size  # (width, height) every image is brought to; None: the frame's own
+        self._image: np.ndarray | None = None
+
+    @property
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            image = self.source if isinstance(self.source, np.ndarray) else _image(self.source)
+            if self._size is not None and image.shape[1::-1] != self._size:  # the stream changed size part-way
+                image = np.asarray(Image.fromarray(image).resize(self._size, Image.BILINEAR))
+            self._image = image
+        return self._image
+
+    def thumbnail(self, size: tuple[int, int]) -> np.ndarray:
+        """The upright frame at ``size`` (width, height), area-averaged: what shot cuts are told from."""
+        if isinstance(self.source, np.ndarray):
+            return np.asarray(Image.fromarray(self.source).resize(size, Image.BOX))
+        quarter = round((self.source.rotation or 0) / 90) % 4
+        w, h = size[::-1] if quarter % 2 else size
+        small = self.source.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+        return upright(small, self.source.rotation or 0)
 
 
 def _av():
@@ -112,7 +136,7 @@ class VideoReader:
             self._container.close()
             raise
         if first is not None:
-            first = Frame(first[0], first[1], _image(first[2]))
+            first = Frame(*first)
         if first is None:
             self._container.close()
             raise DamagedVideoError(f"{self.path}: {self.error or 'no frame could be decoded'}; expected at least one "
@@ -126,6 +150,7 @@ class VideoReader:
             duration = self._container.duration / 1_000_000
         fps = float(stream.average_rate) if stream.average_rate else None
         h, w = first.image.shape[:2]
+        first._size = (w, h)
         self.info = VideoInfo(str(self.path), w, h, stream.codec_context.name, fps, stream.frames or None, duration)
         self._check_header()
 
@@ -201,10 +226,7 @@ class VideoReader:
                         raise VideoTooLargeError(self._budget(n))
                 if index < self.start:
                     continue
-                image = decoded if isinstance(decoded, np.ndarray) else _image(decoded)
-                if image.shape[1::-1] != size:  # the stream changed size part-way: the first frame's size
-                    image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
-                yield Frame(index, time, image)
+                yield decoded if isinstance(decoded, Frame) else Frame(index, time, decoded, size)
         finally:
             container.close()
 
@@ -245,7 +267,7 @@ def _image(frame) -> np.ndarray:
 
 def _chain(first: Frame | None, rest: Iterator[tuple]) -> Iterator[tuple]:
     if first is not None:
-        yield first.index, first.time, first.image
+        yield first.index, first.time, first
     yield from rest
 
 

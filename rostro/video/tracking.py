@@ -183,7 +183,10 @@ class ShotDetector:
     previous: np.ndarray | None = None  # the last frame's thumbnail
 
     def is_cut(self, image: np.ndarray) -> bool:
-        thumb = np.asarray(Image.fromarray(image).resize(THUMB, Image.BOX), np.float32)
+        """``image``: the frame, or its thumbnail at ``THUMB`` already (``Frame.thumbnail``)."""
+        if image.shape[1::-1] != THUMB:
+            image = np.asarray(Image.fromarray(image).resize(THUMB, Image.BOX))
+        thumb = image.astype(np.float32)
         prev, self.previous = self.previous, thumb
         if prev is None:
             return False

@@ -233,8 +233,14 @@ def test_rotated_and_variable_rate_clips(tmp_path):
     rotated = write_clip(tmp_path / "rot.mp4", [img] * 3, rotation=-90)  # a phone's "rotate 90" (clockwise)
     reader = VideoReader(rotated)
     assert (reader.info.width, reader.info.height) == (48, 64)
-    first = next(iter(reader)).image
+    frame = next(iter(reader))
+    first = frame.image
     assert first.shape == (64, 48, 3) and first[:16, -16:].mean() > 200  # the corner is now top-right
+    thumb = frame.thumbnail((12, 16))  # scaled down by FFmpeg, upright as the image is
+    assert thumb.shape == (16, 12, 3) and thumb[:4, -4:].mean() > 200 and thumb[-4:, :4].mean() < 40
+    later = list(VideoReader(rotated))[1]
+    assert later._image is None  # RGB only on first use: a frame only tracked through is never converted
+    assert np.abs(later.thumbnail((12, 16)).astype(int) - thumb).max() <= 2
     times = [0.0, 0.1, 0.15, 0.5, 0.52, 1.0]
     vfr = write_clip(tmp_path / "vfr.mp4", [img] * len(times), times=times)
     np.testing.assert_allclose([f.time for f in VideoReader(vfr)], times, atol=2e-3)
@@ -334,3 +340,31 @@ def test_boxes_between_detections_are_interpolated_and_end_with_the_face(tmp_pat
     boxes = {f: [((20 + 6 * f, 50, 100 + 6 * f, 150), 0.9)] for f in (0, 3, 6, 9, 12)}
     frames, _ = analyse_with(tmp_path / "to-the-end", monkeypatch, 15, boxes, every=3)
     assert frames["frame"].tolist() == list(range(15)) and frames["left"].tolist() == [20 + 6 * f for f in range(15)]
+
+
+def test_boxes_drawn_in_yuv_look_as_drawn_in_rgb():
+    """The annotated video's fast path (4:2:0 planes) against the RGB drawing it replaces."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from rostro.video.outputs import COLOURS, _draw, _YuvPainter
+
+    rng = np.random.default_rng(0)
+    w, h = 96, 64
+    rgb = np.clip(rng.normal(110, 20, (h, w, 3)), 0, 255).astype(np.uint8)
+    source = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+    rows = pd.DataFrame([{"track": 2, "left": 9, "top": 5, "right": 40, "bottom": 30, "detected": True}])
+    captions, font = {2: ["#2", "Male 0.97"]}, ImageFont.load_default(size=11)
+    painted = _YuvPainter(captions, font, 2).paint(source, rows, w, h)
+    reference = Image.fromarray(source.to_ndarray(format="rgb24"))
+    _draw(ImageDraw.Draw(reference), rows, captions, font, 2)
+    reference = av.VideoFrame.from_image(reference).reformat(format="yuv420p")  # as the encoder receives it
+    luma, luma_ref = painted.to_ndarray()[:h].astype(int), reference.to_ndarray()[:h].astype(int)
+    assert np.mean(np.abs(luma - luma_ref) > 4) < 0.02  # the same boxes and glyphs, anti-aliased alike (the RGB
+    # round trip alone moves luma by 1 or 2)
+    assert np.abs(luma - luma_ref).max() < 40
+    top_edge = painted.to_ndarray(format="rgb24")[5:7, 12:38].astype(int)
+    assert np.abs(top_edge - COLOURS[1]).max() < 40  # in its track's colour
+    undrawn = _YuvPainter(captions, font, 2).paint(source, None, w, h).to_ndarray(format="rgb24")
+    assert np.array_equal(undrawn, source.to_ndarray(format="rgb24"))
+    other = av.VideoFrame.from_ndarray(rgb[:, :94].copy(), format="rgb24").reformat(format="yuv420p")
+    assert _YuvPainter(captions, font, 2).paint(other, rows, w, h) is None  # another size: drawn in RGB
