@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -103,6 +104,12 @@ def test_frozen_trunk_trains_the_head_only_and_the_run_reproduces_its_validation
     chips, _ = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=False)
     saved = np.load(run / "validation_outputs.npz")
     np.testing.assert_allclose(network_outputs(model, chips, saved["rows"]), saved["outputs"], rtol=1e-3, atol=1e-3)
+    # the frozen network's features are kept: a second head on the same faces reads them and trains alike
+    kept = list((tmp_path / "cache").glob("*.npy"))
+    assert any(np.load(f).shape == (len(table), model.feature_dim) for f in kept)
+    again = train_multitask(dataclasses.replace(cfg, out=str(tmp_path / "again")))
+    assert sorted((tmp_path / "cache").glob("*.npy")) == sorted(kept)  # nothing computed anew
+    np.testing.assert_allclose(np.load(again / "validation_outputs.npz")["outputs"], saved["outputs"], atol=1e-5)
 
 
 def test_audit_model_reports_age_error_per_group_for_a_model_with_age(multitask_run, tmp_path):
