@@ -261,7 +261,8 @@ add("embed", lambda: Spec((C.EmbedConfig,), C.embed, args=("data",), help={
     "out": "Parquet file; a re-run skips images already in it.", "model": "Use this run's features instead of dlib's.",
     "chunk": "Images per task; progress is saved every 20 tasks or minute.",
     "pick": "Which face of a photo: largest, or centre (pre-cropped sets).",
-    "flip": "Average each face with its mirror image.", "jitter": "Average dlib's N jittered copies of each chip.",
+    "flip": "Average each face with its mirror image (lower verification error); --no-flip: dlib's own vector.",
+    "jitter": "Average dlib's N jittered copies of each chip.",
     "face_network": "Run dlib's face network with onnx, torch, or dlib itself (to check).",
 }), "Face embeddings for every image of a dataset or a folder of photos, with labels, groups, identities.")  # fmt: skip
 add("fuse", lambda: Spec((C.FuseConfig,), C.fuse, args=("run", "embeddings"), help={
@@ -292,6 +293,7 @@ add("verify-eval", lambda: Spec((C.VerifyEvalConfig, C.LfwConfig), _verify_eval,
 add("verify", lambda: Spec((C.VerifyConfig,), C.verify, args=("image_a", "image_b"), help={
     "image_a": "First photo.", "image_b": "Second photo.", "threshold": "Accept at or above this cosine similarity.",
     "threshold_file": "threshold.json from `rostro verify-eval`.",
+    "flip": "Average each face with its mirror image; --no-flip: dlib's own vectors (and their threshold).",
 }), "Are two photos the same person? Cosine similarity of dlib embeddings against a threshold.")  # fmt: skip
 add("tsne", lambda: Spec((C.TsneConfig,), C.tsne, args=("embeddings",), help={
     "colour": "Column that colours the points.", "marker": "Column that picks the marker.",
@@ -308,7 +310,8 @@ add("index", lambda: Spec((C.IndexConfig,), C.index, args=("source",), comma=("r
     "remove": "Remove this person's faces (repeat, or comma-separated).",
     "far": "False-accept rate the identification threshold is chosen for, on the gallery's own pairs.",
     "chunk": "Photos per task; what is done is saved every 20 tasks or minute.",
-    "flip": "Average each face with its mirror image.", "jitter": "Average dlib's N jittered copies of each chip.",
+    "flip": "Average each face with its mirror image (default: the gallery's; on for a new gallery).",
+    "jitter": "Average dlib's N jittered copies of each chip (default: the gallery's; 0 for a new gallery).",
     "progress": "Show a progress bar.",
 }), "Add faces to a gallery (only photos not in it yet), or remove a person's, for identify and search.")  # fmt: skip
 add("identify", lambda: Spec((C.IdentifyConfig,), C.identify, args=("photos",), help={
@@ -345,6 +348,8 @@ add("serve", lambda: Spec((C.ServeConfig,), C.serve, flags={"cors_origins": "--c
     "cors_origins": "Allowed browser origin; repeat.", "max_upload_mb": "Largest upload accepted.",
     "max_queue": "Requests allowed to wait; more get 503.",
     "gallery": "Gallery for /identify (and /gallery additions, which need an API key).",
+    "verify_threshold": "Cosine similarity /verify accepts at; none: the one measured for --flip or --no-flip.",
+    "flip": "/embed and /verify average each face with its mirror image; --no-flip: dlib's own vectors.",
 }), "Serve the REST API and the web page (http://HOST:PORT/, API docs at /docs).")  # fmt: skip
 
 

@@ -46,14 +46,50 @@ def test_resuming_with_other_options_or_an_unstamped_file_is_refused(small, tmp_
     out = tmp_path / "e.parquet"
     E.embed_dataset(small.with_frame(small.frame.head(4)), out, aligned=True, workers=1, progress=False)
     stamp = json.loads(pq.read_schema(out).metadata[E.SIGNATURE_KEY])
-    assert stamp["aligned"] is True and stamp["flip"] is False and stamp["detector"] is None
+    assert stamp["aligned"] is True and stamp["flip"] is True and stamp["detector"] is None
     before = out.read_bytes()
-    with pytest.raises(RostroError, match="made with .*flip.: false.*not .*flip.: true.*delete it"):
-        E.embed_dataset(small, out, aligned=True, flip=True, workers=1, progress=False)
+    with pytest.raises(RostroError, match="made with .*flip.: true.*not .*flip.: false.*delete it.*options that "
+                                          "made it: --flip$"):  # fmt: skip
+        E.embed_dataset(small, out, aligned=True, flip=False, workers=1, progress=False)
     assert out.read_bytes() == before  # the refused run wrote nothing
     pd.read_parquet(out).to_parquet(out, index=False)  # the same rows without rostro's stamp
     with pytest.raises(RostroError, match="from before rostro recorded them"):
         E.embed_dataset(small, out, aligned=True, workers=1, progress=False)
+
+
+def test_vectors_are_flip_averaged_by_default_and_plain_with_no_flip(small, tmp_path):
+    """A synthetic face's default vector is the unit mean of its unit vector and its mirror image's; ``--no-flip``
+    keeps dlib's own descriptor, and each file's stamp says which."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    import rostro
+    from rostro.cli import app
+    from rostro.data.images import load_image
+    from rostro.faces.embedding import aligned_chips
+    from rostro.faces.network import face_network
+
+    head = small.with_frame(small.frame.head(2))
+    default = E.embedding_matrix(rostro.embed_dataset(head, tmp_path / "d.parquet", aligned=True, workers=1,
+                                                      progress=False))[0]  # fmt: skip
+    chips = aligned_chips([load_image(p) for p in head.frame["path"]])
+    face, mirror = face_network()(chips), face_network()(np.ascontiguousarray(chips[:, :, ::-1]))
+    mean = face / np.linalg.norm(face, axis=1, keepdims=True) + mirror / np.linalg.norm(mirror, axis=1, keepdims=True)
+    assert np.allclose(default, mean / np.linalg.norm(mean, axis=1, keepdims=True), atol=1e-5)
+    plain = E.embed_dataset(head, tmp_path / "p.parquet", aligned=True, flip=False, workers=1, progress=False)
+    assert np.allclose(E.embedding_matrix(plain)[0], face, atol=1e-5)
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in head.frame["path"]:
+        shutil.copy(p, folder)
+    for flags, flip in (([], True), (["--no-flip"], False)):
+        out = tmp_path / f"cli{flip}.parquet"
+        res = CliRunner().invoke(app, ["embed", str(folder), "--aligned", "--workers", "1", "--out", str(out), *flags])
+        assert res.exit_code == 0, res.output
+        assert json.loads(pq.read_schema(out).metadata[E.SIGNATURE_KEY])["flip"] is flip
+        vecs = np.stack(pd.read_parquet(out).sort_values("path")["embedding"].map(np.asarray))
+        assert np.allclose(vecs, default if flip else face, atol=1e-5)
 
 
 def test_features_of_a_trained_run(small, tiny_run, tmp_path):

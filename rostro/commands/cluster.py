@@ -26,7 +26,9 @@ class ClusterConfig:
     graph of faces closer than 0.5, as dlib's ``chinese_whispers_clustering``) and ``agglomerative``
     (average linkage, scikit-learn, up to 20,000 faces). The default, agglomerative at 0.55, scored the higher
     BCubed F on LFW (0.956 against 0.950 for whispers at 0.5, on people not used to choose the thresholds; see
-    ``rostro.search.cluster``)."""
+    ``rostro.search.cluster``). The thresholds are distances between dlib's plain vectors, so photos are
+    embedded without flip-averaging here, and a Parquet of flip-averaged (unit) vectors, ``rostro embed``'s
+    default, needs ``--threshold`` (or ``rostro embed --no-flip``)."""
 
     photos: str
     out: str = "clusters"
@@ -56,8 +58,14 @@ def cluster(cfg: ClusterConfig) -> ClusterResult:
     from rostro.workers import default_workers
 
     out = check_writable(cfg.out)
-    faces, _ = read_faces(cfg.photos, name_column=cfg.name_column, workers=cfg.workers or default_workers(),
-                          progress=cfg.progress)  # fmt: skip
+    # the thresholds were measured on dlib's plain vectors (norm about 1.4), not on flip-averaged unit ones
+    faces, stamp = read_faces(cfg.photos, name_column=cfg.name_column, workers=cfg.workers or default_workers(),
+                              flip=False, progress=cfg.progress)  # fmt: skip
+    if stamp.get("flip") and cfg.threshold is None:
+        raise RostroError(f"{cfg.photos}: flip-averaged vectors (unit length; `rostro embed`'s default), but "
+                          f"{cfg.method}'s default threshold is a distance between dlib's plain vectors (norm about "
+                          f"1.4); embed them with `rostro embed ... --no-flip`, cluster the photos themselves, or "
+                          f"give --threshold")  # fmt: skip
     has = faces.has_face
     if not has.any():
         raise RostroError(f"{cfg.photos}: no face found in any photo; nothing to cluster")

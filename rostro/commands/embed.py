@@ -25,7 +25,7 @@ class EmbedConfig(DataConfig):
     workers: int | None = None
     chunk: int = 32  # images per task; progress is saved every 20 tasks or minute
     pick: str = "largest"  # or centre, for pre-cropped sets
-    flip: bool = False
+    flip: bool = True  # mirror-image averaging (--no-flip: dlib's own vector); EER 0.0355 -> 0.0334 on celeba-wild
     jitter: int = 0
     face_network: str = "onnx"  # onnx, torch, or dlib itself (to check)
 

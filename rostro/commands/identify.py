@@ -19,7 +19,8 @@ CSV_COLUMNS = ("path", "face", "left", "top", "right", "bottom", "name", "simila
 @dataclass
 class IdentifyConfig:
     """Who each face of ``photos`` (a photo, a folder of photos or a Parquet of ``rostro embed``) is, among the
-    gallery's people: ``name`` is empty when the best match is below the threshold."""
+    gallery's people: ``name`` is empty when the best match is below the threshold. Photos are embedded as the
+    gallery's faces were (its stamp's flip and jitter); a Parquet must have been made that way."""
 
     photos: str
     gallery: str = "gallery"
@@ -49,17 +50,19 @@ class IdentifyResult:
 def _identify(gallery, source: str, *, k: int, far: float | None, threshold: float | None, name_column: str,
               workers: int | None, progress: bool) -> tuple[pd.DataFrame, str]:  # fmt: skip
     """One row per face (and per photo without one) with its matches, and the threshold used."""
-    from rostro.search.gallery import PAIR_FACES, choose_threshold
+    from rostro.search.gallery import PAIR_FACES, choose_threshold, photo_options, stamp_threshold
     from rostro.search.sources import read_faces
     from rostro.workers import default_workers
 
     if k < 1:
         raise RostroError(f"k: expected at least 1 candidate per face, found {k}")
-    faces, stamp = read_faces(source, name_column=name_column, workers=workers or default_workers(), progress=progress)
+    # photos are described as the gallery's faces were (flip, jitter), whatever rostro's defaults are now
+    faces, stamp = read_faces(source, name_column=name_column, workers=workers or default_workers(), progress=progress,
+                              **photo_options(gallery.stamp))  # fmt: skip
     gallery.check_stamp(stamp, f"the faces of {source}")
     t = gallery.threshold
     if far is not None:
-        t = choose_threshold(*gallery.sample(PAIR_FACES), far)
+        t = choose_threshold(*gallery.sample(PAIR_FACES), far, default=stamp_threshold(gallery.stamp))
     if threshold is not None:
         value, described = threshold, f"{threshold:.4f} (given)"
     else:
@@ -94,7 +97,7 @@ def identify(cfg: IdentifyConfig) -> IdentifyResult:
 
 @dataclass
 class SearchConfig:
-    """The best matches in the gallery of each face of one photo."""
+    """The best matches in the gallery of each face of one photo (embedded as the gallery's faces were)."""
 
     photo: str
     gallery: str = "gallery"

@@ -18,7 +18,8 @@ class IndexConfig:
     """Faces of ``source`` added to ``gallery``: a folder with one sub-folder per person (the largest face of
     each photo, named by its folder), a folder of unlabelled photos (every face, unnamed) or a Parquet file of
     ``rostro embed`` (one face per image, named by ``name_column``). Photos already in the gallery (by content
-    hash) are skipped, so a killed run resumes."""
+    hash) are skipped, so a killed run resumes. Photos are embedded flip-averaged in a new gallery, and as its
+    faces were (its stamp) in an existing one, unless ``flip``/``jitter`` say otherwise."""
 
     source: str | None = None  # none: only --remove
     gallery: str = "gallery"  # a folder, milvus://HOST:PORT/COLLECTION or milvus:PATH.db/COLLECTION
@@ -28,8 +29,8 @@ class IndexConfig:
     far: float = 1e-3  # false-accept rate the identification threshold is chosen for
     workers: int | None = None
     chunk: int = 16  # photos per task; what is done is saved every 20 tasks or minute
-    flip: bool = False
-    jitter: int = 0
+    flip: bool | None = None  # none: the gallery's; a new gallery: True (mirror-image averaging)
+    jitter: int | None = None  # none: the gallery's; a new gallery: 0
     progress: bool = True
 
 
@@ -57,7 +58,7 @@ class IndexResult:
 
 
 def index(cfg: IndexConfig) -> IndexResult:
-    from rostro.search.gallery import new_meta, open_gallery, photo_stamp
+    from rostro.search.gallery import new_meta, open_gallery, photo_options, photo_stamp
     from rostro.search.sources import parquet_faces, source_kind
 
     if cfg.source is None and not cfg.remove:
@@ -72,16 +73,21 @@ def index(cfg: IndexConfig) -> IndexResult:
 
         faces, signature = parquet_faces(cfg.source, name_column=cfg.name_column)
         parquet, stamp, dim = faces, gallery_stamp(signature), faces.vectors.shape[1] if len(faces.vectors) else 128
-    else:
-        stamp, dim = photo_stamp(flip=cfg.flip, jitter=cfg.jitter), 128
+    else:  # a new gallery's; an existing one's faces are described as before unless --flip/--jitter are given
+        stamp, dim = photo_stamp(flip=True if cfg.flip is None else cfg.flip, jitter=cfg.jitter or 0), 128
     with open_gallery(cfg.gallery, write=True, create=new_meta(stamp, dim, cfg.far) if kind else None) as gallery:
         removed = {name: gallery.remove(name) for name in cfg.remove}
         if kind is not None:
+            options = {}
+            if parquet is None:
+                options = photo_options(gallery.stamp)
+                options |= {k: v for k, v in (("flip", cfg.flip), ("jitter", cfg.jitter)) if v is not None}
+                stamp = photo_stamp(**options)
             gallery.check_stamp(stamp, f"the faces of {cfg.source}")
             if parquet is not None:
                 _add_parquet(gallery, parquet, counts)
             else:
-                _add_photos(gallery, cfg, kind, counts)
+                _add_photos(gallery, cfg, kind, counts, options)
         threshold = gallery.update_threshold(cfg.far)
         gallery.prepare_search()  # a large gallery's index, built once here rather than by the next search
         names = gallery.names()
@@ -99,7 +105,8 @@ def _add_parquet(gallery, faces, counts: dict) -> None:
     counts["added"] = gallery.add(found[new.to_numpy()], faces.vectors[new.to_numpy()])
 
 
-def _add_photos(gallery, cfg: IndexConfig, kind: str, counts: dict) -> None:
+def _add_photos(gallery, cfg: IndexConfig, kind: str, counts: dict, options: dict) -> None:
+    """Embed (with ``options``: flip, jitter) and add the photos the gallery does not hold yet."""
     from rostro.progress import progress_bar
     from rostro.search.sources import embed_photos, photo_hash, photo_list
     from rostro.workers import default_workers
@@ -130,7 +137,7 @@ def _add_photos(gallery, cfg: IndexConfig, kind: str, counts: dict) -> None:
     with ExitStack() as stack:
         parts = embed_photos([paths[i] for i in todo], [names[i] for i in todo], [hashes[i] for i in todo],
                              largest=kind == "people", workers=cfg.workers or default_workers(), chunk=cfg.chunk,
-                             flip=cfg.flip, jitter=cfg.jitter)  # fmt: skip
+                             **options)  # fmt: skip
         bar = stack.enter_context(progress_bar("index", enabled=cfg.progress))
         task = bar.add_task("index", total=len(todo))
         for n, part in enumerate(parts):

@@ -166,7 +166,7 @@ def lfw_eval(cfg: LfwConfig) -> LfwResult:
             remb = embed_dataset(
                 ds.with_frame(ds.frame[ds.frame["path"].isin(doubtful)]),
                 out / f"lfw_embeddings_{cfg.pick}_jitter{cfg.refine_jitter}.parquet",
-                centre_fallback=True, pick=cfg.pick, jitter=cfg.refine_jitter, workers=cfg.workers,
+                centre_fallback=True, pick=cfg.pick, flip=False, jitter=cfg.refine_jitter, workers=cfg.workers,
             ).set_index("path")  # fmt: skip
             refined[near] = _pair_scores(remb, pairs[near], cfg.metric)
         folds = lfw_protocol(scores, same, fold_of, refined=refined, band=cfg.refine_band)
@@ -203,12 +203,14 @@ def lfw_eval(cfg: LfwConfig) -> LfwResult:
 
 @dataclass
 class VerifyConfig:
-    """Two photos, and the threshold to accept them as one person (given, from a ``threshold.json``, or dlib's)."""
+    """Two photos, and the threshold to accept them as one person (given, from a ``threshold.json``, or the one
+    measured for the vectors ``flip`` makes)."""
 
     image_a: str
     image_b: str
     threshold: float | None = None
     threshold_file: str | None = None
+    flip: bool = True  # each face averaged with its mirror image (EER 0.0355 -> 0.0334 on celeba-wild photos)
 
 
 @dataclass(kw_only=True)
@@ -234,5 +236,5 @@ def verify(cfg: VerifyConfig) -> VerifyResult:
             raise RostroError(f"{cfg.threshold_file}: no 'threshold_at_target_far'; expected the threshold.json "
                               "that rostro verify-eval writes")  # fmt: skip
         threshold = stored["threshold_at_target_far"]
-    result = compare_photos(load_image(cfg.image_a), load_image(cfg.image_b), threshold=threshold)
+    result = compare_photos(load_image(cfg.image_a), load_image(cfg.image_b), threshold=threshold, flip=cfg.flip)
     return VerifyResult(score=result["score"], threshold=result["threshold"], same=bool(result["same"]))

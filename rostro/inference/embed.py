@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from rostro.data.dataset import FaceDataset, sort_by_paths
 from rostro.data.images import ImageDecodeError, load_image
 from rostro.distributed import World, run_sharded
+from rostro.errors import RostroError
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.network import BACKENDS
 from rostro.faces.status import NO_FACE
@@ -97,7 +98,7 @@ def embed_dataset(
     chunk: int = 32,
     centre_fallback: bool = False,
     pick: str = "largest",
-    flip: bool = False,
+    flip: bool = True,
     jitter: int = 0,
     backend: str = "onnx",
     progress: bool = True,
@@ -109,7 +110,8 @@ def embed_dataset(
     from there. ``centre_fallback`` embeds the image
     centre when no face is detected (pre-cropped sets such as LFW); the ``found_by`` column
     then says 'centre'. ``pick`` chooses the largest face or the one nearest the centre;
-    ``flip`` averages each dlib vector with its mirror image's; ``jitter`` > 0 replaces each chip's
+    ``flip`` (the default) averages each dlib vector with its mirror image's (unit vectors; ``flip=False``
+    keeps dlib's own descriptor); ``jitter`` > 0 replaces each chip's
     vector by the mean over that many randomly jittered copies (dlib's). ``backend`` runs dlib's
     network with onnxruntime (default), PyTorch or dlib itself (for checking). The options, the detector
     chain and the run's fingerprint are stored in the file's metadata: resuming with other ones is
@@ -188,11 +190,35 @@ def embedding_signature(
     return json.dumps(sig, sort_keys=True)
 
 
+OPTION_KEYS = ("aligned", "pick", "flip", "jitter")  # signature keys that are `rostro embed` options
+
+
+def option_flags(made: dict, keys: tuple[str, ...] = OPTION_KEYS, *, than: dict | None = None) -> str:
+    """The command-line options that make vectors as ``made`` says (a signature or a gallery's stamp), e.g.
+    '--no-flip --jitter 2'; with ``than``, only those where ``made`` differs from it."""
+    flags = []
+    for key in keys:
+        if key not in made or (than is not None and than.get(key) == made[key]):
+            continue
+        flag = "--" + key.replace("_", "-")
+        value = made[key]
+        flags.append((flag if value else f"--no-{flag[2:]}") if isinstance(value, bool) else f"{flag} {value}")
+    return " ".join(flags)
+
+
 def _read_done(out: Path, signature: str) -> pd.DataFrame | None:
     if not out.is_file():
         return None
     stored = (pq.read_schema(out).metadata or {}).get(SIGNATURE_KEY)
-    check_resumable(out, None if stored is None else stored.decode(), signature, "embeddings")
+    stored = None if stored is None else stored.decode()
+    try:
+        check_resumable(out, stored, signature, "embeddings")
+    except RostroError as exc:
+        made, wanted = json.loads(stored) if stored is not None else None, json.loads(signature)
+        hint = option_flags(made, than=wanted) if made is not None and made.get("run") == wanted["run"] else ""
+        if not hint:
+            raise
+        raise RostroError(f"{exc}; or resume it with the options that made it: {hint}") from None
     return pd.read_parquet(out)
 
 

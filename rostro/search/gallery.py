@@ -71,9 +71,22 @@ def gallery_stamp(signature: str | dict | None) -> dict:
     return {"network": network, "flip": bool(sig.get("flip", False)), "jitter": int(sig.get("jitter", 0))}
 
 
-def photo_stamp(*, flip: bool = False, jitter: int = 0) -> dict:
-    """The stamp of dlib vectors computed here from photos."""
+def photo_stamp(*, flip: bool = True, jitter: int = 0) -> dict:
+    """The stamp of dlib vectors computed here from photos (flip-averaged by default, as ``rostro embed``)."""
     return {"network": dlib_network_id(), "flip": flip, "jitter": jitter}
+
+
+def photo_options(stamp: dict) -> dict:
+    """The ``flip`` and ``jitter`` that describe photos' faces as a gallery's were described (a stamp without
+    ``flip`` is of dlib's plain vectors)."""
+    return {"flip": bool(stamp.get("flip", False)), "jitter": int(stamp.get("jitter", 0))}
+
+
+def stamp_threshold(stamp: dict) -> float:
+    """The default verification threshold for vectors made as ``stamp`` says (with or without flip)."""
+    from rostro.faces.embedding import default_threshold
+
+    return default_threshold(photo_options(stamp)["flip"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,10 +107,13 @@ class Threshold:
                 f"{self.far:g})")  # fmt: skip
 
 
-def choose_threshold(names: np.ndarray, vectors: np.ndarray, far: float = DEFAULT_FAR, *, seed: int = 0) -> Threshold:
+def choose_threshold(names: np.ndarray, vectors: np.ndarray, far: float = DEFAULT_FAR, *, seed: int = 0,
+                     default: float | None = None) -> Threshold:  # fmt: skip
     """The lowest cosine similarity whose false-accept rate on the gallery's own impostor pairs is at
     most ``far``, when it holds genuine pairs and enough impostor pairs to resolve ``far`` (ten times
-    1 / far); else :data:`rostro.faces.embedding.DEFAULT_THRESHOLD`. Unnamed faces take no part."""
+    1 / far); else ``default``, the verification threshold measured for the gallery's kind of vectors
+    (:func:`stamp_threshold`; none: :data:`rostro.faces.embedding.DEFAULT_THRESHOLD`, flip-averaged ones).
+    Unnamed faces take no part."""
     from rostro.evaluation.verification import make_pairs, verification_curves
     from rostro.faces.embedding import DEFAULT_THRESHOLD
 
@@ -106,7 +122,7 @@ def choose_threshold(names: np.ndarray, vectors: np.ndarray, far: float = DEFAUL
     named = np.flatnonzero(np.asarray(names, object) != "")
     if len(named) > PAIR_FACES:
         named = np.sort(np.random.default_rng(seed).choice(named, PAIR_FACES, replace=False))
-    default = Threshold(value=DEFAULT_THRESHOLD, far=far, source="default")
+    default = Threshold(value=DEFAULT_THRESHOLD if default is None else default, far=far, source="default")
     ids = np.asarray(names, object)[named].astype(str)
     if len(set(ids)) < 2 or len(ids) == len(set(ids)):
         return default
@@ -153,12 +169,18 @@ class Gallery(ABC):
         return Threshold(**self.meta["threshold"])
 
     def check_stamp(self, stamp: dict, what: str) -> None:
-        """Refuse vectors made otherwise than the gallery's."""
+        """Refuse vectors made otherwise than the gallery's, naming the options that make them alike."""
         if stamp != self.stamp:
+            from rostro.inference.embed import option_flags
+
             ours = json.dumps(self.stamp, sort_keys=True)
+            flags = option_flags(self.stamp, ("flip", "jitter"), than=stamp)
+            fix = (f"embed with the gallery's options ({flags}: `rostro embed ... {flags}`, or `rostro index ... "
+                   f"{flags}`)" if flags and stamp.get("network") == self.stamp.get("network")
+                   else "embed with the gallery's network")  # fmt: skip
             raise RostroError(f"{self.uri}: the gallery holds vectors made with {ours}, "
-                              f"but {what} were made with {json.dumps(stamp, sort_keys=True)}; embed with the "
-                              f"gallery's options, or index into a new gallery")  # fmt: skip
+                              f"but {what} were made with {json.dumps(stamp, sort_keys=True)}; {fix}, or index "
+                              f"into a new gallery")  # fmt: skip
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -217,7 +239,7 @@ class Gallery(ABC):
         """Choose the threshold again from the gallery's faces (after an addition or removal)."""
         far = self.threshold.far if far is None else far
         names, vectors = self.sample(PAIR_FACES)
-        self.meta["threshold"] = choose_threshold(names, vectors, far).__dict__
+        self.meta["threshold"] = choose_threshold(names, vectors, far, default=stamp_threshold(self.stamp)).__dict__
         self._write_meta()
         return self.threshold
 
@@ -235,11 +257,9 @@ class Gallery(ABC):
 
 
 def new_meta(stamp: dict, dim: int, far: float = DEFAULT_FAR) -> dict:
-    from rostro.faces.embedding import DEFAULT_THRESHOLD
-
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
     return {"format": FORMAT, "version": VERSION, "stamp": stamp, "dim": dim, "segments": [], "next_segment": 1,
-            "threshold": Threshold(value=DEFAULT_THRESHOLD, far=far, source="default").__dict__, "created": now,
+            "threshold": Threshold(value=stamp_threshold(stamp), far=far, source="default").__dict__, "created": now,
             "updated": now}  # fmt: skip
 
 

@@ -123,11 +123,12 @@ def embed_photos(
     largest: bool,
     workers: int = 1,
     chunk: int = 16,
-    flip: bool = False,
+    flip: bool = True,
     jitter: int = 0,
 ) -> Iterator[Faces]:
     """The faces of ``paths``, one :class:`Faces` per ``chunk`` photos, in order (so a caller may save
-    what is done before the next chunk): every face of each photo, largest first, or only the largest."""
+    what is done before the next chunk): every face of each photo, largest first, or only the largest.
+    Vectors are flip-averaged unless ``flip=False`` (dlib's own descriptor)."""
     from rostro.workers import pool_map
 
     options = {"flip": flip, "jitter": jitter}
@@ -186,12 +187,14 @@ def read_faces(
     largest: bool = False,
     name_column: str = "image_id",
     workers: int = 1,
-    flip: bool = False,
+    flip: bool = True,
     jitter: int = 0,
     progress: bool = False,
 ) -> tuple[Faces, dict]:
     """Every face of a photo, a folder of photos (recursively) or an embeddings file, with the stamp of
-    its vectors (:func:`rostro.search.gallery.gallery_stamp`)."""
+    its vectors (:func:`rostro.search.gallery.gallery_stamp`). Photos are embedded with ``flip`` and
+    ``jitter`` (to search a gallery, its own: :func:`rostro.search.gallery.photo_options`); an embeddings
+    file's vectors are as it was made."""
     from rostro.progress import progress_bar
     from rostro.search.gallery import gallery_stamp, photo_stamp
 

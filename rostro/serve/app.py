@@ -47,7 +47,8 @@ class ServeConfig:
     max_upload_mb: float = 10.0
     max_pixels: int = 40_000_000
     max_queue: int = 32
-    verify_threshold: float | None = None
+    verify_threshold: float | None = None  # none: the one measured for the vectors --flip makes
+    flip: bool = True  # /embed and /verify average each face with its mirror image (/identify: the gallery's way)
     gallery: str | None = None  # a gallery from `rostro index`, for /identify and /gallery
 
 
@@ -147,13 +148,13 @@ def _box(box) -> dict | None:
 
 def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     """The FastAPI app with the model loaded once; used by ``rostro serve`` and by tests."""
-    from rostro.faces.embedding import DEFAULT_THRESHOLD, embed_image, verify_faces
+    from rostro.faces.embedding import default_threshold, embed_image, verify_faces
     from rostro.inference.predict import AttributePredictor
 
     cfg = cfg or ServeConfig()
     api_key = cfg.api_key or os.environ.get(API_KEY_ENV) or None
     predictor = AttributePredictor(cfg.model)
-    threshold = cfg.verify_threshold if cfg.verify_threshold is not None else DEFAULT_THRESHOLD
+    threshold = cfg.verify_threshold if cfg.verify_threshold is not None else default_threshold(cfg.flip)
     card = predictor.run / "MODEL_CARD.md"
     queue = InferenceQueue(cfg.max_queue)
 
@@ -195,7 +196,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                 "message": "" if faces else NO_FACE, "seconds": seconds}  # fmt: skip
 
     def embed_sync(img: np.ndarray) -> tuple[list, np.ndarray]:
-        return embed_image(img)
+        return embed_image(img, flip=cfg.flip)
 
     explainer = None
 
@@ -227,7 +228,8 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         thresholds = dict(zip(predictor.labels, map(float, predictor.thresholds), strict=True))
         return {"run": predictor.run.name, "model": predictor.info.model, "input_size": predictor.info.input_size,
                 "labels": predictor.labels, "values": predictor.values, "thresholds": thresholds,
-                "verify_threshold": threshold, "model_card": card.read_text() if card.is_file() else None,
+                "verify_threshold": threshold, "flip": cfg.flip,
+                "model_card": card.read_text() if card.is_file() else None,
                 "limits": {"upload_mb": cfg.max_upload_mb, "pixels": cfg.max_pixels,
                            "video_seconds": MAX_VIDEO_SECONDS}}  # fmt: skip
 
@@ -238,7 +240,8 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
 
     @app.post("/embed")
     async def embed(file: Photo) -> dict:
-        """A 128-d dlib embedding per face, largest face first."""
+        """A 128-d dlib embedding per face, largest face first: flip-averaged (unit length) unless the service
+        runs with --no-flip (``flip`` in /model)."""
         faces, vecs = await queue.run(embed_sync, await read(file, "file"))
         return {"n_faces": len(faces), "message": "" if faces else NO_FACE,
                 "faces": [{"box": _box(f.box), "embedding": [round(float(x), 6) for x in v]}
@@ -279,11 +282,12 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         return galleries["open"]
 
     def identify_sync(img: np.ndarray, k: int) -> dict:
-        from rostro.search.gallery import photo_stamp
+        from rostro.search.gallery import photo_options, photo_stamp
 
         gallery = gallery_sync()
-        gallery.check_stamp(photo_stamp(), "this service's faces")
-        faces, vecs = embed_image(img)
+        options = photo_options(gallery.stamp)  # faces described as the gallery's were
+        gallery.check_stamp(photo_stamp(**options), "this service's faces")
+        faces, vecs = embed_image(img, **options)
         found = gallery.identify(vecs, k) if faces else []
         return {"n_faces": len(faces), "message": "" if faces else NO_FACE, "threshold": gallery.threshold.value,
                 "faces": [{"box": _box(f.box), "name": name, "similarity": None if np.isnan(s) else round(s, 6),
@@ -291,10 +295,10 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                           for f, (name, s, cands) in zip(faces, found, strict=True)]}  # fmt: skip
 
     def add_sync(img: np.ndarray, name: str) -> dict:
-        from rostro.search.gallery import open_gallery, photo_stamp
+        from rostro.search.gallery import open_gallery, photo_options, photo_stamp
 
-        gallery_sync()
-        faces, vecs = embed_image(img)
+        options = photo_options(gallery_sync().stamp)  # faces described as the gallery's were
+        faces, vecs = embed_image(img, **options)
         if not faces:
             raise HTTPException(422, f"file: {NO_FACE}; send a photo of {name}")
         import hashlib
@@ -305,7 +309,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         row = pd.DataFrame([{"name": name, "path": f"upload:{digest[:12]}", "face": 0, "photo_hash": digest,
                              **_box(faces[0].box)}])  # fmt: skip
         with open_gallery(cfg.gallery, write=True) as gallery:
-            gallery.check_stamp(photo_stamp(), "this service's faces")
+            gallery.check_stamp(photo_stamp(**options), "this service's faces")
             added = gallery.add(row, vecs[:1]) if digest not in gallery.photo_hashes() else 0
             if added:
                 gallery.update_threshold()

@@ -59,13 +59,28 @@ def test_large_photos_are_scanned_downscaled(portrait):
 def test_flip_averaging_is_mirror_symmetric_and_unit_length(portrait):
     from rostro.faces.embedding import embed_image
 
-    _, plain = embed_image(portrait)
-    _, flipped = embed_image(portrait, flip=True)
-    _, of_mirror = embed_image(np.ascontiguousarray(portrait[:, ::-1]), flip=True)
+    _, plain = embed_image(portrait, flip=False)
+    _, flipped = embed_image(portrait)  # the default
+    _, of_mirror = embed_image(np.ascontiguousarray(portrait[:, ::-1]))
     assert flipped.shape == (1, 128) and np.linalg.norm(flipped[0]) == pytest.approx(1, abs=1e-5)
     cos = float(flipped[0] @ of_mirror[0])
     assert cos > 0.995  # the same pair of chips, up to the landmark fit on the mirrored photo
     assert 0.9 < float(plain[0] @ flipped[0] / np.linalg.norm(plain[0])) < 0.9999
+
+
+def test_vectors_are_flip_averaged_by_default_and_dlibs_own_with_flip_false(portrait):
+    """The default vector is the unit mean of the face's unit vector and its mirror image's; ``flip=False``
+    gives dlib's descriptor of the chip itself (not unit length)."""
+    import rostro
+    from rostro.faces.network import face_chips, face_network
+
+    faces, default = rostro.embed_image(portrait)
+    chips = face_chips(portrait, [faces[0].shape])
+    face, mirror = face_network()(chips)[0], face_network()(np.ascontiguousarray(chips[:, :, ::-1]))[0]
+    mean = face / np.linalg.norm(face) + mirror / np.linalg.norm(mirror)
+    assert np.allclose(default[0], mean / np.linalg.norm(mean), atol=1e-5)
+    _, plain = rostro.embed_image(portrait, flip=False)
+    assert np.allclose(plain[0], face, atol=1e-5) and np.linalg.norm(plain[0]) > 1.2
 
 
 def test_pick_centre_prefers_the_central_face_over_the_largest():
@@ -90,7 +105,13 @@ def test_jitter_averages_nearby_copies(portrait):
 
 def test_one_verify_decision_for_the_cli_and_the_service(portrait):
     from rostro.errors import RostroError
-    from rostro.faces.embedding import DEFAULT_THRESHOLD, compare_photos, embed_image, verify_faces
+    from rostro.faces.embedding import (
+        DEFAULT_THRESHOLD,
+        UNFLIPPED_THRESHOLD,
+        compare_photos,
+        embed_image,
+        verify_faces,
+    )
 
     mirror, blank = np.ascontiguousarray(portrait[:, ::-1]), np.full((120, 160, 3), 128, np.uint8)
     v = verify_faces(embed_image(portrait), embed_image(mirror))
@@ -102,3 +123,19 @@ def test_one_verify_decision_for_the_cli_and_the_service(portrait):
     assert none.score is None and none.same is None and none.message == "no face found in a and b"
     with pytest.raises(RostroError, match="^no face found in the second photo$"):
         compare_photos(portrait, blank)
+    plain = compare_photos(portrait, mirror, flip=False)  # dlib's own vectors, at the threshold measured for them
+    assert plain["threshold"] == UNFLIPPED_THRESHOLD < DEFAULT_THRESHOLD and plain["score"] != v.score
+    unflipped = verify_faces(embed_image(portrait, flip=False), embed_image(mirror, flip=False), flip=False)
+    assert (unflipped.score, unflipped.threshold) == pytest.approx((plain["score"], plain["threshold"]))
+
+
+def test_cli_verify_is_flip_averaged_unless_no_flip():
+    from typer.testing import CliRunner
+
+    from rostro.cli import app
+    from rostro.faces.embedding import DEFAULT_THRESHOLD, UNFLIPPED_THRESHOLD
+
+    photo = str(sample_photo())
+    for flags, threshold in (([], DEFAULT_THRESHOLD), (["--no-flip"], UNFLIPPED_THRESHOLD)):
+        res = CliRunner().invoke(app, ["verify", photo, photo, *flags])
+        assert res.exit_code == 0 and f"threshold {threshold:.4f}: same person" in res.output, res.output

@@ -68,7 +68,8 @@ def test_index_refuses_vectors_made_otherwise(embeddings, tmp_path):
     g = str(tmp_path / "g")
     index(IndexConfig(source=str(gallery), gallery=g, progress=False))
     flipped = write_embeddings(root / "flipped.parquet", vecs[:4], names[:4], flip=True)
-    with pytest.raises(RostroError, match="gallery holds vectors made with .*flip.: false.*flip.: true"):
+    with pytest.raises(RostroError, match="gallery holds vectors made with .*flip.: false.*flip.: true.*"
+                                          "`rostro embed ... --no-flip`"):  # fmt: skip
         index(IndexConfig(source=str(flipped), gallery=g, progress=False))
     with pytest.raises(RostroError, match="gallery holds vectors"):
         identify(IdentifyConfig(photos=str(flipped), gallery=g, out=str(tmp_path / "o.csv"), progress=False))
@@ -103,6 +104,30 @@ def test_cluster_parquet_writes_csv_and_page(embeddings, tmp_path):
     assert "Cluster 0: 4 face(s)" in page and "120 faces in 30 clusters" in res.lines()[0]
 
 
+def test_cluster_refuses_flip_averaged_vectors_without_a_threshold(embeddings, tmp_path):
+    """Its default thresholds are distances between dlib's plain vectors (norm about 1.4), not unit ones."""
+    vecs, names = people_vectors(5, 3, seed=3, spread=0.01)
+    file = write_embeddings(embeddings[0] / "flip.parquet", vecs / np.linalg.norm(vecs, axis=1, keepdims=True), names,
+                            flip=True)  # fmt: skip
+    with pytest.raises(RostroError, match="flip-averaged vectors .*`rostro embed ... --no-flip`.*give --threshold"):
+        cluster(ClusterConfig(photos=str(file), out=str(tmp_path / "c"), progress=False))
+    res = cluster(ClusterConfig(photos=str(file), out=str(tmp_path / "c"), threshold=0.4, progress=False))
+    assert res.frame["cluster"].nunique() == 5
+
+
+def test_cluster_embeds_photos_without_flip(tmp_path, monkeypatch):
+    from rostro.inference.predict import sample_photo
+    from rostro.search import sources
+
+    calls = []
+    real = sources.read_faces
+    monkeypatch.setattr(sources, "read_faces", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    (tmp_path / "photos").mkdir()
+    shutil.copy(sample_photo(), tmp_path / "photos" / "a.jpg")
+    res = cluster(ClusterConfig(photos=str(tmp_path / "photos"), out=str(tmp_path / "c"), workers=1, progress=False))
+    assert calls[0]["flip"] is False and res.frame["cluster"].tolist() == [0]
+
+
 def test_cli_index_and_identify(embeddings, tmp_path):
     _, gallery, probes, *_ = embeddings
     g, out = str(tmp_path / "g"), str(tmp_path / "o.csv")
@@ -132,3 +157,33 @@ def test_photos_folder_search_and_identify(tmp_path):
     found = search(SearchConfig(photo=str(sample_photo()), gallery=g, k=2))
     assert found.frame["name"].tolist() == ["Grace_Hopper"] and found.frame["similarity"][0] > 0.999
     assert found.lines()[0].startswith("face 0 at (") and "Grace_Hopper" in found.lines()[1]
+
+
+def test_a_gallery_made_before_flip_was_the_default_keeps_its_own_vectors(tmp_path):
+    """A gallery of dlib's plain vectors (``--no-flip``, the old default): search and identify describe photos as it
+    holds them, index adds to it the same way unless told otherwise, and ``--flip`` is refused naming the fix."""
+    from PIL import Image
+
+    from rostro.faces.embedding import DEFAULT_THRESHOLD, UNFLIPPED_THRESHOLD
+    from rostro.inference.predict import sample_photo
+    from rostro.search.gallery import open_gallery
+
+    people = tmp_path / "people" / "Grace_Hopper"
+    people.mkdir(parents=True)
+    shutil.copy(sample_photo(), people / "a.jpg")
+    old, new = str(tmp_path / "old"), str(tmp_path / "new")
+    index(IndexConfig(source=str(tmp_path / "people"), gallery=old, flip=False, workers=1, progress=False))
+    index(IndexConfig(source=str(tmp_path / "people"), gallery=new, workers=1, progress=False))  # the default
+    assert (open_gallery(old).stamp["flip"], open_gallery(old).threshold.value) == (False, UNFLIPPED_THRESHOLD)
+    assert (open_gallery(new).stamp["flip"], open_gallery(new).threshold.value) == (True, DEFAULT_THRESHOLD)
+    for g in (old, new):  # similarity 1: the photo is described exactly as the gallery's face was
+        found = search(SearchConfig(photo=str(sample_photo()), gallery=g))
+        assert found.frame["name"].tolist() == ["Grace_Hopper"] and found.frame["similarity"][0] > 0.99999
+        who = identify(IdentifyConfig(photos=str(people), gallery=g, out=str(tmp_path / "who.csv"), workers=1,
+                                      progress=False)).frame  # fmt: skip
+        assert who["similarity"].tolist() == [pytest.approx(1, abs=1e-5)]
+    Image.open(sample_photo()).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(people / "b.png")
+    with pytest.raises(RostroError, match="flip.: false.*flip.: true.*`rostro index ... --no-flip`"):
+        index(IndexConfig(source=str(tmp_path / "people"), gallery=old, flip=True, workers=1, progress=False))
+    added = index(IndexConfig(source=str(tmp_path / "people"), gallery=old, workers=1, progress=False))
+    assert (added.added, added.known, added.faces) == (1, 1, 2) and open_gallery(old).stamp["flip"] is False

@@ -58,6 +58,22 @@ def test_threshold_from_the_gallerys_pairs_or_the_default():
         choose_threshold(np.array(names, object), vecs, far=2)
 
 
+def test_the_default_threshold_follows_the_stamps_flip(tmp_path):
+    """A gallery of dlib's plain vectors (flip off, made before flip-averaging was the default) keeps the threshold
+    measured for them; a new one of flip-averaged vectors gets theirs."""
+    from rostro.faces.embedding import DEFAULT_THRESHOLD, UNFLIPPED_THRESHOLD
+    from rostro.search.gallery import photo_stamp
+
+    assert photo_stamp()["flip"] is True
+    vecs, names = people_vectors(5, 2)
+    for stamp, value in ((photo_stamp(flip=False), UNFLIPPED_THRESHOLD), (photo_stamp(), DEFAULT_THRESHOLD)):
+        assert new_meta(stamp, 128)["threshold"]["value"] == value
+        with open_gallery(tmp_path / str(stamp["flip"]), write=True, create=new_meta(stamp, 128)) as g:
+            g.add(faces_frame(names), vecs)
+            t = g.update_threshold()  # too few pairs for FAR 1e-3: the default, for these vectors
+        assert (t.source, t.value) == ("default", value)
+
+
 def test_second_writer_is_refused_while_the_first_holds_the_lock(filled):
     root, *_ = filled
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from rostro.search.gallery import "
@@ -102,8 +118,12 @@ def test_segments_are_merged(tmp_path, stamp, monkeypatch):
 def test_other_stamp_and_dimension_refused(filled, stamp):
     root, *_ = filled
     g = open_gallery(root)
-    with pytest.raises(RostroError, match="gallery holds vectors made with .*but these were made with .*jitter.: 5"):
+    fix = r"gallery's options \(--jitter 0: `rostro embed ... --jitter 0`"
+    with pytest.raises(RostroError, match="gallery holds vectors made with .*but these were made with .*jitter.: 5.*"
+                                          + fix):  # fmt: skip
         g.check_stamp({**stamp, "jitter": 5}, "these")
+    with pytest.raises(RostroError, match="embed with the gallery's network, or index into a new gallery"):
+        g.check_stamp({**stamp, "network": "run abc"}, "these")
     with pytest.raises(RostroError, match="expected 128-d vectors .*found 64-d"):
         g.search(np.ones((1, 64)), 3)
 

@@ -39,3 +39,18 @@ def test_identify_without_a_gallery_is_404(tiny_run, photo):
     with TestClient(create_app(ServeConfig(model=str(tiny_run)))) as c:
         r = c.post("/identify", files={"file": ("p.jpg", photo)})
         assert r.status_code == 404 and "--gallery" in r.json()["detail"]
+
+
+def test_identify_and_add_describe_faces_as_the_gallery_holds_them(tiny_run, photo, tmp_path, monkeypatch):
+    """A gallery of dlib's plain vectors (made before flip-averaging was the default) is searched and extended with
+    plain vectors, whatever the service's --flip."""
+    monkeypatch.delenv("ROSTRO_API_KEY", raising=False)
+    g = tmp_path / "g"
+    open_gallery(g, write=True, create=new_meta(photo_stamp(flip=False), 128)).close()
+    with TestClient(create_app(ServeConfig(model=str(tiny_run), gallery=str(g), api_key="k"))) as c:
+        key = {"X-API-Key": "k"}
+        added = c.post("/gallery", files={"file": ("p.jpg", photo)}, data={"name": "Grace"}, headers=key)
+        assert added.status_code == 200 and added.json()["added"] == 1
+        body = c.post("/identify", files={"file": ("p.jpg", photo)}, headers=key).json()
+    assert body["faces"][0]["name"] == "Grace" and body["faces"][0]["similarity"] > 0.99999
+    assert open_gallery(g).stamp["flip"] is False and len(open_gallery(g)) == 1

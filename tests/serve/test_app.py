@@ -101,6 +101,26 @@ def test_embed_and_verify(client, photo):
     assert list(v) == ["score", "threshold", "same", "faces_a", "faces_b", "message"]
 
 
+def test_embed_and_verify_are_flip_averaged_unless_the_service_runs_with_no_flip(client, tiny_run, photo):
+    from rostro.faces.embedding import DEFAULT_THRESHOLD, UNFLIPPED_THRESHOLD, embed_image
+
+    img = load_image(photo)
+    flipped, plain = embed_image(img)[1][0], embed_image(img, flip=False)[1][0]
+    assert client.get("/model").json()["flip"] is True
+    e = client.post("/embed", files={"file": ("p.jpg", photo)}).json()["faces"][0]["embedding"]
+    assert np.allclose(e, flipped, atol=1e-6) and np.linalg.norm(e) == pytest.approx(1, abs=1e-5)
+    v = client.post("/verify", files={"a": ("a.jpg", photo), "b": ("b.jpg", photo)}).json()
+    assert v["threshold"] == DEFAULT_THRESHOLD
+    with TestClient(create_app(ServeConfig(model=str(tiny_run), flip=False))) as c:
+        model = c.get("/model").json()
+        assert model["flip"] is False and model["verify_threshold"] == UNFLIPPED_THRESHOLD
+        e = c.post("/embed", files={"file": ("p.jpg", photo)}).json()["faces"][0]["embedding"]
+        assert np.allclose(e, plain, atol=1e-6)
+        assert c.post("/verify", files={"a": ("a.jpg", photo), "b": ("b.jpg", photo)}).json()["threshold"] == (
+            UNFLIPPED_THRESHOLD
+        )
+
+
 @pytest.mark.parametrize(
     ("payload", "status", "says"),
     [

@@ -282,6 +282,17 @@ def test_open_namer_with_a_real_gallery(tmp_path):
         open_namer(str(tmp_path / "other"))
 
 
+def test_open_namer_follows_a_gallery_of_plain_vectors(tmp_path):
+    """A gallery made before flip-averaging was the default: a track's faces are described without flip, as its were."""
+    pytest.importorskip("rostro.search", reason="face search (rostro.search) is not available")
+    from rostro.search.gallery import new_meta, open_gallery, photo_stamp
+    from rostro.video.naming import open_namer
+
+    open_gallery(tmp_path / "old", write=True, create=new_meta(photo_stamp(flip=False), 128)).close()
+    open_gallery(tmp_path / "new", write=True, create=new_meta(photo_stamp(), 128)).close()
+    assert open_namer(str(tmp_path / "old"))[1] == (0, False) and open_namer(str(tmp_path / "new"))[1] == (0, True)
+
+
 def test_gallery_naming(tmp_path):
     from rostro.video.naming import name_track
 
