@@ -5,7 +5,8 @@ rate, and clustering of every image by the shipped default against dlib's own Ch
 
 The 7,701 deep-funneled LFW images (a folder per person) are embedded once with ``rostro embed``'s
 machinery (the face nearest the centre, the centre itself when none is found, as ``rostro verify
---lfw`` does) into ``WORK/identify/lfw_embeddings_centre.parquet``; several minutes on 2 cores.
+--lfw`` does; without flip-averaging, dlib's plain vectors) into ``WORK/identify/lfw_embeddings_centre.parquet``;
+several minutes on 2 cores.
 
 * Closed set: of each person with two photos or more, one photo (drawn with seed 0) is the gallery and
   the others are probes; rank-1 is the share of probes whose best gallery match is their person
@@ -46,7 +47,8 @@ def lfw_embeddings(shared: Path, work: Path) -> pd.DataFrame:
     ds = FaceDataset(frame=frame, labels=[], source="lfw", root=root)
     out = work / "identify" / "lfw_embeddings_centre.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    return embed_dataset(ds, out, centre_fallback=True, pick="centre", workers=2, progress=False)
+    # dlib's plain vectors: the clustering thresholds are distances between them (and the cache was made so)
+    return embed_dataset(ds, out, centre_fallback=True, pick="centre", flip=False, workers=2, progress=False)
 
 
 def lfw_faces(shared: Path, work: Path, *, unit: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,8 @@ The photos are celeba-wild's (v2's identity-disjoint splits: training and valida
 choices are made, and test identities, reported apart). face_recognition's pipeline is reproduced with
 dlib as the package runs it: ``face_locations`` (HOG with one upsampling step), the largest box,
 ``face_encodings`` (the 5-point model, ``compute_face_descriptor`` with ``num_jitters=1``). rostro's
-side is ``rostro embed`` with its defaults (its detector chain, the largest face). Both are scored on
+side is ``rostro embed`` with its defaults (its detector chain, the largest face, flip-averaging; ``--no-flip``
+is scored too, as dlib's plain vectors compare with face_recognition's like for like). Both are scored on
 the photos where face_recognition finds a face: every genuine pair and every impostor pair.
 
 Landmarks on other detectors' boxes: for the photos where rostro's face comes from BlazeFace or the CNN
@@ -44,13 +45,20 @@ def face_recognition_vectors(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return out, ~np.isnan(out[:, 0])
 
 
-def rostro_vectors(frame: pd.DataFrame, work: Path) -> pd.DataFrame:
-    """``rostro embed``'s rows (default options) for the photos, cached in ``work``."""
+def rostro_vectors(frame: pd.DataFrame, work: Path, *, flip: bool = True) -> pd.DataFrame:
+    """``rostro embed``'s rows (default options; ``flip=False``: ``--no-flip``) for the photos, cached in ``work``."""
     from rostro.data.dataset import FaceDataset
     from rostro.inference.embed import embed_dataset
 
     ds = FaceDataset(frame=frame, labels=[], source="celeba-wild", root=Path(frame["path"].iloc[0]).parent)
-    return embed_dataset(ds, work / "verify_peer" / "rostro.parquet", workers=2, progress=False)
+    name = "rostro_flip.parquet" if flip else "rostro.parquet"  # rostro.parquet: made before flip was the default
+    return embed_dataset(ds, work / "verify_peer" / name, flip=flip, workers=2, progress=False)
+
+
+def _matrix(rows: pd.DataFrame) -> np.ndarray:
+    """The rows' vectors, NaN where no face was found."""
+    return np.stack([np.asarray(e, np.float32) if f else np.full(128, np.nan, np.float32)
+                     for e, f in zip(rows["embedding"], rows["face_found"], strict=True)])  # fmt: skip
 
 
 def eer(vectors: np.ndarray, identities: np.ndarray) -> tuple[float, int, int]:
@@ -84,21 +92,23 @@ def main() -> None:
         np.save(cached, peer)
     peer_found = ~np.isnan(peer[:, 0])
     ours = rostro_vectors(frame, args.work).set_index("path").loc[frame["path"]]
-    found = ours["face_found"].to_numpy(bool)
-    mine = np.stack([np.asarray(e, np.float32) if f else np.full(128, np.nan, np.float32)
-                     for e, f in zip(ours["embedding"], found, strict=True)])  # fmt: skip
-    by = ours["found_by"].to_numpy(object)
+    plain = rostro_vectors(frame, args.work, flip=False).set_index("path").loc[frame["path"]]
+    found = ours["face_found"].to_numpy(bool) & plain["face_found"].to_numpy(bool)
+    mine, mine_plain = _matrix(ours), _matrix(plain)
+    by = plain["found_by"].to_numpy(object)
     ids = frame["identity"].to_numpy()
     print("\nceleba-wild photos; pairs over the photos where face_recognition's pipeline finds a face")
     print("| identities | photos (found by face_recognition) | pipeline | EER | genuine / impostor pairs |")
     print("|---|---:|---|---:|---:|")
     for part, sel in (("training + validation", frame["split"] != "test"), ("test", frame["split"] == "test")):
         keep = sel.to_numpy() & peer_found & found
-        for name, vecs in (("face_recognition (HOG up 1, 5 points, dlib)", peer), ("rostro embed (defaults)", mine)):
+        for name, vecs in (("face_recognition (HOG up 1, 5 points, dlib)", peer),
+                           ("rostro embed --no-flip", mine_plain),
+                           ("rostro embed (defaults: flip-averaged)", mine)):  # fmt: skip
             e, g, i = eer(vecs[keep], ids[keep])
             print(f"| {part} | {sel.sum():,} ({keep.sum():,}) | {name} | {e:.4f} | {g:,} / {i:,} |")
     other = peer_found & found & (by != "hog")
-    unit = mine / np.linalg.norm(mine, axis=1, keepdims=True)
+    unit = mine_plain / np.linalg.norm(mine_plain, axis=1, keepdims=True)  # like for like: no flip on either side
     peer_unit = peer / np.linalg.norm(peer, axis=1, keepdims=True)
     cos = np.sum(unit * peer_unit, axis=1)
     hog = peer_found & found & (by == "hog")
