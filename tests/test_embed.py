@@ -142,8 +142,12 @@ def test_fusion_files_with_routes_still_load(tmp_path):
 
 def test_fusion_is_fitted_on_train_chosen_on_validation_and_used(celeba_dir, tiny_run, tmp_path):
     run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    flipped = tmp_path / "flipped.parquet"
+    E.embed_dataset(read_celeba(celeba_dir), flipped, aligned=True, workers=2, progress=False)
+    with pytest.raises(RostroError, match=r"made with --flip; fusion needs dlib's plain vectors.*--no-flip"):
+        fit_fusion(run, flipped)  # prediction scores each face's plain vector: heads must learn on those
     emb = tmp_path / "emb.parquet"
-    E.embed_dataset(read_celeba(celeba_dir), emb, aligned=True, workers=2, progress=False)
+    E.embed_dataset(read_celeba(celeba_dir), emb, aligned=True, flip=False, workers=2, progress=False)
     fusion = fit_fusion(run, emb)
     assert set(fusion.weights) <= set(WEIGHTS) and len(fusion.thresholds) == 2
     saved = json.loads((run / "fusion.json").read_text())
@@ -154,6 +158,8 @@ def test_fusion_is_fitted_on_train_chosen_on_validation_and_used(celeba_dir, tin
     X = np.random.default_rng(0).normal(size=(3, 128))
     assert np.allclose(loaded.head.predict_proba(X), fusion.head.predict_proba(X))
     assert isinstance(loaded.head, EmbeddingClassifier)
+    with pytest.raises(RostroError, match="a fused run's evaluation needs dlib's plain vectors"):
+        evaluate(EvaluateConfig(run=str(run), embeddings=str(flipped), progress=False))
     res = evaluate(EvaluateConfig(run=str(run), embeddings=str(emb), progress=False)).metrics
     assert res.thresholds == dict(zip(["Male", "Smiling"], fusion.thresholds, strict=True))
     pred = AttributePredictor(run)

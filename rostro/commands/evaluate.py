@@ -106,6 +106,9 @@ def _evaluate_single(cfg: EvaluateConfig, model: torch.nn.Module, info: RunInfo)
     thresholds = info.thresholds
     fusion = Fusion.load(cfg.run) if cfg.embeddings else None
     if fusion is not None:
+        from rostro.inference.embed import check_plain_vectors
+
+        check_plain_vectors(cfg.embeddings, "a fused run's evaluation")
         emb = pd.read_parquet(cfg.embeddings).set_index("path")
         vectors = np.asarray(emb.loc[ds.frame["path"].iloc[idx], "embedding"].tolist(), np.float32)
         probs = combine(probs, fusion.head.predict_proba(vectors), fusion.weights)

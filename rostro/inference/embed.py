@@ -206,6 +206,17 @@ def option_flags(made: dict, keys: tuple[str, ...] = OPTION_KEYS, *, than: dict 
     return " ".join(flags)
 
 
+def check_plain_vectors(path: str | Path, use: str) -> None:
+    """Refuse an embeddings file of flip-averaged or jittered vectors for ``use``: fusion heads score dlib's plain
+    vector, which prediction computes once per face. A file without a stamp (made before stamps) is let through."""
+    stored = (pq.read_schema(path).metadata or {}).get(SIGNATURE_KEY)
+    made = {} if stored is None else json.loads(stored.decode())
+    if made.get("flip") or made.get("jitter"):
+        made_with = option_flags({k: v for k, v in made.items() if k in ("flip", "jitter") and v})
+        raise RostroError(f"{path}: vectors made with {made_with}; {use} needs dlib's plain vectors, as prediction "
+                          "computes them: make the file with `rostro embed ... --no-flip`")  # fmt: skip
+
+
 def _read_done(out: Path, signature: str) -> pd.DataFrame | None:
     if not out.is_file():
         return None

@@ -10,6 +10,7 @@ import pandas as pd
 
 from rostro.errors import RostroError
 from rostro.evaluation.metrics import binary_metrics, tune_threshold
+from rostro.inference.embed import check_plain_vectors
 from rostro.models.fusion import WEIGHTS, Fusion, combine
 from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_proba
@@ -19,6 +20,7 @@ from rostro.training.data import cache_dataset, run_dataset, split_indices
 
 def fit_fusion(run_dir: str | Path, embeddings: str | Path, *, data: str | None = None) -> Fusion:
     """Fit embedding heads on the run's training split and choose mixing weights on its validation split."""
+    check_plain_vectors(embeddings, "fusion")
     model, info = load_run(run_dir)
     ds, cfg = run_dataset(info, data=data)
     cache = cache_dataset(ds, cfg, info.input_size)
