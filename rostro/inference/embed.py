@@ -209,19 +209,24 @@ def option_flags(made: dict, keys: tuple[str, ...] = OPTION_KEYS, *, than: dict 
 def check_plain_vectors(path: str | Path, use: str) -> None:
     """Refuse an embeddings file of flip-averaged or jittered vectors for ``use``: fusion heads score dlib's plain
     vector, which prediction computes once per face. A file without a stamp (made before stamps) is let through."""
-    stored = (pq.read_schema(path).metadata or {}).get(SIGNATURE_KEY)
-    made = {} if stored is None else json.loads(stored.decode())
+    stored = stored_signature(path)
+    made = {} if stored is None else json.loads(stored)
     if made.get("flip") or made.get("jitter"):
         made_with = option_flags({k: v for k, v in made.items() if k in ("flip", "jitter") and v})
         raise RostroError(f"{path}: vectors made with {made_with}; {use} needs dlib's plain vectors, as prediction "
                           "computes them: make the file with `rostro embed ... --no-flip`")  # fmt: skip
 
 
+def stored_signature(path: str | Path) -> str | None:
+    """The signature an embeddings file was written with (None: a file from before signatures)."""
+    stored = (pq.read_schema(path).metadata or {}).get(SIGNATURE_KEY)
+    return None if stored is None else stored.decode()
+
+
 def _read_done(out: Path, signature: str) -> pd.DataFrame | None:
     if not out.is_file():
         return None
-    stored = (pq.read_schema(out).metadata or {}).get(SIGNATURE_KEY)
-    stored = None if stored is None else stored.decode()
+    stored = stored_signature(out)
     try:
         check_resumable(out, stored, signature, "embeddings")
     except RostroError as exc:

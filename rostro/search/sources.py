@@ -152,12 +152,10 @@ def embed_photos(
 def parquet_faces(path: str | Path, *, name_column: str = "image_id") -> tuple[Faces, str | None]:
     """The faces of an embeddings file (``rostro embed``: one face per image) and its stamp; each face is
     named by ``name_column`` and known by the hash of its vector."""
-    import pyarrow.parquet as pq
-
-    from rostro.inference.embed import SIGNATURE_KEY
+    from rostro.inference.embed import stored_signature
 
     try:
-        stamp = (pq.read_schema(path).metadata or {}).get(SIGNATURE_KEY)
+        stamp = stored_signature(path)
         frame = pd.read_parquet(path)
     except FileNotFoundError:
         raise
@@ -178,7 +176,7 @@ def parquet_faces(path: str | Path, *, name_column: str = "image_id") -> tuple[F
                          "name": frame[name_column].fillna("").astype(str),
                          "error": frame.get("error", pd.Series([""] * len(frame))).fillna("").astype(str)})  # fmt: skip
     rows.loc[~found & (rows["error"] == ""), "error"] = NO_FACE
-    return Faces(rows=rows, vectors=vecs), None if stamp is None else stamp.decode()
+    return Faces(rows=rows, vectors=vecs), stamp
 
 
 def read_faces(

@@ -22,12 +22,11 @@ def open_namer(uri: str) -> tuple[Callable[[np.ndarray], tuple[str, float]], tup
     with (jitter, flip), so a track's faces are described the same way."""
     try:
         from rostro.search import open_gallery
-        from rostro.search.gallery import photo_stamp
+        from rostro.search.gallery import photo_options, photo_stamp
     except ImportError as exc:
         raise RostroError(f"--gallery needs rostro's face search (rostro.search), which cannot be loaded here: "
                           f"{exc}") from None  # fmt: skip
     gallery = open_gallery(uri)
-    stamp = gallery.stamp
-    jitter, flip = int(stamp.get("jitter", 0)), bool(stamp.get("flip", False))
-    gallery.check_stamp(photo_stamp(flip=flip, jitter=jitter), "a video's faces")
-    return (lambda embedding: name_track(gallery, embedding)), (jitter, flip)
+    options = photo_options(gallery.stamp)
+    gallery.check_stamp(photo_stamp(**options), "a video's faces")
+    return (lambda embedding: name_track(gallery, embedding)), (options["jitter"], options["flip"])
