@@ -148,7 +148,7 @@ def main() -> None:
         ap.error(f"{args.shared}: no shared data here (expected celeba-aligned/ and the other sets)")
     torch.set_num_threads(2)
     results = {name: measure(name, args.shared, args.work, args.split) for name in args.models.split(",")}
-    text = markdown(results).replace(" test", f" {args.split}") if args.split != "test" else markdown(results)
+    text = markdown(results).replace(" test", f" {args.split}")  # row labels name the split
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)
     stem = "models" if args.split == "test" else f"models-{args.split}"
