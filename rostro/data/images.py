@@ -84,7 +84,7 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
-    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
 
 
 def load_image(
@@ -116,7 +116,8 @@ def load_image(
             raise ImageDecodeError(name, "empty file (0 bytes)")
     elif len(source) == 0:
         raise ImageDecodeError(name, "empty upload (0 bytes)")
-    fp = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    # one read of the whole file: PIL reads a file object in many small pieces (most of a small crop's time)
+    fp = io.BytesIO(source if isinstance(source, bytes | bytearray) else path.read_bytes())
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -129,7 +130,7 @@ def load_image(
                 if draft_size is not None and img.format == "JPEG":
                     img.draft("RGB", draft_size)
                 img.load()
-                img = ImageOps.exif_transpose(img)
+                ImageOps.exif_transpose(img, in_place=True)
                 return _to_rgb(img)
     except ImageDecodeError:
         raise
