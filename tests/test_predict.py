@@ -205,3 +205,26 @@ def test_aligned_jpeg_decodes_at_the_size_a_crop_model_needs(run, celeba_dir, tm
     assert asked == [(size, size)]
     full = pred.predict_crops(resize_square(load_image(path), size)[None])[0]
     assert np.abs(np.array([drafted[n] for n in pred.labels]) - full).max() < 0.05
+
+
+def test_an_int8_export_is_what_predict_then_runs_and_stays_close_to_float(run, folder, tmp_path):
+    import shutil
+
+    from rostro.commands import ExportConfig, export
+    from rostro.inference.predict import int8_file
+
+    copy = shutil.copytree(run, tmp_path / "run")
+    paths = [p for p in collect_paths(folder) if "corrupt" not in p.name and "text" not in p.name]
+    float_pred = AttributePredictor(copy)
+    before = results_frame(float_pred.predict_paths(paths, aligned=True, progress=False), float_pred.labels)
+    with pytest.raises(RostroError, match="--calibrate"):
+        export(ExportConfig(run=str(copy), int8=True))
+    listing = tmp_path / "calibration.txt"
+    listing.write_text("\n".join(str(p) for p in paths))
+    written = export(ExportConfig(run=str(copy), int8=True, calibrate=str(listing))).path
+    assert written == int8_file(copy) and written.is_file()
+    int8_pred = AttributePredictor(copy)
+    assert int8_pred.onnx_file == written and float_pred.onnx_file != written
+    after = results_frame(int8_pred.predict_paths(paths, aligned=True, progress=False), int8_pred.labels)
+    diff = np.abs(after[int8_pred.labels].to_numpy(float) - before[float_pred.labels].to_numpy(float))
+    assert 0 < diff.max() < 0.1  # quantized (not the same file), yet close

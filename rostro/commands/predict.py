@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rostro.commands._base import found_line
@@ -15,6 +16,7 @@ from rostro.config import save_config
 from rostro.data.images import load_image
 from rostro.distributed import finish as finish_distributed
 from rostro.distributed import init_world, launched
+from rostro.errors import RostroError
 from rostro.files import atomic_write_text
 from rostro.inference import predict as P
 from rostro.workers import default_workers
@@ -163,7 +165,11 @@ def analyze(cfg: AnalyzeConfig) -> AnalyzeResult:
 class ExportConfig:
     run: str
     format: str = "onnx"
-    out: str | None = None  # None: RUN/model.onnx
+    out: str | None = None  # None: RUN/model.onnx (with --int8: the file predict picks up beside the run)
+    int8: bool = False  # static int8 quantization, activation ranges from --calibrate's aligned crops
+    calibrate: str | None = None  # a folder of aligned crops, or a text file of their paths (one a line)
+    calibrate_limit: int = 512
+    seed: int = 0
 
 
 @dataclass(kw_only=True)
@@ -181,6 +187,39 @@ def export(cfg: ExportConfig) -> ExportResult:
 
     if cfg.format != "onnx":
         raise ValueError(f"format must be 'onnx', got {cfg.format!r}")
-    model, info = load_run(cfg.run)
-    path = export_onnx(model, Path(cfg.out) if cfg.out else Path(cfg.run) / "model.onnx", input_size=info.input_size)
+    if cfg.int8:
+        return ExportResult(path=_export_int8(cfg))
+    run = P.resolve_run(cfg.run)
+    model, info = load_run(run)
+    path = export_onnx(model, Path(cfg.out) if cfg.out else run / "model.onnx", input_size=info.input_size)
     return ExportResult(path=path)
+
+
+def _calibration_paths(cfg: ExportConfig) -> list[Path]:
+    if not cfg.calibrate:
+        raise RostroError("--int8 needs --calibrate: a folder of aligned crops (or a text file of their paths) like "
+                          "those the model will see, to measure each layer's range")  # fmt: skip
+    source = Path(cfg.calibrate)
+    if source.is_file() and source.suffix == ".txt":
+        paths = [Path(line) for line in source.read_text().split("\n") if line.strip()]
+    else:
+        paths = P.collect_paths(source)
+    if not paths:
+        raise RostroError(f"--calibrate {source}: no images found; expected a folder of aligned crops or a .txt list")
+    if cfg.calibrate_limit < 1:
+        raise ValueError(f"calibrate_limit: expected >= 1, found {cfg.calibrate_limit}")
+    pick = np.random.default_rng(cfg.seed).permutation(len(paths))[: cfg.calibrate_limit]
+    return [paths[i] for i in np.sort(pick)]
+
+
+def _export_int8(cfg: ExportConfig) -> Path:
+    """The run's network quantized to int8, its ranges measured on crops cut as ``predict --aligned`` cuts them."""
+    from rostro.data.transforms import to_float_tensor
+    from rostro.models.export import quantize_onnx
+
+    paths = _calibration_paths(cfg)
+    pred = P.AttributePredictor(cfg.run)
+    crops = [c for p in paths for c in pred._faces_of(load_image(p, draft_size=pred._draft(True)), aligned=True)[1]]
+    x = to_float_tensor(np.stack(crops), pred.info.mean, pred.info.std).numpy()
+    out = Path(cfg.out) if cfg.out else P.int8_file(pred.run)
+    return quantize_onnx(pred.float_onnx_file(), out, x)

@@ -56,6 +56,11 @@ def default_run() -> Path:
     return SHIPPED_RUN
 
 
+def int8_file(run: Path) -> Path:
+    """Where ``rostro export --int8`` puts a run's quantized network: named by its weights, so never stale."""
+    return run / f"model-{run_fingerprint(run)}.int8.onnx"
+
+
 def resolve_run(run: str | Path | None) -> Path:
     """A run folder from ``--model``: None is the default, a shipped model's name (``default``, ``v2``,
     ``v1``) its folder unless a folder of that name exists here, anything else a path."""
@@ -116,11 +121,18 @@ class AttributePredictor:
         self.detector = detector
         self.runtime = runtime
         self._recipe = (str(self.run), runtime, detector, use_fusion)  # how a worker process rebuilds it
-        self.onnx = None
+        self.onnx, self.onnx_file = None, None
         if runtime == "onnx":
-            self.onnx = OnnxModel(self._onnx_file(), threads=threads)
+            self.onnx_file = self._onnx_file()
+            self.onnx = OnnxModel(self.onnx_file, threads=threads)
 
     def _onnx_file(self) -> Path:
+        """The run's int8 export where it ships one (``rostro export --int8``, named by the same fingerprint),
+        else its float export."""
+        int8 = int8_file(self.run)
+        return int8 if int8.is_file() else self.float_onnx_file()
+
+    def float_onnx_file(self) -> Path:
         """The run's ONNX export, named by the weights' fingerprint so a stale export is never used;
         written beside the run, or in the user's cache when the run folder is read-only (an install)."""
         name = f"model-{self.fingerprint}.onnx"

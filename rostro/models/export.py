@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -30,6 +31,34 @@ def export_onnx(model: nn.Module, path: str | Path, *, input_size: int, opset: i
             opset_version=opset, dynamo=False,
         )  # fmt: skip
     return path
+
+
+def quantize_onnx(src: str | Path, dst: str | Path, calibration: np.ndarray) -> Path:
+    """Static int8 quantization of an exported model (onnxruntime's QDQ, weights per channel), activation
+    ranges from ``calibration`` (N x 3 x S x S float32: the network's own input). About twice as fast as float
+    on a CPU with VNNI; its accuracy is the caller's to measure."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
+
+    batches = iter(np.array_split(np.ascontiguousarray(calibration, np.float32), max(1, len(calibration) // 64)))
+
+    class _Batches(CalibrationDataReader):
+        def get_next(self) -> dict | None:
+            batch = next(batches, None)
+            return None if batch is None else {"images": batch}
+
+    dst = Path(dst)
+    with tempfile.TemporaryDirectory() as tmp, atomic_path(dst) as out:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(src), str(prepared))
+        quantize_static(str(prepared), str(out), _Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)  # fmt: skip
+    return dst
 
 
 class OnnxModel:
