@@ -228,3 +228,7 @@ def test_an_int8_export_is_what_predict_then_runs_and_stays_close_to_float(run, 
     after = results_frame(int8_pred.predict_paths(paths, aligned=True, progress=False), int8_pred.labels)
     diff = np.abs(after[int8_pred.labels].to_numpy(float) - before[float_pred.labels].to_numpy(float))
     assert 0 < diff.max() < 0.1  # quantized (not the same file), yet close
+    float_table = tmp_path / "float.csv"
+    predict_table(float_pred, paths, float_table, aligned=True, progress=False)
+    with pytest.raises(RostroError, match="another model"):  # float rows are not resumed with int8 ones
+        predict_table(int8_pred, paths, float_table, aligned=True, progress=False)

@@ -361,6 +361,8 @@ def predict_table(
     signature = {"model": predictor.fingerprint, "aligned": aligned, "labels": predictor.labels}
     if not aligned:
         signature["detector"] = DETECTION_CHAIN if predictor.detector == "auto" else predictor.detector
+    if predictor.onnx_file == int8_file(predictor.run):
+        signature["int8"] = True  # the same weights, other numbers: never mixed with float rows
     if out.is_file():
         check_resumable(out, sidecar.read_text() if sidecar.is_file() else None, json.dumps(signature), "predictions")
         _drop_torn_line(out)
