@@ -67,6 +67,7 @@ def speeds(run: Path, shared: Path, work: Path) -> dict:
     results: list = []
     photo_rate = _steady_rate(pred, photos, results, workers=WORKERS)
     crop_rate = _steady_rate(pred, crops, [], aligned=True, workers=WORKERS)
+    fast_rate = _steady_rate(AttributePredictor("fast"), crops, [], aligned=True, workers=WORKERS)
     options = {"aligned": True, "run": None, "centre": False, "pick": "largest", "flip": False, "jitter": 0,
                "backend": "onnx"}  # fmt: skip
     _embed_chunk((crops[:32], options))
@@ -89,5 +90,6 @@ def speeds(run: Path, shared: Path, work: Path) -> dict:
         "rostro_male": float((found & (ours == truth)).mean()),
         "peer_male": float((peer_found & (theirs == truth)).mean()),
         "rostro_crops_per_second": crop_rate, "peer_crops_per_second": peer["crops_per_second"],
+        "fast_crops_per_second": fast_rate,
         "embed_aligned_faces_per_second": embed_rate, "dlib_loop_faces_per_second": dlib_rate,
     }  # fmt: skip
