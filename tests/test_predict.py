@@ -181,6 +181,8 @@ def test_shipped_models_are_named_and_paths_pass_through(tmp_path):
 
     assert resolve_run(None) == SHIPPED_RUN == resolve_run("default")
     assert resolve_run("v1") == WEIGHTS / "celeba_attr_net" and (resolve_run("v2") / "run.json").is_file()
+    fast = resolve_run("fast")  # the small network for bulk aligned crops, shipped int8
+    assert (fast / "run.json").is_file() and AttributePredictor("fast").onnx_file.name.endswith(".int8.onnx")
     assert resolve_run(tmp_path) == tmp_path  # a run folder is taken as given
 
 
