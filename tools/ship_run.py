@@ -24,6 +24,8 @@ def ship(run: Path, dest: Path) -> Path:
             shutil.copy2(run / name, dest / name)
     shutil.copy2(run / WEIGHTS_FILE, dest / WEIGHTS_FILE)
     write_manifest(dest)
+    for int8 in run.glob("model-*.int8.onnx"):  # named by the manifest, which re-signing leaves the same
+        shutil.copy2(int8, dest / int8.name)
     return dest
 
 
