@@ -40,6 +40,7 @@ from rostro.progress import progress_bar
 from rostro.runs import (
     RunInfo,
     git_commit,
+    load_run,
     read_run_info,
     regression_values,
     save_checkpoint,
@@ -84,6 +85,9 @@ class MultiTaskConfig:
     # by teacher_weight, soften those it does (its own input is cut from the same files)
     teacher: str | None = None
     teacher_weight: float = 0.5
+    # a trained run of the same network (e.g. v1's attr_net): its weights start this one, each output it had
+    # by label name; outputs it lacks (age) start fresh
+    init_from: str | None = None
     age_weight: float = 1.0
     shift: float = 0.04  # augmentation: random shift (fraction of the chip), with flips, scale and rotation
     seed: int = 0
@@ -116,6 +120,9 @@ class MultiTaskConfig:
         if self.pack and (self.teacher or self.freeze_trunk or self.freeze_blocks):
             raise ValueError("MultiTaskConfig.pack: a pack holds one input per face; a teacher, freeze_trunk and "
                              "freeze_blocks need the sources' files: train those where the files are")  # fmt: skip
+        if self.init_from and self.model == "dlib_resnet":
+            raise ValueError("MultiTaskConfig.init_from: dlib_resnet starts from dlib's own network; init_from is "
+                             "for a network trained from scratch (attr_net)")  # fmt: skip
         if not 0 <= self.teacher_weight <= 1:
             raise ValueError(f"MultiTaskConfig.teacher_weight: expected 0..1, found {self.teacher_weight}")
         if not 0 <= self.freeze_blocks < len(BLOCKS) or (
@@ -386,6 +393,28 @@ def _head_only(model: torch.nn.Module, mu: torch.Tensor, sd: torch.Tensor) -> di
     return state
 
 
+def start_from(model: torch.nn.Module, run: str | Path, labels: list[str]) -> None:
+    """Copy a trained run's weights into ``model`` (the same network, one more output: age): the trunk whole,
+    the output layer's row of each label the run has (matched by name); the other rows keep their fresh start."""
+    from rostro.inference.predict import resolve_run
+
+    source, info = load_run(resolve_run(run))
+    theirs, ours = source.state_dict(), model.state_dict()
+    last = [k for k in ours if k.startswith("head.")][-2:]  # the output layer's weight and bias
+    trunk = {k: v for k, v in theirs.items() if k not in last}
+    wrong = [k for k, v in trunk.items() if k not in ours or ours[k].shape != v.shape]
+    if wrong or set(ours) - set(theirs):
+        raise RostroError(f"init_from {run}: a {info.model} with {info.model_kwargs}, not this network; mismatched "
+                          f"weights {wrong[:3] or sorted(set(ours) - set(theirs))[:3]}")  # fmt: skip
+    rows = [(i, info.labels.index(n)) for i, n in enumerate(labels) if n in info.labels]
+    if not rows:
+        raise RostroError(f"init_from {run}: none of its labels {info.labels[:5]}... is one of {labels[:5]}...")
+    for key in last:
+        ours[key][[i for i, _ in rows]] = theirs[key][[j for _, j in rows]]
+    model.load_state_dict({**ours, **trunk})
+    log.info("started from %s: the trunk and %d of %d outputs", run, len(rows), len(labels) + 1)
+
+
 def train_multitask(cfg: MultiTaskConfig) -> Path:
     """Train, keep the epoch with the best validation mean accuracy, fit each label's calibration on
     that epoch's validation outputs, write the run; returns its folder."""
@@ -429,6 +458,8 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
         kwargs = {"num_outputs": len(labels) + 1, "input_size": cfg.input_size, "dropout": cfg.dropout,
                   **(cfg.model_kwargs or {})}  # fmt: skip
         model = create_model(cfg.model, **kwargs)
+        if cfg.init_from:
+            start_from(model, cfg.init_from, labels)
     norm = {"mean": spec.mean, "std": spec.std}
     gen = torch.Generator().manual_seed(cfg.seed)
     root = Path(cfg.cache_dir) if cfg.cache_dir else user_cache_dir()

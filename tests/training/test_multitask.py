@@ -206,10 +206,34 @@ def test_a_student_learns_from_the_teacher_where_labels_are_missing(crop_run, tm
     assert np.isfinite(saved["probs"][utk]).all() and np.isfinite(saved["age"][~utk]).all()  # cells no label had
     pred = AttributePredictor(run)
     assert pred.info.model == "attr_net" and pred.info.model_kwargs["widths"] == [8, 16, 16, 32]
+    _a_run_starts_another(run, labels)
     with pytest.raises(ValueError, match="trains from scratch on crops"):
         MultiTaskConfig(sources=cfg.sources, model="attr_net")
     with pytest.raises(ValueError, match="freeze_blocks"):
         MultiTaskConfig(sources=cfg.sources, freeze_blocks=2)
+
+
+def _a_run_starts_another(run, labels):
+    """init_from: the trunk whole and each label's output row by name (in another order here); age starts fresh."""
+    from rostro.errors import RostroError
+    from rostro.models.registry import create_model
+    from rostro.runs import load_run
+    from rostro.training.multitask import start_from
+
+    source, _ = load_run(run)
+    torch.manual_seed(0)
+    fresh = create_model("attr_net", num_outputs=3, input_size=32, widths=[8, 16, 16, 32])
+    age_row = fresh.state_dict()["head.1.weight"][2].clone()
+    start_from(fresh, run, labels[::-1])
+    theirs, ours = source.state_dict(), fresh.state_dict()
+    assert all(torch.equal(ours[k], v) for k, v in theirs.items() if k.startswith("trunk."))
+    assert torch.equal(ours["head.1.weight"][0], theirs["head.1.weight"][1])  # Smiling, by name
+    assert torch.equal(ours["head.1.weight"][1], theirs["head.1.weight"][0])  # Male
+    assert torch.equal(ours["head.1.weight"][2], age_row)
+    with pytest.raises(RostroError, match="not this network"):
+        start_from(create_model("attr_net", num_outputs=3, input_size=32, widths=[8, 16, 16, 64]), run, labels)
+    with pytest.raises(ValueError, match="init_from"):
+        MultiTaskConfig(sources=[{"data": "x", "format": "celeba", "chips": "aligned"}], init_from=str(run))
 
 
 def test_an_interrupted_run_resumes_to_the_same_history(celeba_dir, tmp_path, monkeypatch):
