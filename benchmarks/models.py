@@ -99,7 +99,7 @@ def speed(name: str, shared: Path) -> dict:
     crops = _aligned_crops(shared)
     out = {"crops_per_second": _steady_rate(AttributePredictor(name), crops, [], aligned=True, workers=WORKERS)}
     pred = AttributePredictor(name, threads=1)
-    draft = pred._draft(aligned=True)
+    draft = pred.draft_size(aligned=True)
     pred._predict_batch(crops[:64], aligned=True)  # warm-up
     start = time.perf_counter()
     images = [load_image(p, draft_size=draft) for p in crops]

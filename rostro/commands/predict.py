@@ -219,7 +219,6 @@ def _export_int8(cfg: ExportConfig) -> Path:
 
     paths = _calibration_paths(cfg)
     pred = P.AttributePredictor(cfg.run)
-    crops = [c for p in paths for c in pred._faces_of(load_image(p, draft_size=pred._draft(True)), aligned=True)[1]]
-    x = to_float_tensor(np.stack(crops), pred.info.mean, pred.info.std).numpy()
+    x = to_float_tensor(pred.aligned_inputs(paths), pred.info.mean, pred.info.std).numpy()
     out = Path(cfg.out) if cfg.out else P.int8_file(pred.run)
     return quantize_onnx(pred.float_onnx_file(), out, x)

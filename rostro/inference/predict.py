@@ -267,7 +267,7 @@ class AttributePredictor:
                 yield results
                 bar.advance(task, len(results))
 
-    def _draft(self, aligned: bool) -> tuple[int, int] | None:
+    def draft_size(self, aligned: bool) -> tuple[int, int] | None:
         """A JPEG aligned crop for a small crop model decodes at the smallest power-of-two scale that still
         covers the input (CelebA's 178 x 218 at half size for 64 px): a full decode is most of a fast model's
         time. Not for a chip model or a fused one, whose face network reads the crop at full size."""
@@ -275,11 +275,17 @@ class AttributePredictor:
             return (self.info.input_size, self.info.input_size)
         return None
 
+    def aligned_inputs(self, paths: Sequence[str | Path]) -> np.ndarray:
+        """The network's inputs for aligned crops, cut as ``predict --aligned`` cuts them (N x S x S x 3 uint8)."""
+        draft = self.draft_size(aligned=True)
+        return _stack([c for p in paths for c in self._faces_of(load_image(p, draft_size=draft), aligned=True)[1]])
+
     def _predict_batch(self, chunk: list[str], aligned: bool) -> list[ImageResult]:
         found, crops, chips = [], [], [_NO_CHIPS]
+        draft = self.draft_size(aligned)
         for p in chunk:
             try:
-                faces, face_crops, face_chips_ = self._faces_of(load_image(p, draft_size=self._draft(aligned)), aligned)
+                faces, face_crops, face_chips_ = self._faces_of(load_image(p, draft_size=draft), aligned)
             except ImageDecodeError as exc:
                 faces, face_crops, face_chips_ = exc, [], _NO_CHIPS
             found.append(faces)
