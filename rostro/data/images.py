@@ -19,6 +19,7 @@ from rostro.errors import ImageDecodeError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 DEFAULT_MAX_PIXELS = 50_000_000  # ~7000 x 7000: far above any camera face photo
+WHOLE_READ_BYTES = 4 << 20  # files up to this size are read in one piece before decoding
 
 # Magic numbers of the formats above, for files whose extension lies or is missing.
 _SIGNATURES = (
@@ -112,12 +113,16 @@ def load_image(
             raise ImageDecodeError(name, "file not found" + (" (broken link)" if path.is_symlink() else ""))
         if not os.access(path, os.R_OK):
             raise ImageDecodeError(name, "permission denied")
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise ImageDecodeError(name, "empty file (0 bytes)")
+        # a small file in one read: PIL reads a file object in many small pieces (most of a crop's decode time);
+        # a large one stays a path, so a huge or bogus file is refused from its header without reading it all
+        fp = io.BytesIO(path.read_bytes()) if size <= WHOLE_READ_BYTES else source
     elif len(source) == 0:
         raise ImageDecodeError(name, "empty upload (0 bytes)")
-    # one read of the whole file: PIL reads a file object in many small pieces (most of a small crop's time)
-    fp = io.BytesIO(source if isinstance(source, bytes | bytearray) else path.read_bytes())
+    else:
+        fp = io.BytesIO(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -105,3 +105,19 @@ def test_bytes_input(rgb):
     assert np.array_equal(load_image(buf.getvalue()), rgb)
     with pytest.raises(ImageDecodeError, match="empty upload"):
         load_image(b"")
+
+
+def test_files_above_the_whole_read_size_decode_from_the_path_and_junk_is_refused(tmp_path, monkeypatch):
+    import rostro.data.images as images
+
+    monkeypatch.setattr(images, "WHOLE_READ_BYTES", 1000)  # both sides of the limit with small files
+    img = np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+    big = save(img, tmp_path / "big.png")
+    small = save(img[:2, :2], tmp_path / "small.png")
+    assert big.stat().st_size > 1000 >= small.stat().st_size
+    np.testing.assert_array_equal(load_image(big), img)
+    np.testing.assert_array_equal(load_image(small), img[:2, :2])
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"not an image " * 200)
+    with pytest.raises(ImageDecodeError, match="not a recognised image format"):
+        load_image(junk)
