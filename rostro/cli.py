@@ -270,9 +270,10 @@ add("embed", lambda: Spec((C.EmbedConfig,), C.embed, args=("data",), help={
     "face_network": "Run dlib's face network with onnx, torch, or dlib itself (to check).",
 }), "Face embeddings for every image of a dataset or a folder of photos, with labels, groups, identities.")  # fmt: skip
 add("fuse", lambda: Spec((C.FuseConfig,), C.fuse, args=("run", "embeddings"), help={
-    "run": "Run folder from `rostro train`.", "embeddings": "dlib embeddings of the run's data.",
-    "data": "Dataset path, when it moved since training.",
-}), "Add heads on dlib embeddings to a run and choose, per attribute, how much of CNN and embedding.")  # fmt: skip
+    "run": "Run folder from `rostro train` (or train-multitask, with --partner).",
+    "embeddings": "dlib embeddings of the run's data.", "data": "Dataset path, when it moved since training.",
+    "partner": "Instead of embeddings: a chip run (e.g. v3) to mix in per attribute and for age.",
+}), "Mix a run's CNN with heads on dlib embeddings or a partner run, per attribute, chosen on validation.")  # fmt: skip
 add("audit", lambda: Spec((C.AuditConfig,), C.audit, args=("embeddings",), flags={"groups": "--group"}, help={
     "label": "Label column to predict, e.g. Male.",
     "cross_group": "Group column of the cross-group matrix; none: first.",

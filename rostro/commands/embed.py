@@ -65,27 +65,40 @@ def embed(cfg: EmbedConfig) -> EmbedResult | None:
 @dataclass
 class FuseConfig:
     run: str
-    embeddings: str  # dlib embeddings of the run's data (rostro embed --aligned)
+    embeddings: str | None = None  # dlib embeddings of the run's data (rostro embed --aligned)
     data: str | None = None  # the dataset, when it moved since training
+    # instead of embeddings: a chip run (e.g. v3) mixed in per attribute and for age; the run must be a
+    # train-multitask run on crops (chosen on its validation rows)
+    partner: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.embeddings is None) == (self.partner is None):
+            raise ValueError("FuseConfig: expected EMBEDDINGS or --partner RUN, found "
+                             f"{'both' if self.partner else 'neither'}; give one")  # fmt: skip
 
 
 @dataclass(kw_only=True)
 class FuseResult:
     weights: list[float]
     path: Path
+    other: str = "embedding"
 
     def lines(self) -> list[str]:
         from rostro.models.fusion import route_counts
 
-        cnn, emb, mixed = route_counts(self.weights)
-        return [f"Chosen on validation: {cnn} attributes from the CNN alone, {emb} from the embedding alone, "
+        cnn, other, mixed = route_counts(self.weights)
+        return [f"Chosen on validation: {cnn} attributes from the CNN alone, {other} from the {self.other} alone, "
                 f"{mixed} mixed. Wrote {self.path}"]  # fmt: skip
 
 
 def fuse(cfg: FuseConfig) -> FuseResult:
-    """Add heads on dlib embeddings to a run and choose, per attribute, how much of CNN and embedding."""
-    from rostro.training.fusion import fit_fusion
+    """Add heads on dlib embeddings (or a partner chip run) to a run and choose, per attribute, how much of each."""
+    from rostro.training.fusion import fit_fusion, fit_partner_fusion
 
-    fusion = fit_fusion(cfg.run, cfg.embeddings, data=cfg.data)
+    if cfg.partner:
+        fusion = fit_partner_fusion(cfg.run, cfg.partner)
+    else:
+        fusion = fit_fusion(cfg.run, cfg.embeddings, data=cfg.data)
     save_config(cfg, Path(cfg.run) / "fuse.config.yaml")
-    return FuseResult(weights=list(fusion.weights), path=Path(cfg.run) / "fusion.json")
+    return FuseResult(weights=list(fusion.weights), path=Path(cfg.run) / "fusion.json",
+                      other="partner" if cfg.partner else "embedding")  # fmt: skip

@@ -34,7 +34,7 @@ from rostro.faces.status import NO_FACE
 from rostro.files import atomic_write_bytes, atomic_write_text, check_resumable, user_cache_dir
 from rostro.models.calibration import Calibration
 from rostro.models.export import OnnxModel, export_onnx
-from rostro.models.fusion import Fusion, combine
+from rostro.models.fusion import Fusion, combine, mix_values
 from rostro.models.inference import predict_logits
 from rostro.progress import progress_bar
 from rostro.runs import load_run, run_fingerprint, split_outputs
@@ -117,7 +117,12 @@ class AttributePredictor:
         self.values = list(self.info.regression)  # numeric outputs after the labels (age)
         self.calibration = Calibration.load(self.run, self.labels)
         self.fusion = Fusion.load(self.run) if use_fusion and self.info.input == "crop" else None
-        self.fingerprint = run_fingerprint(self.run, str(use_fusion).encode())
+        partner = self.fusion.partner_run(self.run) if self.fusion else None
+        self.partner = None if partner is None else AttributePredictor(
+            partner, runtime=runtime, detector=detector, threads=threads, use_fusion=False)  # fmt: skip
+        self._partner_columns = self._check_partner() if self.partner else None
+        extra = str(use_fusion).encode() + (self.partner.fingerprint.encode() if self.partner else b"")
+        self.fingerprint = run_fingerprint(self.run, extra)
         self.thresholds = np.asarray(self.fusion.thresholds if self.fusion else self.info.thresholds)
         self.detector = detector
         self.runtime = runtime
@@ -126,6 +131,15 @@ class AttributePredictor:
         if runtime == "onnx":
             self.onnx_file = self._onnx_file()
             self.onnx = OnnxModel(self.onnx_file, threads=threads)
+
+    def _check_partner(self) -> list[int]:
+        """The partner's column of each of this run's labels; its numeric outputs must be this run's."""
+        missing = [n for n in self.labels if n not in self.partner.labels]
+        if missing or self.partner.values != self.values or self.partner.info.input != "chip":
+            raise RostroError(f"{self.run}: its fusion partner {self.partner.run} must be a chip model with every "
+                              f"label and the numeric outputs {self.values}; found input {self.partner.info.input!r}, "
+                              f"outputs {self.partner.values}, missing labels {missing}")  # fmt: skip
+        return [self.partner.labels.index(n) for n in self.labels]
 
     def _onnx_file(self) -> Path:
         """The run's int8 export where it ships one (``rostro export --int8``, named by the same fingerprint),
@@ -147,16 +161,21 @@ class AttributePredictor:
             cache.mkdir(parents=True, exist_ok=True)
             return export_onnx(self.model, cache / name, input_size=self.info.input_size)
 
-    def predict_crops(self, crops: np.ndarray, embeddings: np.ndarray | None = None) -> np.ndarray:
+    def predict_crops(
+        self, crops: np.ndarray, embeddings: np.ndarray | None = None, *, chips: np.ndarray | None = None
+    ) -> np.ndarray:
         """Probabilities for N x S x S x 3 uint8 crops at the model's input size (chips for a
         model whose input is the face network's chip); calibrated where the run is.
 
         With a fused model, ``embeddings`` (N x 128 dlib vectors of the same faces) feed the
-        attributes that mix in the embedding head.
+        attributes that mix in the embedding head; with a partner run, ``chips`` (N x 150 x 150 x 3,
+        the face network's chips of the same faces) feed the partner.
         """
-        return self.predict_outputs(crops, embeddings)[0]
+        return self.predict_outputs(crops, embeddings, chips=chips)[0]
 
-    def predict_outputs(self, crops: np.ndarray, embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_outputs(
+        self, crops: np.ndarray, embeddings: np.ndarray | None = None, *, chips: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``predict_crops``'s probabilities and the numeric outputs (N x ``values``, e.g. age in years)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32), np.zeros((0, len(self.values)), np.float32)
@@ -165,6 +184,13 @@ class AttributePredictor:
         else:
             logits = predict_logits(self.model, crops, mean=self.info.mean, std=self.info.std)
         probs, values = split_outputs(self.info, logits, self.calibration)
+        if self.partner is not None:
+            if chips is None or len(chips) != len(crops):
+                raise RostroError(f"{self.run} mixes in {self.partner.run}, which reads the face network's chips: "
+                                  f"pass chips= for the {len(crops)} faces (see align_faces)")  # fmt: skip
+            p_partner, v_partner = self.partner.predict_outputs(chips)
+            probs = self.fusion.mix(probs, p_partner[:, self._partner_columns])
+            return probs, mix_values(values, v_partner, self.fusion.value_weights)
         if not self._wants_embedding:
             return probs, values
         p_emb = None if embeddings is None else self.fusion.head.predict_proba(embeddings)
@@ -174,17 +200,22 @@ class AttributePredictor:
     def _wants_embedding(self) -> bool:
         return self.fusion is not None and self.fusion.needs_embedding
 
+    @property
+    def _wants_chips(self) -> bool:
+        """Whether a face's chip is cut besides its crop: for the embedding head, or for the partner run."""
+        return self._wants_embedding or self.partner is not None
+
     def align_faces(self, img: np.ndarray, *, pick: str = "largest") -> tuple[list, list[np.ndarray], list[np.ndarray]]:
-        """Every face in a photo, its crop in CelebA's aligned layout (178 x 218) and, for a fused
-        model, its dlib embedding; largest first, or nearest the centre first with ``pick='centre'``."""
+        """Every face in a photo, its crop in CelebA's aligned layout (178 x 218) and, for a model fused
+        with dlib's embedding, that embedding; largest first, or nearest the centre first with ``pick='centre'``."""
         faces, crops, chips = self._align(img, pick)
-        return faces, crops, list(face_network().describe(chips)) if len(chips) else []
+        return faces, crops, list(face_network().describe(chips)) if len(chips) and self._wants_embedding else []
 
     def _align(self, img: np.ndarray, pick: str) -> tuple[list, list[np.ndarray], np.ndarray]:
         """Faces, CelebA-layout crops and (for a fused model) the face network's chips."""
         faces = find_faces(img, detector=self.detector, pick=pick)
         crops = [align_face(img, f.landmarks) for f in faces]
-        return faces, crops, face_chips(img, [f.shape for f in faces]) if self._wants_embedding else _NO_CHIPS
+        return faces, crops, face_chips(img, [f.shape for f in faces]) if self._wants_chips else _NO_CHIPS
 
     def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], np.ndarray]:
         """Faces, their crops at the input size (their chips for a chip model), and (for a fused
@@ -194,7 +225,7 @@ class AttributePredictor:
             return [None], list(aligned_chips([np.ascontiguousarray(img)])), _NO_CHIPS
         if aligned:
             crops = [resize_square(img, self.info.input_size)]
-            return [None], crops, aligned_chips([img]) if self._wants_embedding else _NO_CHIPS
+            return [None], crops, aligned_chips([img]) if self._wants_chips else _NO_CHIPS
         faces = find_faces(img, detector=self.detector, pick="largest", landmarks68=not chip)
         return faces, *self._inputs(img, faces)
 
@@ -204,7 +235,7 @@ class AttributePredictor:
         if self.info.input == "chip":
             return list(face_chips(img, [f.shape for f in faces])), _NO_CHIPS
         crops = [resize_square(align_face(img, f.landmarks), self.info.input_size) for f in faces]
-        return crops, face_chips(img, [f.shape for f in faces]) if self._wants_embedding else _NO_CHIPS
+        return crops, face_chips(img, [f.shape for f in faces]) if self._wants_chips else _NO_CHIPS
 
     def predict_faces(self, img: np.ndarray, faces: list) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and numeric outputs of faces already found in ``img`` (a video's detections),
@@ -216,8 +247,9 @@ class AttributePredictor:
 
     def _predict(self, crops: list[np.ndarray], chips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and numeric outputs for a batch of faces from many images: one call of each network."""
-        vecs = face_network().describe(np.concatenate(chips)) if self._wants_embedding else None
-        return self.predict_outputs(_stack(crops), vecs)
+        cut = np.concatenate(chips) if self._wants_chips else None
+        vecs = face_network().describe(cut) if self._wants_embedding else None
+        return self.predict_outputs(_stack(crops), vecs, chips=cut)
 
     def _result(self, path: str, faces: list, probs: np.ndarray, values: np.ndarray) -> ImageResult:
         out = []
@@ -271,7 +303,7 @@ class AttributePredictor:
         """A JPEG aligned crop for a small crop model decodes at the smallest power-of-two scale that still
         covers the input (CelebA's 178 x 218 at half size for 64 px): a full decode is most of a fast model's
         time. Not for a chip model or a fused one, whose face network reads the crop at full size."""
-        if aligned and self.info.input == "crop" and not self._wants_embedding:
+        if aligned and self.info.input == "crop" and not self._wants_chips:
             return (self.info.input_size, self.info.input_size)
         return None
 

@@ -66,14 +66,27 @@ class Calibration:
             raise ValueError(f"expected N x {len(self.maps)} logits, got {logits.shape}")
         return np.stack([m(logits[:, j]) for j, m in enumerate(self.maps)], axis=1).astype(np.float32)
 
-    def save(self, run_dir: str | Path) -> Path:
-        data = {
+    def to_dict(self) -> dict:
+        return {
             "labels": self.labels,
             "maps": [
                 {"method": m.method, "temperature": m.temperature, "x": list(m.x), "y": list(m.y)} for m in self.maps
             ],
         }
-        return atomic_write_text(Path(run_dir) / CALIBRATION_FILE, json.dumps(data))
+
+    @classmethod
+    def from_dict(cls, data: dict, labels: list[str], where: str | Path) -> Calibration:
+        """``to_dict``'s output back, checked against the labels it must calibrate (``where`` names its file)."""
+        try:
+            maps = [LabelMap(m["method"], float(m["temperature"]), tuple(m["x"]), tuple(m["y"])) for m in data["maps"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RostroError(f"{where}: unreadable calibration ({exc})") from None
+        if data["labels"] != labels:
+            raise RostroError(f"{where}: calibrates {data['labels'][:3]}..., the run predicts {labels[:3]}...")
+        return cls(labels, maps)
+
+    def save(self, run_dir: str | Path) -> Path:
+        return atomic_write_text(Path(run_dir) / CALIBRATION_FILE, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, run_dir: str | Path, labels: list[str]) -> Calibration | None:
@@ -83,9 +96,6 @@ class Calibration:
             return None
         try:
             data = json.loads(path.read_text())
-            maps = [LabelMap(m["method"], float(m["temperature"]), tuple(m["x"]), tuple(m["y"])) for m in data["maps"]]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except json.JSONDecodeError as exc:
             raise RostroError(f"{path}: unreadable calibration ({exc})") from None
-        if data["labels"] != labels:
-            raise RostroError(f"{path}: calibrates {data['labels'][:3]}..., the run predicts {labels[:3]}...")
-        return cls(labels, maps)
+        return cls.from_dict(data, labels, path)

@@ -1,20 +1,23 @@
-"""Fitting the per-attribute fusion of a run's CNN with heads on dlib's embedding (see
-``rostro.models.fusion`` for what it is and how inference applies it)."""
+"""Fitting the per-attribute fusion of a run's CNN with heads on dlib's embedding, or with a partner
+chip run (see ``rostro.models.fusion`` for what it is and how inference applies it)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from rostro.errors import RostroError
+from rostro.evaluation.calibration import fit_calibration
 from rostro.evaluation.metrics import binary_metrics, tune_threshold
 from rostro.inference.embed import check_plain_vectors
-from rostro.models.fusion import WEIGHTS, Fusion, combine
+from rostro.models.calibration import Calibration
+from rostro.models.fusion import WEIGHTS, Fusion, combine, logit
 from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_proba
-from rostro.runs import load_run, write_manifest
+from rostro.runs import load_run, read_run_info, split_outputs, write_manifest
 from rostro.training.data import cache_dataset, run_dataset, split_indices
 
 
@@ -36,22 +39,78 @@ def fit_fusion(run_dir: str | Path, embeddings: str | Path, *, data: str | None 
     val = np.intersect1d(split_indices(ds, cache, "validation"), np.flatnonzero(found))
     head = EmbeddingClassifier("logistic", C=0.5).fit(vectors[train], Y[train])
     p_cnn = predict_proba(model, cache.images, mean=info.mean, std=info.std, indices=val)
-    p_emb = head.predict_proba(vectors[val])
+    fusion = Fusion(head, *choose_weights(Y[val], p_cnn, head.predict_proba(vectors[val]), info.labels,
+                                          info.threshold_metric, other="embedding"))  # fmt: skip
+    fusion.save(run_dir)
+    write_manifest(run_dir)
+    return fusion
+
+
+def choose_weights(
+    Y: np.ndarray, p_cnn: np.ndarray, p_other: np.ndarray, labels: list[str], threshold_metric: str, *, other: str
+) -> tuple[list[float], list[float], dict]:
+    """Per label, the other model's share (``WEIGHTS``) and the threshold that score best on validation
+    rows that know the label (NaN cells are unknown); the scores of each route, for the record."""
     weights, thresholds, scores = [], [], {}
-    metric = "accuracy" if info.threshold_metric == "none" else info.threshold_metric
-    for j, name in enumerate(info.labels):
-        best, by_weight = None, {}
-        for w in WEIGHTS:  # ties keep the lower weight: the CNN alone needs no embedding
-            p = combine(p_cnn[:, [j]], p_emb[:, [j]], [w])[:, 0]
-            t = tune_threshold(Y[val, j], p, info.threshold_metric)
-            by_weight[w] = binary_metrics(Y[val, j], p, t)[metric]
+    metric = "accuracy" if threshold_metric == "none" else threshold_metric
+    for j, name in enumerate(labels):
+        known = ~np.isnan(Y[:, j])
+        y, best, by_weight = Y[known, j], None, {}
+        for w in WEIGHTS:  # ties keep the lower weight: the CNN alone needs nothing else
+            p = combine(p_cnn[known][:, [j]], p_other[known][:, [j]], [w])[:, 0]
+            t = tune_threshold(y, p, threshold_metric)
+            by_weight[w] = binary_metrics(y, p, t)[metric]
             if best is None or by_weight[w] > best[0] + 1e-9:
                 best = (by_weight[w], w, t)
         weights.append(best[1])
         thresholds.append(float(best[2]))
-        scores[name] = {"cnn": round(by_weight[0.0], 5), "embedding": round(by_weight[1.0], 5),
-                        "fused": round(best[0], 5)}  # fmt: skip
-    fusion = Fusion(head, weights, thresholds, scores)
+        scores[name] = {"cnn": round(by_weight[0.0], 5), other: round(by_weight[1.0], 5), "fused": round(best[0], 5)}
+    return weights, thresholds, scores
+
+
+def fit_partner_fusion(run_dir: str | Path, partner: str | Path, *, progress: bool = True) -> Fusion:
+    """Mix a ``train-multitask`` crop run with a partner chip run (e.g. v3): per label the partner's share
+    and per numeric output (age) its linear share, chosen on the run's validation rows (the outputs
+    kept from its best epoch, calibrated as prediction calibrates them)."""
+    from rostro.config import load_config
+    from rostro.inference.predict import AttributePredictor
+    from rostro.training.multitask import MultiTaskConfig, load_chips, multitask_table, predictor_outputs
+
+    run_dir, partner = Path(run_dir), Path(partner).resolve()
+    info = read_run_info(run_dir)
+    kept = run_dir / "validation_outputs.npz"
+    if info.source != "train-multitask" or info.input != "crop" or not kept.is_file():
+        raise RostroError(f"{run_dir}: expected a train-multitask run on crops with its validation_outputs.npz, found "
+                          f"a {info.source} run on {info.input} inputs; fuse a run of train-multitask --input crop")
+    other = AttributePredictor(partner, use_fusion=False)
+    if other.info.input != "chip" or other.values != list(info.regression):
+        raise RostroError(f"{partner}: expected a chip run with the numeric outputs {list(info.regression)}, found "
+                          f"input {other.info.input!r} with {other.values}")  # fmt: skip
+    cfg = load_config(MultiTaskConfig, run_dir / "config.yaml")
+    table, labels = multitask_table(cfg)
+    saved = np.load(kept)
+    rows = saved["rows"]
+    p_cnn, v_cnn = split_outputs(info, saved["outputs"], Calibration.load(run_dir, info.labels))
+    chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=progress, input="chip",
+                           size=other.info.input_size)  # fmt: skip
+    if not ok[rows].all():
+        raise RostroError(f"{partner}: {int((~ok[rows]).sum())} validation faces of {run_dir} have no chip")
+    p_other, v_other = predictor_outputs(other, chips, rows, info.labels, progress=progress)
+    Y = table.iloc[rows][info.labels].to_numpy(np.float64)
+    weights, thresholds, scores = choose_weights(Y, p_cnn, p_other, info.labels, info.threshold_metric,
+                                                 other="partner")  # fmt: skip
+    value_weights = []
+    for k, name in enumerate(info.regression):
+        truth = table.iloc[rows][name].to_numpy(np.float64)
+        known = ~np.isnan(truth)
+        errors = {w: np.abs((1 - w) * v_cnn[known, k] + w * v_other[known, k] - truth[known]).mean() for w in WEIGHTS}
+        value_weights.append(min(WEIGHTS, key=lambda w: (errors[w], w)))
+        scores[name] = {"cnn_mae": round(errors[0.0], 4), "partner_mae": round(errors[1.0], 4),
+                        "fused_mae": round(errors[value_weights[-1]], 4)}  # fmt: skip
+    mixed = combine(p_cnn, p_other, weights)
+    calibration, _ = fit_calibration(logit(mixed), Y, info.labels, seed=0)
+    fusion = Fusion(None, weights, thresholds, scores, os.path.relpath(partner, run_dir.resolve()), value_weights,
+                    calibration)  # fmt: skip
     fusion.save(run_dir)
     write_manifest(run_dir)
     return fusion

@@ -293,16 +293,29 @@ def teacher_targets(
     rows = np.flatnonzero(ok & has)
     probs = np.full((len(table), len(labels)), np.nan, np.float32)
     age = np.full(len(table), np.nan, np.float32)
-    columns = [info.labels.index(n) for n in labels]
-    with progress_bar("teacher", enabled=cfg.progress) as bar:
-        task = bar.add_task("teacher", total=len(rows))
-        for i in range(0, len(rows), 256):
-            idx = rows[i : i + 256]
-            p, v = teacher.predict_outputs(np.ascontiguousarray(inputs[idx]))
-            probs[idx], age[idx] = p[:, columns], v[:, teacher.values.index("age")]
-            bar.advance(task, len(idx))
+    p, v = predictor_outputs(teacher, inputs, rows, labels, progress=cfg.progress)
+    probs[rows], age[rows] = p, v[:, teacher.values.index("age")]
     np.savez(kept, probs=probs, age=age)
     return probs, age
+
+
+def predictor_outputs(
+    predictor, inputs: np.ndarray, rows: np.ndarray, labels: list[str], *, progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """A predictor's calibrated probabilities for ``labels`` (in that order) and its numeric outputs
+    on ``inputs[rows]``, 256 faces a call."""
+    columns = [predictor.labels.index(n) for n in labels]
+    probs = [np.zeros((0, len(labels)), np.float32)]
+    values = [np.zeros((0, len(predictor.values)), np.float32)]
+    with progress_bar("predict", enabled=progress) as bar:
+        task = bar.add_task("predict", total=len(rows))
+        for i in range(0, len(rows), 256):
+            idx = rows[i : i + 256]
+            p, v = predictor.predict_outputs(np.ascontiguousarray(inputs[idx]))
+            probs.append(p[:, columns])
+            values.append(v)
+            bar.advance(task, len(idx))
+    return np.concatenate(probs), np.concatenate(values)
 
 
 def blend(known: np.ndarray, taught: np.ndarray, weight: float) -> np.ndarray:

@@ -314,3 +314,48 @@ def test_a_pack_carries_the_rows_and_inputs_and_trains_as_the_sources_do(celeba_
         read_pack(tmp_path / "cache")
     with pytest.raises(ValueError, match="a pack holds one input per face"):
         MultiTaskConfig(**base, pack=str(pack), teacher=str(from_files))
+
+
+def test_a_crop_run_fused_with_a_chip_partner_mixes_both_as_chosen_on_validation(
+    multitask_run, crop_run, celeba_dir, tmp_path
+):
+    from rostro.commands.embed import FuseConfig
+    from rostro.errors import RostroError
+    from rostro.models.fusion import WEIGHTS, combine, logit, mix_values
+    from rostro.training.fusion import fit_partner_fusion
+
+    _, cfg = crop_run
+    student = MultiTaskConfig(sources=cfg.sources, out=str(tmp_path / "student"), epochs=1, batch_size=8, limit=12,
+                              progress=False, input="crop", model="attr_net", input_size=32,
+                              model_kwargs={"widths": [8, 16, 16, 32]}, cache_dir=cfg.cache_dir)  # fmt: skip
+    run = train_multitask(student)
+    fusion = fit_partner_fusion(run, multitask_run, progress=False)
+    assert len(fusion.weights) == 2 and set(fusion.weights) <= set(WEIGHTS) and fusion.value_weights[0] in WEIGHTS
+    assert fusion.head is None and not fusion.needs_embedding and fusion.partner_run(run) == multitask_run.resolve()
+    assert set(fusion.validation_accuracy["Male"]) == {"cnn", "partner", "fused"}
+    assert fusion.validation_accuracy["age"]["fused_mae"] <= fusion.validation_accuracy["age"]["cnn_mae"]
+
+    pred = AttributePredictor(run)
+    alone, partner = AttributePredictor(run, use_fusion=False), AttributePredictor(multitask_run)
+    assert pred.partner is not None and pred.draft_size(aligned=True) is None  # the partner reads full-size chips
+    assert pred.fingerprint not in (alone.fingerprint, partner.fingerprint)
+    paths = sorted((celeba_dir / "img_align_celeba").glob("*.jpg"))[:4]
+    frame = predict_table(pred, paths, tmp_path / "p.csv", aligned=True, progress=False)
+    images = [load_image(p) for p in paths]
+    chips = aligned_chips(images)
+    crops = alone.aligned_inputs(paths)
+    (p_cnn, v_cnn), (p_other, v_other) = alone.predict_outputs(crops), partner.predict_outputs(chips)
+    mixed = combine(p_cnn, p_other, fusion.weights)
+    assert fusion.calibration is not None and fusion.calibration.labels == ["Male", "Smiling"]
+    np.testing.assert_allclose(frame[["Male", "Smiling"]], fusion.calibration(logit(mixed)), atol=1e-5)
+    np.testing.assert_allclose(frame["age"], mix_values(v_cnn, v_other, fusion.value_weights)[:, 0], atol=0.01)
+    with pytest.raises(RostroError, match="pass chips="):
+        pred.predict_outputs(crops)
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved / "run")
+    with pytest.raises(RostroError, match="partner run .* is missing"):
+        AttributePredictor(moved / "run")
+    with pytest.raises(ValueError, match="EMBEDDINGS or --partner"):
+        FuseConfig(run=str(run))
+    with pytest.raises(RostroError, match="expected a train-multitask run on crops"):
+        fit_partner_fusion(multitask_run, run, progress=False)
