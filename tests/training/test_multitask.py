@@ -355,7 +355,20 @@ def test_a_crop_run_fused_with_a_chip_partner_mixes_both_as_chosen_on_validation
     shutil.copytree(run, moved / "run")
     with pytest.raises(RostroError, match="partner run .* is missing"):
         AttributePredictor(moved / "run")
+    shipped = _ship(run, tmp_path / "weights" / "fused")  # as the package ships one: the partner re-aimed
+    again = AttributePredictor(shipped).predict_outputs(crops, chips=chips)[0]
+    np.testing.assert_allclose(again, frame[["Male", "Smiling"]], atol=1e-5)
     with pytest.raises(ValueError, match="EMBEDDINGS or --partner"):
         FuseConfig(run=str(run))
     with pytest.raises(RostroError, match="expected a train-multitask run on crops"):
         fit_partner_fusion(multitask_run, run, progress=False)
+
+
+def _ship(run, dest):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("ship_run", Path(__file__).parents[2] / "tools" / "ship_run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ship(run, dest)
