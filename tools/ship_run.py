@@ -27,7 +27,10 @@ def ship(run: Path, dest: Path) -> Path:
             shutil.copy2(run / name, dest / name)
     fusion = Fusion.load(run)
     if fusion is not None and fusion.partner is not None:  # the partner path is relative: re-aim it from dest
-        fusion.partner = os.path.relpath(fusion.partner_run(run), dest.resolve())
+        partner = fusion.partner_run(run)
+        if partner.parent != dest.resolve().parent:
+            sys.exit(f"{run}'s fusion partner {partner} is not shipped beside {dest}: ship it first")
+        fusion.partner = os.path.relpath(partner, dest.resolve())
         fusion.save(dest)
     shutil.copy2(run / WEIGHTS_FILE, dest / WEIGHTS_FILE)
     write_manifest(dest)

@@ -117,6 +117,9 @@ class AttributePredictor:
         self.values = list(self.info.regression)  # numeric outputs after the labels (age)
         self.calibration = Calibration.load(self.run, self.labels)
         self.fusion = Fusion.load(self.run) if use_fusion and self.info.input == "crop" else None
+        if self.fusion is not None and len(self.fusion.weights) != len(self.labels):
+            raise RostroError(f"{self.run}/fusion.json: expected a weight for each of the {len(self.labels)} labels, "
+                              f"found {len(self.fusion.weights)}; fuse the run again")  # fmt: skip
         partner = self.fusion.partner_run(self.run) if self.fusion else None
         self.partner = None if partner is None else AttributePredictor(
             partner, runtime=runtime, detector=detector, threads=threads, use_fusion=False)  # fmt: skip
@@ -187,7 +190,9 @@ class AttributePredictor:
         if self.partner is not None:
             if chips is None or len(chips) != len(crops):
                 raise RostroError(f"{self.run} mixes in {self.partner.run}, which reads the face network's chips: "
-                                  f"pass chips= for the {len(crops)} faces (see align_faces)")  # fmt: skip
+                                  f"expected chips= for the {len(crops)} faces, found "
+                                  f"{'none' if chips is None else len(chips)}; cut them with "
+                                  "rostro.faces.network.face_chips (predict_paths and analyze_image do)")  # fmt: skip
             p_partner, v_partner = self.partner.predict_outputs(chips)
             probs = self.fusion.mix(probs, p_partner[:, self._partner_columns])
             return probs, mix_values(values, v_partner, self.fusion.value_weights)
@@ -402,6 +407,8 @@ def predict_table(
         signature["detector"] = DETECTION_CHAIN if predictor.detector == "auto" else predictor.detector
     if predictor.onnx_file == int8_file(predictor.run):
         signature["int8"] = True  # the same weights, other numbers: never mixed with float rows
+    if predictor.partner is not None and predictor.partner.onnx_file == int8_file(predictor.partner.run):
+        signature["partner_int8"] = True
     if out.is_file():
         check_resumable(out, sidecar.read_text() if sidecar.is_file() else None, json.dumps(signature), "predictions")
         _drop_torn_line(out)

@@ -68,6 +68,21 @@ def choose_weights(
     return weights, thresholds, scores
 
 
+def _refuse_partner_training_faces(partner, validation: pd.DataFrame) -> None:
+    """A partner that trained on some of the run's validation faces would look better than it is there."""
+    if partner.info.source != "train-multitask":
+        return
+    from rostro.config import load_config
+    from rostro.training.multitask import MultiTaskConfig, multitask_table
+
+    table, _ = multitask_table(load_config(MultiTaskConfig, partner.run / "config.yaml", progress=False))
+    trained = {str(Path(p).resolve()) for p in table.loc[table["split"] == "train", "path"]}
+    seen = sum(str(Path(p).resolve()) in trained for p in validation["path"])
+    if seen:
+        raise RostroError(f"{partner.run} trained on {seen} of the run's {len(validation)} validation faces: expected "
+                          "none; fuse runs trained on the same split (split_from the same run)")  # fmt: skip
+
+
 def fit_partner_fusion(run_dir: str | Path, partner: str | Path, *, progress: bool = True) -> Fusion:
     """Mix a ``train-multitask`` crop run with a partner chip run (e.g. v3): per label the partner's share
     and per numeric output (age) its linear share, chosen on the run's validation rows (the outputs
@@ -83,22 +98,27 @@ def fit_partner_fusion(run_dir: str | Path, partner: str | Path, *, progress: bo
         raise RostroError(f"{run_dir}: expected a train-multitask run on crops with its validation_outputs.npz, found "
                           f"a {info.source} run on {info.input} inputs; fuse a run of train-multitask --input crop")
     other = AttributePredictor(partner, use_fusion=False)
-    if other.info.input != "chip" or other.values != list(info.regression):
-        raise RostroError(f"{partner}: expected a chip run with the numeric outputs {list(info.regression)}, found "
-                          f"input {other.info.input!r} with {other.values}")  # fmt: skip
+    missing = [n for n in info.labels if n not in other.labels]
+    if other.info.input != "chip" or other.values != list(info.regression) or missing:
+        raise RostroError(f"{partner}: expected a chip run with every label of {run_dir} and the numeric outputs "
+                          f"{list(info.regression)}; found input {other.info.input!r}, outputs {other.values}, "
+                          f"missing labels {missing}")  # fmt: skip
     cfg = load_config(MultiTaskConfig, run_dir / "config.yaml")
     table, labels = multitask_table(cfg)
     saved = np.load(kept)
     rows = saved["rows"]
+    if rows.max(initial=-1) >= len(table) or (table["split"].to_numpy()[rows] != "validation").any():
+        raise RostroError(f"{kept}: its rows are not the validation split of {run_dir}/config.yaml's sources now "
+                          "(a source changed since training); retrain, or restore the sources")  # fmt: skip
+    _refuse_partner_training_faces(other, table.iloc[rows])
     p_cnn, v_cnn = split_outputs(info, saved["outputs"], Calibration.load(run_dir, info.labels))
     chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=progress, input="chip",
-                           size=other.info.input_size)  # fmt: skip
-    if not ok[rows].all():
-        raise RostroError(f"{partner}: {int((~ok[rows]).sum())} validation faces of {run_dir} have no chip")
-    p_other, v_other = predictor_outputs(other, chips, rows, info.labels, progress=progress)
+                           size=other.info.input_size, rows=rows)  # fmt: skip
+    if not ok.all():
+        raise RostroError(f"{partner}: {int((~ok).sum())} validation faces of {run_dir} have no chip")
+    p_other, v_other = predictor_outputs(other, chips, np.arange(len(rows)), info.labels, progress=progress)
     Y = table.iloc[rows][info.labels].to_numpy(np.float64)
-    weights, thresholds, scores = choose_weights(Y, p_cnn, p_other, info.labels, info.threshold_metric,
-                                                 other="partner")  # fmt: skip
+    weights, _, scores = choose_weights(Y, p_cnn, p_other, info.labels, info.threshold_metric, other="partner")
     value_weights = []
     for k, name in enumerate(info.regression):
         truth = table.iloc[rows][name].to_numpy(np.float64)
@@ -107,8 +127,14 @@ def fit_partner_fusion(run_dir: str | Path, partner: str | Path, *, progress: bo
         value_weights.append(min(WEIGHTS, key=lambda w: (errors[w], w)))
         scores[name] = {"cnn_mae": round(errors[0.0], 4), "partner_mae": round(errors[1.0], 4),
                         "fused_mae": round(errors[value_weights[-1]], 4)}  # fmt: skip
-    mixed = combine(p_cnn, p_other, weights)
-    calibration, _ = fit_calibration(logit(mixed), Y, info.labels, seed=0)
+    mixed = logit(combine(p_cnn, p_other, weights))
+    calibration, _ = fit_calibration(mixed, Y, info.labels, seed=0)
+    calibrated, known = calibration(mixed), ~np.isnan(Y)  # thresholds apply to what prediction shows
+    thresholds = [tune_threshold(Y[known[:, j], j], calibrated[known[:, j], j], info.threshold_metric)
+                  for j in range(len(info.labels))]  # fmt: skip
+    for j, name in enumerate(info.labels):  # what ships: the calibrated mix at its threshold
+        right = (calibrated[known[:, j], j] >= thresholds[j]) == (Y[known[:, j], j] > 0.5)
+        scores[name]["shipped"] = round(float(right.mean()), 5)
     fusion = Fusion(None, weights, thresholds, scores, os.path.relpath(partner, run_dir.resolve()), value_weights,
                     calibration)  # fmt: skip
     fusion.save(run_dir)

@@ -172,21 +172,25 @@ def load_chips(
     progress: bool,
     input: str = "chip",
     size: int = CHIP_SIZE,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every row's input (N x size x size x 3 uint8, from the cache: chips, or CelebA-layout crops
-    with ``input='crop'``) and which rows have one."""
-    chips = np.zeros((len(table), size, size, 3), np.uint8)
-    ok = np.zeros(len(table), bool)
+    with ``input='crop'``) and which rows have one; only ``rows``' (in that order) when given."""
+    source = table["source"].to_numpy()
+    wanted = np.arange(len(table)) if rows is None else np.asarray(rows)
+    chips = np.zeros((len(wanted), size, size, 3), np.uint8)
+    ok = np.zeros(len(wanted), bool)
     for i, src in enumerate(sources):
-        rows = np.flatnonzero(table["source"].to_numpy() == i)
-        if not len(rows):
+        mine, at = np.flatnonzero(source == i), np.flatnonzero(source[wanted] == i)
+        if not len(at):
             continue
-        cache = build_cache(table["path"].iloc[rows].tolist(), size, cache_dir=cache_dir, progress=progress,
+        cache = build_cache(table["path"].iloc[mine].tolist(), size, cache_dir=cache_dir, progress=progress,
                             **chip_cache_options(src.chips, src.box, input))  # fmt: skip
         if cache.errors:
             log.warning("%s: %d image(s) without a chip left out", src.data, len(cache.errors))
-        chips[rows] = cache.images
-        ok[rows] = cache.valid
+        local = np.searchsorted(mine, wanted[at])  # the cache holds the source's rows in table order
+        chips[at] = cache.images[local]
+        ok[at] = cache.valid[local]
     return chips, ok
 
 

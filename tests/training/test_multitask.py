@@ -322,21 +322,22 @@ def test_a_crop_run_fused_with_a_chip_partner_mixes_both_as_chosen_on_validation
     from rostro.commands.embed import FuseConfig
     from rostro.errors import RostroError
     from rostro.models.fusion import WEIGHTS, combine, logit, mix_values
-    from rostro.training.fusion import fit_partner_fusion
+    from rostro.training.fusion import _refuse_partner_training_faces, fit_partner_fusion
 
     _, cfg = crop_run
     student = MultiTaskConfig(sources=cfg.sources, out=str(tmp_path / "student"), epochs=1, batch_size=8, limit=12,
                               progress=False, input="crop", model="attr_net", input_size=32,
                               model_kwargs={"widths": [8, 16, 16, 32]}, cache_dir=cfg.cache_dir)  # fmt: skip
     run = train_multitask(student)
-    fusion = fit_partner_fusion(run, multitask_run, progress=False)
+    partner_run = shutil.copytree(multitask_run, tmp_path / "weights" / "partner")  # shipped beside the fused run
+    fusion = fit_partner_fusion(run, partner_run, progress=False)
     assert len(fusion.weights) == 2 and set(fusion.weights) <= set(WEIGHTS) and fusion.value_weights[0] in WEIGHTS
-    assert fusion.head is None and not fusion.needs_embedding and fusion.partner_run(run) == multitask_run.resolve()
-    assert set(fusion.validation_accuracy["Male"]) == {"cnn", "partner", "fused"}
+    assert fusion.head is None and not fusion.needs_embedding and fusion.partner_run(run) == partner_run.resolve()
+    assert set(fusion.validation_accuracy["Male"]) == {"cnn", "partner", "fused", "shipped"}
     assert fusion.validation_accuracy["age"]["fused_mae"] <= fusion.validation_accuracy["age"]["cnn_mae"]
 
     pred = AttributePredictor(run)
-    alone, partner = AttributePredictor(run, use_fusion=False), AttributePredictor(multitask_run)
+    alone, partner = AttributePredictor(run, use_fusion=False), AttributePredictor(partner_run)
     assert pred.partner is not None and pred.draft_size(aligned=True) is None  # the partner reads full-size chips
     assert pred.fingerprint not in (alone.fingerprint, partner.fingerprint)
     paths = sorted((celeba_dir / "img_align_celeba").glob("*.jpg"))[:4]
@@ -349,7 +350,7 @@ def test_a_crop_run_fused_with_a_chip_partner_mixes_both_as_chosen_on_validation
     assert fusion.calibration is not None and fusion.calibration.labels == ["Male", "Smiling"]
     np.testing.assert_allclose(frame[["Male", "Smiling"]], fusion.calibration(logit(mixed)), atol=1e-5)
     np.testing.assert_allclose(frame["age"], mix_values(v_cnn, v_other, fusion.value_weights)[:, 0], atol=0.01)
-    with pytest.raises(RostroError, match="pass chips="):
+    with pytest.raises(RostroError, match="expected chips= for the 4 faces, found none"):
         pred.predict_outputs(crops)
     moved = tmp_path / "moved"
     shutil.copytree(run, moved / "run")
@@ -360,6 +361,11 @@ def test_a_crop_run_fused_with_a_chip_partner_mixes_both_as_chosen_on_validation
     np.testing.assert_allclose(again, frame[["Male", "Smiling"]], atol=1e-5)
     with pytest.raises(ValueError, match="EMBEDDINGS or --partner"):
         FuseConfig(run=str(run))
+    table, _ = multitask_table(student)
+    seen = table[table["split"] == "train"].head(3)  # faces the partner trained on, as if validation
+    with pytest.raises(RostroError, match="trained on 3 of the run's 3 validation faces"):
+        _refuse_partner_training_faces(partner, seen)
+    _refuse_partner_training_faces(partner, table[table["split"] == "validation"])
     with pytest.raises(RostroError, match="expected a train-multitask run on crops"):
         fit_partner_fusion(multitask_run, run, progress=False)
 
