@@ -43,8 +43,8 @@ from rostro.workers import pool_map
 log = logging.getLogger(__name__)
 WEIGHTS = Path(__file__).parent.parent / "weights"
 # the shipped models by name (``--model NAME``): the default and the earlier ones, kept for comparison
-SHIPPED = {"default": "face_attr_v3", "v3": "face_attr_v3", "v2": "face_attr_v2", "v1": "celeba_attr_net",
-           "fast": "face_attr_fast"}  # fmt: skip
+SHIPPED = {"default": "face_attr_v4", "v4": "face_attr_v4", "v3": "face_attr_v3", "v2": "face_attr_v2",
+           "v1": "celeba_attr_net", "fast": "face_attr_fast"}  # fmt: skip
 SHIPPED_RUN = WEIGHTS / SHIPPED["default"]
 RUNTIMES = ("torch", "onnx")
 CSV_FIXED = ["path", "face_found", "error", "n_faces", "left", "top", "right", "bottom"]
