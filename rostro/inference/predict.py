@@ -117,13 +117,12 @@ class AttributePredictor:
         self.values = list(self.info.regression)  # numeric outputs after the labels (age)
         self.calibration = Calibration.load(self.run, self.labels)
         self.fusion = Fusion.load(self.run) if use_fusion and self.info.input == "crop" else None
-        if self.fusion is not None and len(self.fusion.weights) != len(self.labels):
-            raise RostroError(f"{self.run}/fusion.json: expected a weight for each of the {len(self.labels)} labels, "
-                              f"found {len(self.fusion.weights)}; fuse the run again")  # fmt: skip
+        if self.fusion is not None:
+            self.fusion.check(self.run, self.labels)
         partner = self.fusion.partner_run(self.run) if self.fusion else None
         self.partner = None if partner is None else AttributePredictor(
             partner, runtime=runtime, detector=detector, threads=threads, use_fusion=False)  # fmt: skip
-        self._partner_columns = self._check_partner() if self.partner else None
+        self._partner_columns = partner_columns(self.partner, self.labels, self.values) if self.partner else None
         extra = str(use_fusion).encode() + (self.partner.fingerprint.encode() if self.partner else b"")
         self.fingerprint = run_fingerprint(self.run, extra)
         self.thresholds = np.asarray(self.fusion.thresholds if self.fusion else self.info.thresholds)
@@ -134,15 +133,6 @@ class AttributePredictor:
         if runtime == "onnx":
             self.onnx_file = self._onnx_file()
             self.onnx = OnnxModel(self.onnx_file, threads=threads)
-
-    def _check_partner(self) -> list[int]:
-        """The partner's column of each of this run's labels; its numeric outputs must be this run's."""
-        missing = [n for n in self.labels if n not in self.partner.labels]
-        if missing or self.partner.values != self.values or self.partner.info.input != "chip":
-            raise RostroError(f"{self.run}: its fusion partner {self.partner.run} must be a chip model with every "
-                              f"label and the numeric outputs {self.values}; found input {self.partner.info.input!r}, "
-                              f"outputs {self.partner.values}, missing labels {missing}")  # fmt: skip
-        return [self.partner.labels.index(n) for n in self.labels]
 
     def _onnx_file(self) -> Path:
         """The run's int8 export where it ships one (``rostro export --int8``, named by the same fingerprint),
@@ -214,13 +204,13 @@ class AttributePredictor:
         """Every face in a photo, its crop in CelebA's aligned layout (178 x 218) and, for a model fused
         with dlib's embedding, that embedding; largest first, or nearest the centre first with ``pick='centre'``."""
         faces, crops, chips = self._align(img, pick)
-        return faces, crops, list(face_network().describe(chips)) if len(chips) and self._wants_embedding else []
+        return faces, crops, list(face_network().describe(chips)) if len(chips) else []
 
     def _align(self, img: np.ndarray, pick: str) -> tuple[list, list[np.ndarray], np.ndarray]:
-        """Faces, CelebA-layout crops and (for a fused model) the face network's chips."""
+        """Faces, CelebA-layout crops and (for a model fused with dlib's embedding) the face network's chips."""
         faces = find_faces(img, detector=self.detector, pick=pick)
         crops = [align_face(img, f.landmarks) for f in faces]
-        return faces, crops, face_chips(img, [f.shape for f in faces]) if self._wants_chips else _NO_CHIPS
+        return faces, crops, face_chips(img, [f.shape for f in faces]) if self._wants_embedding else _NO_CHIPS
 
     def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], np.ndarray]:
         """Faces, their crops at the input size (their chips for a chip model), and (for a fused
@@ -337,6 +327,16 @@ class AttributePredictor:
             results.append(self._result(p, faces, probs[at : at + len(faces)], values[at : at + len(faces)]))
             at += len(faces)
         return results
+
+
+def partner_columns(partner: AttributePredictor, labels: list[str], values: list[str]) -> list[int]:
+    """The fusion partner's column of each of ``labels``; it must read chips and give the same numeric outputs."""
+    missing = [n for n in labels if n not in partner.labels]
+    if missing or partner.values != values or partner.info.input != "chip":
+        raise RostroError(f"fusion partner {partner.run}: expected a chip model with every label and the numeric "
+                          f"outputs {values}; found input {partner.info.input!r}, outputs {partner.values}, missing "
+                          f"labels {missing}")  # fmt: skip
+    return [partner.labels.index(n) for n in labels]
 
 
 _WORKER_PREDICTORS: dict = {}

@@ -83,6 +83,14 @@ class Fusion:
     def needs_embedding(self) -> bool:
         return self.head is not None and any(w > 0 for w in self.weights)
 
+    def check(self, run_dir: str | Path, labels: list[str]) -> None:
+        """Refuse a fusion.json that does not fit the run's labels (a weight each; the mix's calibration)."""
+        found = len(self.weights), self.calibration.labels if self.calibration else labels
+        if found != (len(labels), labels):
+            raise RostroError(f"{Path(run_dir) / FUSION_FILE}: expected a weight and calibration for each of the "
+                              f"{len(labels)} labels {labels[:3]}..., found {found[0]} weights and a calibration of "
+                              f"{found[1][:3]}...; fuse the run again")  # fmt: skip
+
     def partner_run(self, run_dir: str | Path) -> Path | None:
         """The partner run's folder, or None for an embedding fusion."""
         if self.partner is None:

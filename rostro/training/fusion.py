@@ -14,7 +14,7 @@ from rostro.evaluation.calibration import fit_calibration
 from rostro.evaluation.metrics import binary_metrics, tune_threshold
 from rostro.inference.embed import check_plain_vectors
 from rostro.models.calibration import Calibration
-from rostro.models.fusion import WEIGHTS, Fusion, combine, logit
+from rostro.models.fusion import WEIGHTS, Fusion, combine, logit, mix_values
 from rostro.models.heads import EmbeddingClassifier
 from rostro.models.inference import predict_proba
 from rostro.runs import load_run, read_run_info, split_outputs, write_manifest
@@ -88,7 +88,7 @@ def fit_partner_fusion(run_dir: str | Path, partner: str | Path, *, progress: bo
     and per numeric output (age) its linear share, chosen on the run's validation rows (the outputs
     kept from its best epoch, calibrated as prediction calibrates them)."""
     from rostro.config import load_config
-    from rostro.inference.predict import AttributePredictor
+    from rostro.inference.predict import AttributePredictor, partner_columns
     from rostro.training.multitask import MultiTaskConfig, load_chips, multitask_table, predictor_outputs
 
     run_dir, partner = Path(run_dir), Path(partner).resolve()
@@ -98,11 +98,7 @@ def fit_partner_fusion(run_dir: str | Path, partner: str | Path, *, progress: bo
         raise RostroError(f"{run_dir}: expected a train-multitask run on crops with its validation_outputs.npz, found "
                           f"a {info.source} run on {info.input} inputs; fuse a run of train-multitask --input crop")
     other = AttributePredictor(partner, use_fusion=False)
-    missing = [n for n in info.labels if n not in other.labels]
-    if other.info.input != "chip" or other.values != list(info.regression) or missing:
-        raise RostroError(f"{partner}: expected a chip run with every label of {run_dir} and the numeric outputs "
-                          f"{list(info.regression)}; found input {other.info.input!r}, outputs {other.values}, "
-                          f"missing labels {missing}")  # fmt: skip
+    partner_columns(other, info.labels, list(info.regression))
     cfg = load_config(MultiTaskConfig, run_dir / "config.yaml")
     table, labels = multitask_table(cfg)
     saved = np.load(kept)
@@ -123,20 +119,17 @@ def fit_partner_fusion(run_dir: str | Path, partner: str | Path, *, progress: bo
     for k, name in enumerate(info.regression):
         truth = table.iloc[rows][name].to_numpy(np.float64)
         known = ~np.isnan(truth)
-        errors = {w: np.abs((1 - w) * v_cnn[known, k] + w * v_other[known, k] - truth[known]).mean() for w in WEIGHTS}
+        errors = {w: np.abs(mix_values(v_cnn[known, k], v_other[known, k], [w]) - truth[known]).mean() for w in WEIGHTS}
         value_weights.append(min(WEIGHTS, key=lambda w: (errors[w], w)))
         scores[name] = {"cnn_mae": round(errors[0.0], 4), "partner_mae": round(errors[1.0], 4),
                         "fused_mae": round(errors[value_weights[-1]], 4)}  # fmt: skip
-    mixed = logit(combine(p_cnn, p_other, weights))
-    calibration, _ = fit_calibration(mixed, Y, info.labels, seed=0)
-    calibrated, known = calibration(mixed), ~np.isnan(Y)  # thresholds apply to what prediction shows
-    thresholds = [tune_threshold(Y[known[:, j], j], calibrated[known[:, j], j], info.threshold_metric)
-                  for j in range(len(info.labels))]  # fmt: skip
-    for j, name in enumerate(info.labels):  # what ships: the calibrated mix at its threshold
-        right = (calibrated[known[:, j], j] >= thresholds[j]) == (Y[known[:, j], j] > 0.5)
-        scores[name]["shipped"] = round(float(right.mean()), 5)
-    fusion = Fusion(None, weights, thresholds, scores, os.path.relpath(partner, run_dir.resolve()), value_weights,
-                    calibration)  # fmt: skip
+    calibration, _ = fit_calibration(logit(combine(p_cnn, p_other, weights)), Y, info.labels, seed=0)
+    fusion = Fusion(None, weights, [], scores, os.path.relpath(partner, run_dir.resolve()), value_weights, calibration)
+    shown, known = fusion.mix(p_cnn, p_other), ~np.isnan(Y)  # thresholds apply to what prediction shows
+    for j, name in enumerate(info.labels):
+        y, p = Y[known[:, j], j], shown[known[:, j], j]
+        fusion.thresholds.append(tune_threshold(y, p, info.threshold_metric))
+        scores[name]["shipped"] = round(float(((p >= fusion.thresholds[j]) == (y > 0.5)).mean()), 5)
     fusion.save(run_dir)
     write_manifest(run_dir)
     return fusion

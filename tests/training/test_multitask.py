@@ -334,6 +334,8 @@ def test_a_crop_run_fused_with_a_chip_partner_mixes_both_as_chosen_on_validation
     assert len(fusion.weights) == 2 and set(fusion.weights) <= set(WEIGHTS) and fusion.value_weights[0] in WEIGHTS
     assert fusion.head is None and not fusion.needs_embedding and fusion.partner_run(run) == partner_run.resolve()
     assert set(fusion.validation_accuracy["Male"]) == {"cnn", "partner", "fused", "shipped"}
+    with pytest.raises(RostroError, match="expected a weight and calibration for each of the 1 labels"):
+        fusion.check(run, ["Male"])
     assert fusion.validation_accuracy["age"]["fused_mae"] <= fusion.validation_accuracy["age"]["cnn_mae"]
 
     pred = AttributePredictor(run)
