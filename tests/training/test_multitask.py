@@ -361,6 +361,8 @@ def test_a_crop_run_fused_with_a_chip_partner_mixes_both_as_chosen_on_validation
     shipped = _ship(run, tmp_path / "weights" / "fused")  # as the package ships one: the partner re-aimed
     again = AttributePredictor(shipped).predict_outputs(crops, chips=chips)[0]
     np.testing.assert_allclose(again, frame[["Male", "Smiling"]], atol=1e-5)
+    with pytest.raises(SystemExit, match="is not shipped beside"):
+        _ship(run, tmp_path / "elsewhere" / "fused")  # the partner would be left behind, out of the package
     with pytest.raises(ValueError, match="EMBEDDINGS or --partner"):
         FuseConfig(run=str(run))
     table, _ = multitask_table(student)
@@ -370,6 +372,11 @@ def test_a_crop_run_fused_with_a_chip_partner_mixes_both_as_chosen_on_validation
     _refuse_partner_training_faces(partner, table[table["split"] == "validation"])
     with pytest.raises(RostroError, match="expected a train-multitask run on crops"):
         fit_partner_fusion(multitask_run, run, progress=False)
+    kept = np.load(run / "validation_outputs.npz")
+    train_rows = np.flatnonzero(table["split"].to_numpy() == "train")[: len(kept["rows"])]
+    np.savez_compressed(run / "validation_outputs.npz", outputs=kept["outputs"][: len(train_rows)], rows=train_rows)
+    with pytest.raises(RostroError, match="its rows are not the validation split"):
+        fit_partner_fusion(run, partner_run, progress=False)
 
 
 def _ship(run, dest):
