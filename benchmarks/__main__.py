@@ -297,15 +297,17 @@ def main() -> None:
     torch.set_num_threads(2)
     run = args.model or default_run()
     args.work.mkdir(parents=True, exist_ok=True)
+    mine = args.work / Path(run).name  # a model's predictions apart: resuming another model's is refused
+    mine.mkdir(exist_ok=True)
     t, figures = Table(), {}
     print("| data | figure | measured | reference |\n|---|---|---|---|")
     steps = {
-        "celeba": lambda: _celeba(run, args.shared, args.work, t, figures),
-        "wild": lambda: _wild(run, args.shared, args.work, t, figures),
+        "celeba": lambda: _celeba(run, args.shared, mine, t, figures),
+        "wild": lambda: _wild(run, args.shared, mine, t, figures),
         "verify": lambda: _verify(args.shared, args.work, t, figures),
         "lfw": lambda: _lfw(args.shared, args.work, t, figures),
-        "utkface": lambda: _utkface(run, args.shared, args.work, t, figures),
-        "eyeglasses": lambda: _eyeglasses(run, args.shared, args.work, t, figures),
+        "utkface": lambda: _utkface(run, args.shared, mine, t, figures),
+        "eyeglasses": lambda: _eyeglasses(run, args.shared, mine, t, figures),
         "speed": lambda: _speed_rows(run, args.shared, t, figures),
         "pipeline": lambda: _pipeline_rows(run, args.shared, args.work, t, figures),
         "explain": lambda: _explain_rows(run, args.shared, args.results, t, figures),
