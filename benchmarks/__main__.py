@@ -307,7 +307,7 @@ def main() -> None:
         "verify": lambda: _verify(args.shared, args.work, t, figures),
         "lfw": lambda: _lfw(args.shared, args.work, t, figures),
         "utkface": lambda: _utkface(run, args.shared, mine, t, figures),
-        "eyeglasses": lambda: _eyeglasses(run, args.shared, mine, t, figures),
+        "eyeglasses": lambda: _eyeglasses(run, args.shared, args.work, t, figures),  # its runs do not use the model
         "speed": lambda: _speed_rows(run, args.shared, t, figures),
         "pipeline": lambda: _pipeline_rows(run, args.shared, args.work, t, figures),
         "explain": lambda: _explain_rows(run, args.shared, args.results, t, figures),
