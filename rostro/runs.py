@@ -50,6 +50,7 @@ class RunInfo:
     rostro_version: str = ""
     validation: dict = field(default_factory=dict)
     input: str = "crop"  # "crop": the CelebA-aligned crop resized; "chip": the face network's 150-px chip
+    crop_points: int = 68  # "crop": cut from dlib's 68 landmarks, or its 5
     # outputs after the labels that are numbers, not probabilities:
     # name -> {"offset", "scale"}, the value being offset + scale * output
     regression: dict = field(default_factory=dict)

@@ -127,7 +127,7 @@ def _evaluate_multitask(cfg: EvaluateConfig, model: torch.nn.Module, info: RunIn
     mcfg = load_config(MultiTaskConfig, config, progress=False)
     table, labels = multitask_table(mcfg)
     chips, ok = load_chips(table, mcfg.parsed, cache_dir=cfg.cache_dir or mcfg.cache_dir, progress=cfg.progress,
-                           input=info.input, size=info.input_size)  # fmt: skip
+                           input=info.input, size=info.input_size, points=info.crop_points)  # fmt: skip
     idx = np.flatnonzero((table["split"] == cfg.split).to_numpy() & ok)
     if len(idx) == 0:
         raise RostroError(f"the {cfg.split} split of {config} has no faces with a chip")

@@ -2,9 +2,9 @@
 
 A model that reads chips (``run.json`` input ``chip``) trains and predicts on the same cut:
 dlib's 5 landmarks and ``get_face_chip`` with dlib's padding. A model that reads CelebA's crop
-(input ``crop``) gets the face warped onto CelebA's aligned layout from dlib's 68 landmarks, as
-prediction on photos cuts it. How the face is found depends on what the file holds, so each data
-source names its mode.
+(input ``crop``) gets the face warped onto CelebA's aligned layout from dlib's 68 landmarks (or its 5,
+with the run's ``crop_points``), as prediction on photos cuts it. How the face is found depends on
+what the file holds, so each data source names its mode.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from rostro.data.images import load_image
 from rostro.data.transforms import resize_square
 from rostro.errors import ImageDecodeError
-from rostro.faces.alignment import align_face
+from rostro.faces.alignment import align_face, check_crop_points, crop_landmarks, shape_points
 from rostro.faces.embedding import aligned_chips, centre_chip, find_faces
 from rostro.faces.models import dlib_models
 from rostro.faces.network import CHIP_SIZE, face_chips
@@ -44,14 +44,14 @@ def check_chip_mode(mode: str, name: str = "chip mode", box: Sequence[float] | N
                          f"top < bottom, got {box!r}")  # fmt: skip
 
 
-def box_shapes(img: np.ndarray, box: Sequence[float]) -> tuple[object, np.ndarray]:
-    """dlib's 5 and 68 landmarks fitted in ``box`` (fractions of the image): the face every image
-    of a uniformly framed set holds, found without a detector."""
+def box_shapes(img: np.ndarray, box: Sequence[float], *, landmarks68: bool = True) -> tuple[object, np.ndarray | None]:
+    """dlib's 5 and (with ``landmarks68``) 68 landmarks fitted in ``box`` (fractions of the image): the
+    face every image of a uniformly framed set holds, found without a detector."""
     models = dlib_models()
     h, w = img.shape[:2]
     rect = models["dlib"].rectangle(round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h))
     img = np.ascontiguousarray(img)
-    pts = np.array([[p.x, p.y] for p in models["shape68"](img, rect).parts()], dtype=np.float64)
+    pts = shape_points(models["shape68"](img, rect)) if landmarks68 else None
     return models["shape5"](img, rect), pts
 
 
@@ -71,38 +71,42 @@ def image_chip(img: np.ndarray, mode: str, box: Sequence[float] | None = None) -
     """The chip of the face an image is about, or None when ``mode='photo'`` finds no face."""
     check_chip_mode(mode, box=box)
     if box is not None:
-        return face_chips(img, [box_shapes(img, box)[0]])[0]
+        return face_chips(img, [box_shapes(img, box, landmarks68=False)[0]])[0]
     return find_chip(img, aligned=mode == "aligned", pick="largest" if mode == "photo" else "centre",
                      centre=mode == "centre")[1]  # fmt: skip
 
 
-def image_crop(img: np.ndarray, size: int, mode: str, box: Sequence[float] | None = None) -> np.ndarray | None:
-    """The face an image is about in CelebA's aligned layout, squared to ``size`` px as prediction
-    squares it; None when ``mode='photo'`` finds no face."""
+def image_crop(
+    img: np.ndarray, size: int, mode: str, box: Sequence[float] | None = None, points: int = 68
+) -> np.ndarray | None:
+    """The face an image is about in CelebA's aligned layout (cut from dlib's ``points`` landmarks),
+    squared to ``size`` px as prediction squares it; None when ``mode='photo'`` finds no face."""
     check_chip_mode(mode, box=box)
+    check_crop_points(points)
     if mode == "aligned":
         return resize_square(img, size)
     if box is not None:
-        landmarks = box_shapes(img, box)[1]
+        shape5, pts68 = box_shapes(img, box, landmarks68=points == 68)
+        landmarks = pts68 if points == 68 else shape_points(shape5)
     else:
-        faces = find_faces(img, pick="largest" if mode == "photo" else "centre")
+        faces = find_faces(img, pick="largest" if mode == "photo" else "centre", landmarks68=points == 68)
         if not faces:
             if mode == "photo":
                 return None
             side = 0.25  # the central box, as ``centre_chip`` takes it
-            return image_crop(img, size, "box", (side, side, 1 - side, 1 - side))
-        landmarks = faces[0].landmarks
+            return image_crop(img, size, "box", (side, side, 1 - side, 1 - side), points)
+        landmarks = crop_landmarks(faces[0], points)
     return resize_square(align_face(img, landmarks), size)
 
 
 def chip_file(
-    path: str, size: int, *, mode: str, box: Sequence[float] | None = None, input: str = "chip"
+    path: str, size: int, *, mode: str, box: Sequence[float] | None = None, input: str = "chip", points: int = 68
 ) -> np.ndarray:
     """``image_chip`` (or ``image_crop``) of a file, for ``build_cache``; a photo without a face is a
     row left out."""
     img = load_image(path)
     if input == "crop":
-        out = image_crop(img, size, mode, box)
+        out = image_crop(img, size, mode, box, points)
     elif size != CHIP_SIZE:
         raise ValueError(f"chips are {CHIP_SIZE} px, got size {size}")
     else:
@@ -112,10 +116,14 @@ def chip_file(
     return out
 
 
-def chip_cache_options(mode: str, box: Sequence[float] | None = None, input: str = "chip") -> dict:
-    """``build_cache``'s options for inputs cut as ``mode`` says: the picklable decoder and its tag."""
+def chip_cache_options(mode: str, box: Sequence[float] | None = None, input: str = "chip", points: int = 68) -> dict:
+    """``build_cache``'s options for inputs cut as ``mode`` says (crops from dlib's ``points``
+    landmarks): the picklable decoder and its tag."""
     check_chip_mode(mode, box=box)
+    check_crop_points(points)
     if input not in INPUTS:
         raise ValueError(f"input must be one of {INPUTS}, got {input!r}")
     where = "" if box is None else "-" + ",".join(f"{v:g}" for v in box)
-    return {"decode": partial(chip_file, mode=mode, box=box, input=input), "tag": f"{input}-{mode}{where}"}
+    cut = "5" if input == "crop" and points == 5 and mode != "aligned" else ""  # 68: the tag caches already have
+    return {"decode": partial(chip_file, mode=mode, box=box, input=input, points=points),
+            "tag": f"{input}{cut}-{mode}{where}"}  # fmt: skip

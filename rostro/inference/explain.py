@@ -210,14 +210,14 @@ class Explainer:
             return None, face_chips(img, [shape])[0], chip_to_image(shape)
         if aligned:
             return None, resize_square(img, size), _square_to_crop(size, (img.shape[1], img.shape[0]))
-        faces = find_faces(img, detector=self.predictor.detector, landmarks68=self.info.input != "chip")
+        faces = find_faces(img, detector=self.predictor.detector, landmarks68=self.predictor.needs_landmarks68)
         if not faces:
             return None
         face = faces[0]
         if self.info.input == "chip":
             return face.box, face_chips(img, [face.shape])[0], chip_to_image(face.shape)
-        crop = align_face(img, face.landmarks)
-        return face.box, resize_square(crop, size), crop_to_image(face.landmarks) @ _square_to_crop(size)
+        points = self.predictor.crop_landmarks(face)
+        return face.box, resize_square(align_face(img, points), size), crop_to_image(points) @ _square_to_crop(size)
 
     def explain(self, images: Sequence[np.ndarray], attributes: Sequence[str], *, aligned: bool = False) -> list:
         """One :class:`FaceMaps` per image (None where no face is found).

@@ -26,7 +26,7 @@ from rostro.data.images import ImageDecodeError, list_images, load_image
 from rostro.data.transforms import resize_square
 from rostro.distributed import World, run_sharded
 from rostro.errors import RostroError
-from rostro.faces.alignment import align_face
+from rostro.faces.alignment import align_face, crop_landmarks
 from rostro.faces.detection import DETECTION_CHAIN
 from rostro.faces.embedding import aligned_chips, find_faces
 from rostro.faces.network import CHIP_SIZE, face_chips, face_network
@@ -196,6 +196,15 @@ class AttributePredictor:
         return self.fusion is not None and self.fusion.needs_embedding
 
     @property
+    def needs_landmarks68(self) -> bool:
+        """Whether faces need dlib's 68-point fit: for a crop model cut from them (else 5 points do)."""
+        return self.info.input == "crop" and self.info.crop_points == 68
+
+    def crop_landmarks(self, face) -> np.ndarray:
+        """The landmarks this model's CelebA-layout crop of ``face`` is cut from."""
+        return crop_landmarks(face, self.info.crop_points)
+
+    @property
     def _wants_chips(self) -> bool:
         """Whether a face's chip is cut besides its crop: for the embedding head, or for the partner run."""
         return self._wants_embedding or self.partner is not None
@@ -208,8 +217,8 @@ class AttributePredictor:
 
     def _align(self, img: np.ndarray, pick: str) -> tuple[list, list[np.ndarray], np.ndarray]:
         """Faces, CelebA-layout crops and (for a model fused with dlib's embedding) the face network's chips."""
-        faces = find_faces(img, detector=self.detector, pick=pick)
-        crops = [align_face(img, f.landmarks) for f in faces]
+        faces = find_faces(img, detector=self.detector, pick=pick, landmarks68=self.info.crop_points == 68)
+        crops = [align_face(img, self.crop_landmarks(f)) for f in faces]
         return faces, crops, face_chips(img, [f.shape for f in faces]) if self._wants_embedding else _NO_CHIPS
 
     def _faces_of(self, img: np.ndarray, aligned: bool) -> tuple[list, list[np.ndarray], np.ndarray]:
@@ -221,7 +230,7 @@ class AttributePredictor:
         if aligned:
             crops = [resize_square(img, self.info.input_size)]
             return [None], crops, aligned_chips([img]) if self._wants_chips else _NO_CHIPS
-        faces = find_faces(img, detector=self.detector, pick="largest", landmarks68=not chip)
+        faces = find_faces(img, detector=self.detector, pick="largest", landmarks68=self.needs_landmarks68)
         return faces, *self._inputs(img, faces)
 
     def _inputs(self, img: np.ndarray, faces: list) -> tuple[list[np.ndarray], np.ndarray]:
@@ -229,7 +238,7 @@ class AttributePredictor:
         at the input size) and, for a fused model, the face network's chips."""
         if self.info.input == "chip":
             return list(face_chips(img, [f.shape for f in faces])), _NO_CHIPS
-        crops = [resize_square(align_face(img, f.landmarks), self.info.input_size) for f in faces]
+        crops = [resize_square(align_face(img, self.crop_landmarks(f)), self.info.input_size) for f in faces]
         return crops, face_chips(img, [f.shape for f in faces]) if self._wants_chips else _NO_CHIPS
 
     def predict_faces(self, img: np.ndarray, faces: list) -> tuple[np.ndarray, np.ndarray]:

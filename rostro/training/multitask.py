@@ -30,6 +30,7 @@ from rostro.data.multisource import Source, read_sources
 from rostro.data.pack import read_pack, write_pack
 from rostro.errors import RostroError
 from rostro.evaluation.calibration import fit_calibration
+from rostro.faces.alignment import check_crop_points
 from rostro.faces.chips import INPUTS, chip_cache_options
 from rostro.faces.dlib_resnet import BLOCKS, weights_digest
 from rostro.faces.models import model_file
@@ -78,6 +79,7 @@ class MultiTaskConfig:
     # what the network reads: "chip" (the face network's 150-px chip) or "crop" (CelebA's aligned
     # layout, squared to input_size; dlib's network takes 150)
     input: str = "chip"
+    crop_points: int = 68  # crop inputs: cut from dlib's 68 landmarks, or its 5 (no 68-point fit when predicting)
     model: str = "dlib_resnet"  # or a network trained from scratch on crops, e.g. attr_net
     input_size: int = CHIP_SIZE
     model_kwargs: dict | None = None  # more arguments of a network trained from scratch (attr_net's widths)
@@ -112,6 +114,7 @@ class MultiTaskConfig:
         check_schedule(self)
         if self.input not in INPUTS:
             raise ValueError(f"MultiTaskConfig.input: expected one of {INPUTS}, found {self.input!r}")
+        check_crop_points(self.crop_points)
         if self.model != "dlib_resnet" and (self.input != "crop" or self.freeze_trunk or self.freeze_blocks):
             raise ValueError(f"MultiTaskConfig.model {self.model!r}: a network other than dlib_resnet trains from "
                              "scratch on crops: set input: crop, freeze_trunk: false, freeze_blocks: 0")  # fmt: skip
@@ -173,9 +176,11 @@ def load_chips(
     input: str = "chip",
     size: int = CHIP_SIZE,
     rows: np.ndarray | None = None,
+    points: int = 68,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every row's input (N x size x size x 3 uint8, from the cache: chips, or CelebA-layout crops
-    with ``input='crop'``) and which rows have one; only ``rows``' (in that order) when given."""
+    cut from dlib's ``points`` landmarks with ``input='crop'``) and which rows have one; only
+    ``rows``' (in that order) when given."""
     source = table["source"].to_numpy()
     wanted = np.arange(len(table)) if rows is None else np.asarray(rows)
     chips = np.zeros((len(wanted), size, size, 3), np.uint8)
@@ -185,7 +190,7 @@ def load_chips(
         if not len(at):
             continue
         cache = build_cache(table["path"].iloc[mine].tolist(), size, cache_dir=cache_dir, progress=progress,
-                            **chip_cache_options(src.chips, src.box, input))  # fmt: skip
+                            **chip_cache_options(src.chips, src.box, input, points))  # fmt: skip
         if cache.errors:
             log.warning("%s: %d image(s) without a chip left out", src.data, len(cache.errors))
         local = np.searchsorted(mine, wanted[at])  # the cache holds the source's rows in table order
@@ -266,10 +271,10 @@ def pack_inputs(cfg: MultiTaskConfig) -> Path:
     training pack: train from it elsewhere with ``pack:``); returns the folder."""
     table, labels = multitask_table(cfg)
     chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress, input=cfg.input,
-                           size=cfg.input_size)  # fmt: skip
+                           size=cfg.input_size, points=cfg.crop_points)  # fmt: skip
     keep = ok & table["split"].isin(["train", "validation"]).to_numpy()
-    meta = {"input": cfg.input, "input_size": cfg.input_size, "labels": labels, "seed": cfg.seed,
-            "split_from": cfg.split_from}  # fmt: skip
+    meta = {"input": cfg.input, "input_size": cfg.input_size, "crop_points": cfg.crop_points, "labels": labels,
+            "seed": cfg.seed, "split_from": cfg.split_from}  # fmt: skip
     return write_pack(cfg.pack_to, table[keep], chips[keep], meta, quality=cfg.pack_quality)
 
 
@@ -293,7 +298,7 @@ def teacher_targets(
         raise RostroError(f"teacher {cfg.teacher}: expected the labels {labels} and age, found {info.labels} and "
                           f"{teacher.values}; missing {missing}")  # fmt: skip
     inputs, has = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress, input=info.input,
-                             size=info.input_size)  # fmt: skip
+                             size=info.input_size, points=info.crop_points)  # fmt: skip
     rows = np.flatnonzero(ok & has)
     probs = np.full((len(table), len(labels)), np.nan, np.float32)
     age = np.full(len(table), np.nan, np.float32)
@@ -448,14 +453,16 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     save_config(cfg, out / "config.yaml")
     if cfg.pack:
         table, chips, meta = read_pack(cfg.pack)
-        if (meta["input"], meta["input_size"]) != (cfg.input, cfg.input_size):
-            raise RostroError(f"{cfg.pack}: a pack of {meta['input']} inputs at {meta['input_size']} px, the config "
-                              f"trains on {cfg.input} at {cfg.input_size}; write a pack from this config")  # fmt: skip
+        packed = (meta["input"], meta["input_size"], meta.get("crop_points", 68))
+        if packed != (cfg.input, cfg.input_size, cfg.crop_points):
+            raise RostroError(f"{cfg.pack}: a pack of {meta['input']} inputs at {meta['input_size']} px (crops from "
+                              f"{packed[2]} landmarks), the config trains on {cfg.input} at {cfg.input_size} "
+                              f"({cfg.crop_points}); write a pack from this config")  # fmt: skip
         labels, ok = meta["labels"], np.ones(len(table), bool)
     else:
         table, labels = multitask_table(cfg)
         chips, ok = load_chips(table, cfg.parsed, cache_dir=cfg.cache_dir, progress=cfg.progress, input=cfg.input,
-                               size=cfg.input_size)  # fmt: skip
+                               size=cfg.input_size, points=cfg.crop_points)  # fmt: skip
     dev = training_device(cfg.device)
     split = table["split"].to_numpy()
     train, val = np.flatnonzero((split == "train") & ok), np.flatnonzero((split == "validation") & ok)
@@ -565,7 +572,7 @@ def train_multitask(cfg: MultiTaskConfig) -> Path:
     info = RunInfo(model=cfg.model, model_kwargs=kwargs, labels=labels, input_size=cfg.input_size, mean=spec.mean,
                    std=spec.std, thresholds=[0.5] * len(labels), threshold_metric="none",
                    data={"multitask": str(out / "config.yaml")}, source="train-multitask", monitor="val_mean_accuracy",
-                   git_commit=git_commit(), input=cfg.input, regression=AGE)  # fmt: skip
+                   git_commit=git_commit(), input=cfg.input, crop_points=cfg.crop_points, regression=AGE)  # fmt: skip
     info.save(out)  # from the start: an interrupted run can be evaluated from its best epoch so far
     model.to(dev, memory_format=torch.channels_last) if dev.type == "cuda" else model.to(dev)
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)

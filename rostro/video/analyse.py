@@ -239,7 +239,7 @@ class VideoAnalyser:
             self.between[index] = t
 
     def _detect(self, index: int, t: float, image: np.ndarray) -> None:
-        faces = detect_faces(image, detector=self.detector, landmarks68=self.predictor.info.input != "chip",
+        faces = detect_faces(image, detector=self.detector, landmarks68=self.predictor.needs_landmarks68,
                              min_score=LOW_SCORE)  # fmt: skip
         # BlazeFace's scores are probabilities; another detector's faces all count as confident
         scores = [f.score if f.detector == "blazeface" else 1.0 for f in faces]

@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from rostro.data.images import load_image
-from rostro.faces.alignment import CELEBA_TEMPLATE, align_face, similarity_transform, template_points
+from rostro.faces.alignment import (
+    CELEBA_TEMPLATE,
+    CELEBA_TEMPLATE5,
+    align_face,
+    crop_landmarks,
+    shape_points,
+    similarity_transform,
+    template_points,
+)
+from rostro.faces.chips import chip_cache_options, image_crop
 from rostro.faces.detection import detect_faces
 from rostro.inference.predict import sample_photo
 
@@ -34,6 +43,31 @@ def test_detects_the_portrait_and_aligns_it_to_celeba(portrait):
     again = detect_faces(crop, upsample=1)
     assert len(again) == 1
     assert np.abs(template_points(again[0].landmarks) - CELEBA_TEMPLATE).max() < 6
+
+
+def test_the_five_point_cut_lands_where_the_68_point_one_does(portrait):
+    """Cut from dlib's 5 landmarks (no 68-point fit), the crop puts them on CELEBA_TEMPLATE5 and the
+    eyes and mouth near CELEBA_TEMPLATE, as the 68-point cut does."""
+    face = detect_faces(portrait, landmarks68=False)[0]
+    assert face.landmarks is None
+    points = crop_landmarks(face, 5)
+    assert points.shape == (5, 2) and np.array_equal(points, shape_points(face.shape))
+    crop = align_face(portrait, points)
+    again = detect_faces(crop, upsample=1)[0]
+    assert np.abs(shape_points(again.shape) - CELEBA_TEMPLATE5).max() < 6
+    assert np.abs(template_points(again.landmarks) - CELEBA_TEMPLATE).max() < 8
+    with pytest.raises(ValueError, match="crop_points must be one of"):
+        crop_landmarks(face, 7)
+
+
+def test_crops_cut_from_five_points_are_cached_apart_from_68_point_ones(portrait):
+    tag = {p: chip_cache_options("photo", input="crop", points=p)["tag"] for p in (68, 5)}
+    assert tag[68] == "crop-photo" and tag[5] == "crop5-photo"  # 68: the tag the caches already have
+    # an aligned crop is only resized: one cache serves both cuts
+    assert chip_cache_options("aligned", input="crop", points=5)["tag"] == "crop-aligned"
+    a, b = (image_crop(portrait, 64, "photo", points=p) for p in (68, 5))
+    assert a.shape == b.shape == (64, 64, 3)
+    assert 0 < np.abs(a.astype(int) - b).mean() < 40  # the same face, cut a little differently
 
 
 def test_no_face_is_an_empty_list_and_bad_input_is_named():

@@ -213,6 +213,30 @@ def test_a_student_learns_from_the_teacher_where_labels_are_missing(crop_run, tm
         MultiTaskConfig(sources=cfg.sources, freeze_blocks=2)
 
 
+def test_a_run_on_five_point_crops_predicts_photos_without_the_68_point_fit(crop_run, tmp_path, monkeypatch):
+    """crop_points 5: the training inputs and prediction both cut CelebA's layout from dlib's 5 landmarks."""
+    from rostro.faces import embedding
+    from rostro.faces.chips import image_crop
+    from rostro.inference.predict import sample_photo
+
+    _, cfg = crop_run
+    with pytest.raises(ValueError, match=r"crop_points must be one of \(68, 5\)"):
+        MultiTaskConfig(sources=cfg.sources, input="crop", crop_points=7)
+    five = MultiTaskConfig(sources=cfg.sources, out=str(tmp_path / "five"), epochs=1, batch_size=8, limit=12,
+                           progress=False, input="crop", model="attr_net", input_size=32, crop_points=5,
+                           model_kwargs={"widths": [8, 16, 16, 32]}, cache_dir=cfg.cache_dir)  # fmt: skip
+    pred = AttributePredictor(train_multitask(five))
+    assert pred.info.crop_points == 5 and not pred.needs_landmarks68
+    asked = []
+    real = embedding.detect_faces
+    monkeypatch.setattr(embedding, "detect_faces", lambda *a, **k: asked.append(k["landmarks68"]) or real(*a, **k))
+    img = load_image(sample_photo())
+    face = pred.analyze_image(img).faces[0]
+    crop = image_crop(img, 32, "photo", points=5)
+    assert asked and not any(asked)  # no 68-point fit asked for
+    np.testing.assert_allclose(face.probabilities["Male"], pred.predict_crops(crop[None])[0, 0], atol=1e-5)
+
+
 def _a_run_starts_another(run, labels):
     """init_from: the trunk whole and each label's output row by name (in another order here); age starts fresh."""
     from rostro.errors import RostroError
