@@ -297,7 +297,8 @@ def main() -> None:
     torch.set_num_threads(2)
     run = args.model or default_run()
     args.work.mkdir(parents=True, exist_ok=True)
-    mine = args.work / Path(run).name  # a model's predictions apart: resuming another model's is refused
+    # a model's predictions apart, by name and weights: a retrained model starts afresh, not refused
+    mine = args.work / f"{Path(run).name}-{AttributePredictor(run).fingerprint[:12]}"
     mine.mkdir(exist_ok=True)
     t, figures = Table(), {}
     print("| data | figure | measured | reference |\n|---|---|---|---|")

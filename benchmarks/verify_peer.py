@@ -69,27 +69,37 @@ def eer(vectors: np.ndarray, identities: np.ndarray) -> tuple[float, int, int]:
     return res.eer, res.n_genuine, res.n_impostor
 
 
-def main() -> None:
+def wild_photos(shared: Path) -> pd.DataFrame:
+    """celeba-wild's photos (path, image_id, identity) with the split of v2's identity-disjoint splits."""
     from benchmarks.heldout import test_table
 
+    parts = []
+    for split in ("train", "validation", "test"):
+        table, _, _ = test_table(shared, split=split)
+        wild = table[table["path"].str.contains("celeba-wild")]
+        parts.append(pd.DataFrame({"path": wild["path"], "image_id": wild["path"].map(lambda p: Path(p).name),
+                                   "identity": wild["identity"].astype(str), "split": split}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def peer_vectors(frame: pd.DataFrame, work: Path) -> np.ndarray:
+    """face_recognition's vectors of ``wild_photos``' rows (NaN where it finds no face), cached in ``work``."""
+    cached = work / "verify_peer" / "face_recognition.npy"
+    if cached.exists():
+        return np.load(cached)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    peer, _ = face_recognition_vectors(frame["path"].tolist())
+    np.save(cached, peer)
+    return peer
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work")
     args = parser.parse_args()
-    (args.work / "verify_peer").mkdir(parents=True, exist_ok=True)
-    parts = []
-    for split in ("train", "validation", "test"):
-        table, _, _ = test_table(args.shared, split=split)
-        wild = table[table["path"].str.contains("celeba-wild")]
-        parts.append(pd.DataFrame({"path": wild["path"], "image_id": wild["path"].map(lambda p: Path(p).name),
-                                   "identity": wild["identity"].astype(str), "split": split}))  # fmt: skip
-    frame = pd.concat(parts, ignore_index=True)
-    cached = args.work / "verify_peer" / "face_recognition.npy"
-    if cached.exists():
-        peer = np.load(cached)
-    else:
-        peer, _ = face_recognition_vectors(frame["path"].tolist())
-        np.save(cached, peer)
+    frame = wild_photos(args.shared)
+    peer = peer_vectors(frame, args.work)
     peer_found = ~np.isnan(peer[:, 0])
     ours = rostro_vectors(frame, args.work).set_index("path").loc[frame["path"]]
     plain = rostro_vectors(frame, args.work, flip=False).set_index("path").loc[frame["path"]]
