@@ -315,6 +315,7 @@ class FakePredictor:
 
     labels, values, fingerprint, detector, runtime = ["Male"], ["age"], "fake", "blazeface", "onnx"
     info = type("Info", (), {"input": "chip"})()
+    needs_landmarks68 = False  # a chip model's: dlib's 5 points only
 
 
 def analyse_with(tmp_path, monkeypatch, n: int, boxes: dict[int, list], **kw):
