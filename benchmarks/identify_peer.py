@@ -7,7 +7,8 @@ The photos and both pipelines' vectors are ``benchmarks.verify_peer``'s (v2's id
 training + validation identities, where choices are made, and test identities, reported apart). In each part,
 the people are drawn (seed 0) as known or unknown in the hold-out's proportion (49 known to 10 unknown; people
 with one photo are always unknown); one photo of each known person, among those where both pipelines find a
-face, is their gallery photo, and every other photo is a probe. A photo where a pipeline finds no face names
+face, is their gallery photo, and every other photo is a probe. Identification figures are the mean of 10 such
+draws (seeds 0-9): one draw moves them by several points. A photo where a pipeline finds no face names
 nobody (wrong for a known person's probe).
 
 * rostro: ``rostro index`` / ``rostro identify`` with their defaults: flip-averaged vectors, cosine similarity,
@@ -23,16 +24,15 @@ nobody (wrong for a known person's probe).
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
 KNOWN_SHARE = 49 / 59  # the hold-out's 49 known people and 10 unknown ones
 TOLERANCE = 0.6  # face_recognition's default
+DRAWS = 10  # draws of known and unknown people and of gallery photos; the identification figures are their mean
 
 
 def draw_people(identities: np.ndarray, both_found: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +45,7 @@ def draw_people(identities: np.ndarray, both_found: np.ndarray, seed: int = 0) -
     usable = [p for p in people if counts[p] >= 2 and both_found[identities == p].any()]
     known = set(usable[: round(KNOWN_SHARE * len(usable))])
     gallery = np.zeros(len(identities), bool)
-    for person in known:
+    for person in sorted(known):
         gallery[rng.choice(np.flatnonzero((identities == person) & both_found))] = True
     return gallery, np.isin(identities, list(known))
 
@@ -91,6 +91,10 @@ def scores(best: np.ndarray, named: np.ndarray, names: np.ndarray, gallery: np.n
             "false_accepts": float(np.mean(named[strangers] != ""))}  # fmt: skip
 
 
+def _mean(draws: list[dict]) -> dict:
+    return {k: float(np.mean([d[k] for d in draws])) for k in draws[0]}
+
+
 def clusters_f(vectors: np.ndarray, found: np.ndarray, names: np.ndarray, method) -> float:
     """BCubed F over every photo, each photo without a face a cluster of its own."""
     from rostro.search.cluster import bcubed
@@ -103,13 +107,10 @@ def clusters_f(vectors: np.ndarray, found: np.ndarray, names: np.ndarray, method
 def main() -> None:
     import dlib
 
-    from benchmarks.verify_peer import _matrix, peer_vectors, rostro_vectors, wild_photos
+    from benchmarks.verify_peer import _matrix, parse_args, peer_vectors, rostro_vectors, wild_photos
     from rostro.search.cluster import DEFAULT_METHOD, THRESHOLDS, cluster_faces
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work")
-    args = parser.parse_args()
+    args = parse_args(__doc__)
     frame = wild_photos(args.shared)
     peer = peer_vectors(frame, args.work)
     flip = _matrix(rostro_vectors(frame, args.work).set_index("path").loc[frame["path"]])
@@ -126,13 +127,17 @@ def main() -> None:
     for part, sel in (("training + validation", frame["split"] != "test"), ("test", frame["split"] == "test")):
         rows = np.flatnonzero(sel.to_numpy())
         names = frame["identity"].to_numpy(object)[rows]
-        gallery, known = draw_people(names, peer_found[rows] & ours_found[rows])
+        draws_ours, draws_theirs = [], []
+        for seed in range(DRAWS):
+            gallery, known = draw_people(names, peer_found[rows] & ours_found[rows], seed)
+            best, named, t = rostro_names(flip[rows], ours_found[rows], names, gallery, args.work)
+            draws_ours.append(scores(best, named, names, gallery, known))
+            draws_theirs.append(scores(*peer_names(peer[rows], peer_found[rows], names, gallery), names, gallery,
+                                       known))  # fmt: skip
+        ours, theirs = _mean(draws_ours), _mean(draws_theirs)
         shape = (f"{len(rows):,} / {len(set(names))} ({len(set(names[known]))}, "
                  f"{len(set(names[~known]))})")  # fmt: skip
-        best, named, t = rostro_names(flip[rows], ours_found[rows], names, gallery, args.work)
-        ours = scores(best, named, names, gallery, known)
         ours_f = clusters_f(plain[rows], ours_found[rows], names, lambda x: cluster_faces(x, DEFAULT_METHOD))
-        theirs = scores(*peer_names(peer[rows], peer_found[rows], names, gallery), names, gallery, known)
         theirs_f = clusters_f(peer[rows], peer_found[rows], names, whispers)
         for label, found, s, f in (
             (f"rostro (threshold {t:.3f}; cluster {DEFAULT_METHOD} {THRESHOLDS[DEFAULT_METHOD]})", ours_found, ours,

@@ -93,11 +93,16 @@ def peer_vectors(frame: pd.DataFrame, work: Path) -> np.ndarray:
     return peer
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(doc: str) -> argparse.Namespace:
+    """``--shared`` and ``--work``, as this benchmark and ``benchmarks.identify_peer`` take them."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args(__doc__)
     frame = wild_photos(args.shared)
     peer = peer_vectors(frame, args.work)
     peer_found = ~np.isnan(peer[:, 0])
