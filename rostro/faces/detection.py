@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rostro.faces.alignment import shape_points
 from rostro.faces.blazeface import blazeface
 from rostro.faces.models import cnn_detector, dlib_models
 
@@ -108,7 +109,7 @@ def detect_faces(
     for rect, score, name in found:
         pts = None
         if landmarks68:
-            pts = np.array([[p.x, p.y] for p in models["shape68"](work, rect).parts()], dtype=np.float64) / scale
+            pts = shape_points(models["shape68"](work, rect)) / scale
         box = tuple(int(round(v / scale)) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
         # dlib's ResNet expects chips cut with its 5-point model, in full-size image coordinates
         shape5 = models["shape5"](np.ascontiguousarray(img), dlib.rectangle(*box))
