@@ -334,6 +334,9 @@ def test_a_pack_carries_the_rows_and_inputs_and_trains_as_the_sources_do(celeba_
     assert AttributePredictor(from_pack).info.labels == labels
     with pytest.raises(RostroError, match="a pack of crop inputs at 32 px"):
         train_multitask(MultiTaskConfig(**{**base, "input_size": 48}, pack=str(pack), out=str(tmp_path / "c")))
+    with pytest.raises(RostroError, match=r"crops from 68 landmarks\), the config trains on crop at 32 \(5\)"):
+        train_multitask(MultiTaskConfig(**{**base, "crop_points": 5}, pack=str(pack), out=str(tmp_path / "d")))
+    assert not (tmp_path / "d" / "run.json").exists()  # refused before any training
     with pytest.raises(RostroError, match="expected a training pack"):
         read_pack(tmp_path / "cache")
     with pytest.raises(ValueError, match="a pack holds one input per face"):
