@@ -6,8 +6,10 @@ The order is measured (400 celeba-wild photos, about 314 px, 2 cores): HOG witho
 finds a face in 83% at 4.4 ms a photo, with one upsampling step 94% at 19 ms; BlazeFace 100% at
 3.6 ms. dlib's landmark models were fitted to HOG's boxes, so HOG's box is kept where the cheap
 pass finds one (on the 849 photos of training identities both orders give the same Male
-accuracy; BlazeFace alone is 1.3x faster). An image without a face gives an empty list, never an
-exception.
+accuracy; BlazeFace alone is 1.3x faster). HOG scans the photo's luma, not its three colour channels
+(2026-12-06: 4.9 against 5.9 ms a celeba-wild photo, the same boxes for 98% of faces; `predict` 10% more
+photos/s; on the validation photos verification EER 0.0333 against 0.0334 and every attribute row the same but
+one face of 66). An image without a face gives an empty list, never an exception.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from rostro.faces.blazeface import blazeface
 from rostro.faces.models import cnn_detector, dlib_models
 
 DETECTORS = ("auto", "hog", "blazeface", "cnn")
-DETECTION_CHAIN = "hog0>blazeface>hog>cnn1"  # what ``auto`` runs, in order; stored beside resumable outputs
+DETECTION_CHAIN = "hog0-luma>blazeface>hog-luma>cnn1"  # what ``auto`` runs, in order; stored beside resumable outputs
 CNN_MIN_SIDE = 20  # the CNN detector's 40-px window, after its one upsampling step
 # BlazeFace's box, moved to where dlib's HOG box for the same face sits (median over 280
 # celeba-wild photos where both found one face), since dlib's shape predictors were fitted to it
@@ -59,6 +61,14 @@ def _hog_like(box: tuple[float, float, float, float], dlib) -> object:
     return dlib.rectangle(round(x0 + dl * w), round(y0 + dt * h), round(x1 + dr * w), round(y1 + db * h))
 
 
+def _luma(img: np.ndarray) -> np.ndarray:
+    """What HOG scans: one gradient channel instead of three (400 celeba-wild photos: a face in 331 either
+    way, 2 found only in colour and 2 only in luma, the median box unchanged)."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(img).convert("L"))
+
+
 def detect_faces(
     img: np.ndarray,
     *,
@@ -92,16 +102,17 @@ def detect_faces(
         size = (round(img.shape[1] * scale), round(img.shape[0] * scale))
         work = np.asarray(Image.fromarray(img).resize(size, Image.BILINEAR))
     work = np.ascontiguousarray(work)
+    luma = _luma(work) if detector in ("auto", "hog") else None
     up = _upsample_for(work, upsample)
     found: list[tuple[object, float, str]] = []
     if detector == "auto":
-        rects, scores, _ = models["hog"].run(work, 0, 0.0)
+        rects, scores, _ = models["hog"].run(luma, 0, 0.0)
         found = [(r, float(s), "hog") for r, s in zip(rects, scores, strict=True)]
     if detector == "blazeface" or (detector == "auto" and not found):
         weakest = {} if min_score is None else {"min_score": min_score}
         found = [(_hog_like(d.box, dlib), d.score, "blazeface") for d in blazeface()(work, **weakest)]
     if detector == "hog" or (detector == "auto" and not found):
-        rects, scores, _ = models["hog"].run(work, up, 0.0)
+        rects, scores, _ = models["hog"].run(luma, up, 0.0)
         found = [(r, float(s), "hog") for r, s in zip(rects, scores, strict=True)]
     if (detector == "cnn" or (detector == "auto" and not found)) and min(work.shape[:2]) >= CNN_MIN_SIDE:
         found = [(d.rect, float(d.confidence), "cnn") for d in cnn_detector()(work, 1)]

@@ -173,3 +173,23 @@ def test_cli_verify_is_flip_averaged_unless_no_flip():
     for flags, threshold in (([], DEFAULT_THRESHOLD), (["--no-flip"], UNFLIPPED_THRESHOLD)):
         res = CliRunner().invoke(app, ["verify", photo, photo, *flags])
         assert res.exit_code == 0 and f"threshold {threshold:.4f}: same person" in res.output, res.output
+
+
+def test_hog_scans_the_luma_and_finds_the_same_face(portrait, monkeypatch):
+    """HOG runs on one channel (a third of its gradient work); the box matches a colour scan's."""
+    from rostro.faces.models import dlib_models
+
+    hog = dlib_models()["hog"]
+    seen = []
+
+    class Spy:
+        def run(self, img, up, threshold):
+            seen.append(img.shape)
+            return hog.run(img, up, threshold)
+
+    monkeypatch.setitem(dlib_models(), "hog", Spy())
+    face = detect_faces(portrait)[0]
+    assert seen == [portrait.shape[:2]]
+    rects, _, _ = hog.run(np.ascontiguousarray(portrait), 0, 0.0)
+    colour = (rects[0].left(), rects[0].top(), rects[0].right(), rects[0].bottom())
+    assert np.abs(np.array(face.box) - colour).max() <= 2
