@@ -111,13 +111,15 @@ def clustering(raw: np.ndarray, people: np.ndarray) -> list[tuple[str, float, fl
     """(method, pairwise F, BCubed F, what the clusters are, seconds) for the shipped default and dlib's own."""
     import dlib
 
-    from rostro.search.cluster import DEFAULT_METHOD, THRESHOLDS, bcubed, cluster_faces
+    from rostro.search.cluster import DEFAULT_METHOD, bcubed, cluster_faces, default_threshold
 
     out = []
     start = time.perf_counter()
-    ours = cluster_faces(raw, DEFAULT_METHOD)
+    threshold = default_threshold(raw, DEFAULT_METHOD)
+    ours = cluster_faces(raw, DEFAULT_METHOD, threshold)
     seconds = time.perf_counter() - start
-    out.append((f"rostro {DEFAULT_METHOD} {THRESHOLDS[DEFAULT_METHOD]}", pairwise_f(people, ours),
+    out.append((f"rostro {DEFAULT_METHOD} (the default; its threshold for this collection {threshold:.3f})",
+                pairwise_f(people, ours),
                 bcubed(people, ours)[2], _describe(ours, people), seconds))  # fmt: skip
     descriptors = [dlib.vector(v.astype(np.float64).tolist()) for v in raw]
     start = time.perf_counter()

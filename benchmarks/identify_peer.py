@@ -108,7 +108,7 @@ def main() -> None:
     import dlib
 
     from benchmarks.verify_peer import _matrix, parse_args, peer_vectors, rostro_vectors, wild_photos
-    from rostro.search.cluster import DEFAULT_METHOD, THRESHOLDS, cluster_faces
+    from rostro.search.cluster import DEFAULT_METHOD, cluster_faces, default_threshold
 
     args = parse_args(__doc__)
     frame = wild_photos(args.shared)
@@ -138,10 +138,10 @@ def main() -> None:
         shape = (f"{len(rows):,} / {len(set(names))} ({len(set(names[known]))}, "
                  f"{len(set(names[~known]))})")  # fmt: skip
         ours_f = clusters_f(plain[rows], ours_found[rows], names, lambda x: cluster_faces(x, DEFAULT_METHOD))
+        adapted = default_threshold(plain[rows][ours_found[rows]], DEFAULT_METHOD)
         theirs_f = clusters_f(peer[rows], peer_found[rows], names, whispers)
         for label, found, s, f in (
-            (f"rostro (threshold {t:.3f}; cluster {DEFAULT_METHOD} {THRESHOLDS[DEFAULT_METHOD]})", ours_found, ours,
-             ours_f),
+            (f"rostro (threshold {t:.3f}; cluster {DEFAULT_METHOD} {adapted:.3f})", ours_found, ours, ours_f),
             (f"face_recognition (tolerance {TOLERANCE}; dlib Chinese whispers 0.5)", peer_found, theirs, theirs_f),
         ):  # fmt: skip
             print(f"| {part} | {shape} | {label} | {found[rows].mean():.4f} | {s['rank1']:.4f} | "

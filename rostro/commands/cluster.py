@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,16 +25,17 @@ class ClusterConfig:
     ``DIR/clusters.csv`` (one row per face, face 0 the largest of its photo, a ``cluster`` id, 0 the largest
     cluster) and ``DIR/index.html`` (each cluster's faces). Methods: ``whispers`` (Chinese whispers on the
     graph of faces closer than 0.5, as dlib's ``chinese_whispers_clustering``) and ``agglomerative``
-    (average linkage, scikit-learn, up to 20,000 faces). The default, agglomerative at 0.59, scored the
-    higher BCubed F on photo collections with many photos a person (celeba-wild's validation identities: 0.912
-    against 0.883 for whispers at 0.5; see ``rostro.search.cluster``). The thresholds are distances between
-    dlib's plain vectors, so photos are embedded without flip-averaging here, and a Parquet of flip-averaged
-    (unit) vectors, ``rostro embed``'s default, needs ``--threshold`` (or ``rostro embed --no-flip``)."""
+    (average linkage, scikit-learn, up to 20,000 faces). The default, agglomerative, scored the higher BCubed F
+    (celeba-wild's validation identities: 0.912 against 0.883 for whispers at 0.5); its threshold adapts to the
+    collection, higher where most faces have a close neighbour and lower the more faces there are (see
+    ``rostro.search.cluster.default_threshold``); the one used is printed and saved. The thresholds are
+    distances between dlib's plain vectors, so photos are embedded without flip-averaging here, and a Parquet of
+    flip-averaged (unit) vectors, ``rostro embed``'s default, needs ``--threshold`` (or ``rostro embed --no-flip``)."""
 
     photos: str
     out: str = "clusters"
     method: str = DEFAULT_METHOD
-    threshold: float | None = None  # Euclidean distance; none: the method's measured default
+    threshold: float | None = None  # Euclidean distance; none: the method's default for the collection
     name_column: str = "image_id"  # Parquet: a column copied to the CSV
     workers: int | None = None
     progress: bool = True
@@ -43,17 +45,19 @@ class ClusterConfig:
 class ClusterResult:
     frame: pd.DataFrame
     out: Path
+    method: str
+    threshold: float
 
     def lines(self) -> list[str]:
         faces = self.frame.dropna(subset=["cluster"])
         sizes = faces["cluster"].value_counts()
         return [f"{len(faces):,} faces in {len(sizes):,} clusters ({int((sizes > 1).sum()):,} with two or more faces; "
-                f"largest {int(sizes.max()) if len(sizes) else 0:,}).",
+                f"largest {int(sizes.max()) if len(sizes) else 0:,}), {self.method} at {self.threshold:.3f}.",
                 f"Wrote {self.out / 'clusters.csv'} and {self.out / 'index.html'}"]  # fmt: skip
 
 
 def cluster(cfg: ClusterConfig) -> ClusterResult:
-    from rostro.search.cluster import cluster_faces
+    from rostro.search.cluster import cluster_faces, default_threshold
     from rostro.search.sources import read_faces
     from rostro.workers import default_workers
 
@@ -71,13 +75,15 @@ def cluster(cfg: ClusterConfig) -> ClusterResult:
         raise RostroError(f"{cfg.photos}: no face found in any photo; nothing to cluster")
     frame = faces.rows.drop(columns=["photo_hash", "name"]).copy()
     frame["cluster"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-    frame.loc[has, "cluster"] = cluster_faces(faces.vectors, cfg.method, cfg.threshold)
+    threshold = default_threshold(faces.vectors, cfg.method) if cfg.threshold is None else cfg.threshold
+    frame.loc[has, "cluster"] = cluster_faces(faces.vectors, cfg.method, threshold)
     for c in ("face", "left", "top", "right", "bottom"):
         frame[c] = frame[c].astype("Int64").where(frame[c] >= 0)
     atomic_write_text(out / "clusters.csv", frame.to_csv(index=False))
-    _page(frame, out, cfg)
+    _page(frame, out, cfg, threshold)
     save_config(cfg, out / "config.yaml")
-    return ClusterResult(frame=frame, out=out)
+    atomic_write_text(out / "threshold.json", json.dumps({"method": cfg.method, "threshold": threshold}) + "\n")
+    return ClusterResult(frame=frame, out=out, method=cfg.method, threshold=threshold)
 
 
 def _thumb(path: str, box: tuple, file: Path) -> bool:
@@ -99,7 +105,7 @@ def _thumb(path: str, box: tuple, file: Path) -> bool:
     return True
 
 
-def _page(frame: pd.DataFrame, out: Path, cfg: ClusterConfig) -> None:
+def _page(frame: pd.DataFrame, out: Path, cfg: ClusterConfig, threshold: float) -> None:
     from rostro.reports.html import Page
 
     thumbs = out / "thumbs"
@@ -107,8 +113,9 @@ def _page(frame: pd.DataFrame, out: Path, cfg: ClusterConfig) -> None:
     faces = frame.dropna(subset=["cluster"])
     sizes = faces["cluster"].value_counts()
     page = Page(f"Faces of {Path(cfg.photos).name} by person")
-    page.paragraph(f"{len(faces):,} faces in {len(sizes):,} clusters by {cfg.method}; the largest {SHOWN_CLUSTERS} "
-                   f"clusters are shown, up to {SHOWN_FACES} faces each. clusters.csv lists every face.")  # fmt: skip
+    page.paragraph(f"{len(faces):,} faces in {len(sizes):,} clusters by {cfg.method} at {threshold:.3f}; the "
+                   f"largest {SHOWN_CLUSTERS} clusters are shown, up to {SHOWN_FACES} faces each. clusters.csv lists "
+                   "every face.")  # fmt: skip
     for c in sorted(sizes.index)[:SHOWN_CLUSTERS]:
         members = faces[faces["cluster"] == c].head(SHOWN_FACES)
         page.heading(f"Cluster {c}: {int(sizes[c]):,} face(s)", level=3)

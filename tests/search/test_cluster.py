@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from rostro.errors import RostroError
-from rostro.search.cluster import bcubed, chinese_whispers, cluster_faces, relabel
+from rostro.search.cluster import (
+    ADAPTIVE_RANGE,
+    bcubed,
+    chinese_whispers,
+    cluster_faces,
+    default_threshold,
+    nearest_distances,
+    relabel,
+)
 from tests.search.conftest import people_vectors
 
 
@@ -33,3 +41,24 @@ def test_relabel_and_bad_input():
         cluster_faces(np.ones((3, 4)), "kmeans")
     with pytest.raises(RostroError, match="at least one face"):
         cluster_faces(np.ones((0, 4)))
+
+
+def test_nearest_distances_by_hand():
+    pts = np.array([[0, 0], [0.3, 0], [0, 0.4], [5, 5]], float)
+    assert nearest_distances(pts) == pytest.approx([0.3, 0.3, 0.4, np.hypot(5, 4.6)])
+    assert nearest_distances(pts[:1]).tolist() == [np.inf]
+
+
+def test_agglomerative_threshold_follows_the_collection():
+    """0.55 + 0.18 * (share of faces with a neighbour closer than 0.5) - 0.035 * log10(faces), clipped."""
+    rng = np.random.default_rng(0)
+    far = rng.normal(size=(300, 128)) * 3  # 300 strangers: no close neighbour
+    assert default_threshold(far) == pytest.approx(0.55 - 0.035 * np.log10(300))
+    pairs = np.repeat(far[:150], 2, axis=0) + rng.normal(size=(300, 128)) * 0.01  # every face has a twin
+    assert default_threshold(pairs) == pytest.approx(0.55 + 0.18 - 0.035 * np.log10(300))
+    assert default_threshold(np.concatenate([far, far + 50, far + 100, far - 50])) == ADAPTIVE_RANGE[0]
+    twins = pairs[:2]  # two faces, each the other's close neighbour: 0.55 + 0.18 - 0.0105, clipped
+    assert default_threshold(twins) == ADAPTIVE_RANGE[1]
+    assert default_threshold(far, "whispers") == 0.5
+    # more strangers, a lower threshold: the default merges less as the collection grows
+    assert default_threshold(np.concatenate([pairs, far])) < default_threshold(pairs)
