@@ -25,6 +25,7 @@ nobody (wrong for a known person's probe).
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -137,8 +138,9 @@ def main() -> None:
         ours, theirs = _mean(draws_ours), _mean(draws_theirs)
         shape = (f"{len(rows):,} / {len(set(names))} ({len(set(names[known]))}, "
                  f"{len(set(names[~known]))})")  # fmt: skip
-        ours_f = clusters_f(plain[rows], ours_found[rows], names, lambda x: cluster_faces(x, DEFAULT_METHOD))
-        adapted = default_threshold(plain[rows][ours_found[rows]], DEFAULT_METHOD)
+        adapted = default_threshold(plain[rows][ours_found[rows]], DEFAULT_METHOD)  # what cluster_faces would pick
+        ours_f = clusters_f(plain[rows], ours_found[rows], names, partial(cluster_faces, method=DEFAULT_METHOD,
+                                                                          threshold=adapted))  # fmt: skip
         theirs_f = clusters_f(peer[rows], peer_found[rows], names, whispers)
         for label, found, s, f in (
             (f"rostro (threshold {t:.3f}; cluster {DEFAULT_METHOD} {adapted:.3f})", ours_found, ours, ours_f),

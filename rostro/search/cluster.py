@@ -39,6 +39,8 @@ refused with a pointer to ``whispers``, which keeps only the pairs closer than i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from rostro.errors import RostroError
@@ -53,13 +55,19 @@ AGGLOMERATIVE_LIMIT = 20_000  # faces; n^2 / 2 float64 distances is 1.6 GB here
 _BLOCK = 2048  # rows of the distance matrix computed at once
 
 
-def neighbour_graph(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (indptr, indices) of every pair closer than ``threshold``, each node its own neighbour too."""
+def _squared_distances(vectors: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, squared Euclidean distances of ``_BLOCK`` rows to every row), block by block, so memory stays
+    at ``_BLOCK`` x N however many faces."""
     x = np.asarray(vectors, np.float64)
     sq = (x**2).sum(axis=1)
-    indptr, indices = [0], []
     for start in range(0, len(x), _BLOCK):
-        d2 = sq[start : start + _BLOCK, None] + sq[None] - 2 * x[start : start + _BLOCK] @ x.T
+        yield start, sq[start : start + _BLOCK, None] + sq[None] - 2 * x[start : start + _BLOCK] @ x.T
+
+
+def neighbour_graph(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr, indices) of every pair closer than ``threshold``, each node its own neighbour too."""
+    indptr, indices = [0], []
+    for _, d2 in _squared_distances(vectors):
         for row in d2 < threshold**2:
             near = np.flatnonzero(row)
             indices.append(near)
@@ -69,13 +77,10 @@ def neighbour_graph(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, 
 
 def nearest_distances(vectors: np.ndarray) -> np.ndarray:
     """Each face's Euclidean distance to its nearest other face (inf for a lone face)."""
-    x = np.asarray(vectors, np.float64)
-    sq = (x**2).sum(axis=1)
-    out = np.empty(len(x))
-    for start in range(0, len(x), _BLOCK):
-        d2 = sq[start : start + _BLOCK, None] + sq[None] - 2 * x[start : start + _BLOCK] @ x.T
+    out = np.empty(len(vectors))
+    for start, d2 in _squared_distances(vectors):
         d2[np.arange(len(d2)), start + np.arange(len(d2))] = np.inf
-        out[start : start + _BLOCK] = np.sqrt(np.maximum(d2.min(axis=1), 0))
+        out[start : start + len(d2)] = np.sqrt(np.maximum(d2.min(axis=1), 0))
     return out
 
 
