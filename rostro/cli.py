@@ -49,7 +49,7 @@ HELP = {  # fields shared by several commands; a command's own text wins
     "format": "auto, celeba, folders, manifest or utkface.",
     "drop_missing": "Leave out listed images absent from disk.",
     "seed": "Random seed.",
-    "model": "Run folder, or a shipped model: default (v3), v3, v2, v1, or fast (small, for bulk --aligned crops).",
+    "model": "Run folder, or a shipped model: default (v4), v4, v3, v2, v1, or fast (small, for bulk --aligned crops).",
     "aligned": "Images are CelebA-aligned crops: skip detection.",
     "embeddings": "Parquet file from `rostro embed`.",
     "groups": "Group column(s); repeat for intersections.",
