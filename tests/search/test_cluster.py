@@ -4,17 +4,21 @@ import pytest
 from rostro.errors import RostroError
 from rostro.search.cluster import (
     ADAPTIVE_RANGE,
+    RERANK_SHIFT,
     bcubed,
     chinese_whispers,
     cluster_faces,
     default_threshold,
     nearest_distances,
+    nearest_neighbours,
+    reciprocal_encoding,
     relabel,
+    reranked_distances,
 )
 from tests.search.conftest import people_vectors
 
 
-@pytest.mark.parametrize("method", ["whispers", "agglomerative"])
+@pytest.mark.parametrize("method", ["whispers", "agglomerative", "reranked"])
 def test_well_separated_people_are_recovered(method):
     vecs, names = people_vectors(12, 6, seed=3, spread=0.02)  # within a person ~0.3 apart, people ~1.4
     order = np.random.default_rng(0).permutation(len(names))
@@ -53,12 +57,61 @@ def test_agglomerative_threshold_follows_the_collection():
     """0.55 + 0.18 * (share of faces with a neighbour closer than 0.5) - 0.035 * log10(faces), clipped."""
     rng = np.random.default_rng(0)
     far = rng.normal(size=(300, 128)) * 3  # 300 strangers: no close neighbour
-    assert default_threshold(far) == pytest.approx(0.55 - 0.035 * np.log10(300))
+    assert default_threshold(far, "agglomerative") == pytest.approx(0.55 - 0.035 * np.log10(300))
     pairs = np.repeat(far[:150], 2, axis=0) + rng.normal(size=(300, 128)) * 0.01  # every face has a twin
-    assert default_threshold(pairs) == pytest.approx(0.55 + 0.18 - 0.035 * np.log10(300))
-    assert default_threshold(np.concatenate([far, far + 50, far + 100, far - 50])) == ADAPTIVE_RANGE[0]
+    assert default_threshold(pairs, "agglomerative") == pytest.approx(0.55 + 0.18 - 0.035 * np.log10(300))
+    assert default_threshold(np.concatenate([far, far + 50, far + 100, far - 50]), "agglomerative") == ADAPTIVE_RANGE[0]
     twins = pairs[:2]  # two faces, each the other's close neighbour: 0.55 + 0.18 - 0.0105, clipped
-    assert default_threshold(twins) == ADAPTIVE_RANGE[1]
+    assert default_threshold(twins, "agglomerative") == ADAPTIVE_RANGE[1]
     assert default_threshold(far, "whispers") == 0.5
+    assert default_threshold(far, "reranked") == pytest.approx(default_threshold(far, "agglomerative") + RERANK_SHIFT)
     # more strangers, a lower threshold: the default merges less as the collection grows
-    assert default_threshold(np.concatenate([pairs, far])) < default_threshold(pairs)
+    assert default_threshold(np.concatenate([pairs, far]), "agglomerative") < default_threshold(pairs, "agglomerative")
+
+
+def _two_trios() -> np.ndarray:
+    """Two people, three faces each, 0.1-0.2 apart within a person and 10 apart between them."""
+    trio = np.array([[0, 0], [0.1, 0], [0, 0.2]], float)
+    return np.concatenate([trio, trio + 10])
+
+
+def test_nearest_neighbours_by_hand():
+    near = nearest_neighbours(_two_trios(), 3)
+    assert near.tolist() == [[0, 1, 2], [1, 0, 2], [2, 0, 1], [3, 4, 5], [4, 3, 5], [5, 3, 4]]
+    assert nearest_neighbours(_two_trios()[:2], 5).shape == (2, 2)
+
+
+def test_reciprocal_encoding_keeps_to_each_person():
+    """With k = 2 every face's reciprocal set is its own trio; weights exp(-distance), each row summing to 1."""
+    v = reciprocal_encoding(_two_trios(), 2, 1).toarray()
+    assert v.sum(axis=1) == pytest.approx(np.ones(6))
+    assert (v[:3, 3:] == 0).all() and (v[3:, :3] == 0).all() and (v[:3, :3] > 0).all()
+    w = np.exp(-np.array([0, 0.1, 0.2]))
+    assert v[0, :3] == pytest.approx(w / w.sum())
+
+
+def test_reranked_distances_mix_euclidean_and_jaccard():
+    """weight x Euclidean + (1 - weight) x Jaccard distance: faces that share no neighbour get the whole (1 -
+    weight); a face's own trio shares most neighbours, so its distances fall below the Euclidean mix."""
+    from scipy.spatial.distance import pdist, squareform
+
+    x = _two_trios()
+    d = squareform(reranked_distances(x, k=2, expand=1, weight=0.9))
+    e = squareform(pdist(x))
+    assert d[0, 3] == pytest.approx(0.9 * e[0, 3] + 0.1) and d[2, 5] == pytest.approx(0.9 * e[2, 5] + 0.1)
+    assert (d[:3, :3][~np.eye(3, dtype=bool)] < 0.9 * e[:3, :3][~np.eye(3, dtype=bool)] + 0.1).all()
+    v = reciprocal_encoding(x, 2, 1).toarray()
+    shared = np.minimum(v[0], v[1]).sum()
+    assert d[0, 1] == pytest.approx(0.9 * 0.1 + 0.1 * (1 - shared / (2 - shared)))
+    assert reranked_distances(x[:2]).shape == (1,)
+
+
+def test_reranking_parts_people_who_share_no_neighbours():
+    """Two people 0.58 apart, each face's 15 nearest all of its own person: average linkage on Euclidean distance
+    joins them at 0.6; the reranked distance (0.9 x 0.58 + 0.1 x a Jaccard distance of 1) keeps them apart."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20, 8)) * 0.02
+    x = np.concatenate([a, a[::-1] + np.eye(8)[0] * 0.58])
+    truth = np.repeat([0, 1], 20)
+    assert bcubed(truth, cluster_faces(x, "agglomerative", 0.6))[0] == 0.5
+    assert bcubed(truth, cluster_faces(x, "reranked", 0.6)) == (1.0, 1.0, 1.0)

@@ -102,10 +102,10 @@ def test_cluster_parquet_writes_csv_and_page(embeddings, tmp_path):
     assert frame.groupby(np.array(names))["cluster"].nunique().eq(1).all()
     page = (tmp_path / "c" / "index.html").read_text()
     assert "Cluster 0: 4 face(s)" in page and "120 faces in 30 clusters" in res.lines()[0]
-    # the threshold adapted to this collection (every face has close neighbours, 120 faces: 0.657, clipped) is
-    # shown and saved
-    assert res.method == "agglomerative" and res.threshold == 0.65
-    assert f"agglomerative at {res.threshold:.3f}" in res.lines()[0] and f"at {res.threshold:.3f}" in page
+    # the threshold adapted to this collection (every face has close neighbours, 120 faces: 0.657, clipped to 0.65;
+    # reranked's 0.02 below) is shown and saved
+    assert res.method == "reranked" and res.threshold == pytest.approx(0.63)
+    assert f"reranked at {res.threshold:.3f}" in res.lines()[0] and f"at {res.threshold:.3f}" in page
     assert json.loads((tmp_path / "c" / "threshold.json").read_text())["threshold"] == res.threshold
 
 
