@@ -333,7 +333,7 @@ add("search", lambda: Spec((C.SearchConfig,), C.search, args=("photo",), help={
 add("cluster", lambda: Spec((C.ClusterConfig,), C.cluster, args=("photos",), help={
     "photos": "A folder of photos, or a Parquet from `rostro embed`.", "out": "Folder for clusters.csv and index.html.",
     "method": "reranked (average linkage counting shared neighbours), agglomerative or whispers (Chinese whispers).",
-    "threshold": "Euclidean distance between faces of one person; none: the method's default.",
+    "threshold": "Distance between faces of one person (reranked: Euclidean with shared neighbours); none: default.",
     "name_column": "Parquet: a column copied to the CSV.", "progress": "Show a progress bar.",
 }), "Group the faces of a collection by person, without labels: clusters.csv and an HTML page.")  # fmt: skip
 add("video", lambda: Spec((C.VideoConfig,), C.video, args=("clip",), help={

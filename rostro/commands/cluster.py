@@ -37,7 +37,7 @@ class ClusterConfig:
     photos: str
     out: str = "clusters"
     method: str = DEFAULT_METHOD
-    threshold: float | None = None  # Euclidean distance; none: the method's default for the collection
+    threshold: float | None = None  # a distance (see the methods); none: the method's default for the collection
     name_column: str = "image_id"  # Parquet: a column copied to the CSV
     workers: int | None = None
     progress: bool = True

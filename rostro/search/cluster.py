@@ -50,11 +50,14 @@ refused with a pointer to ``whispers``, which keeps only the pairs closer than i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from rostro.errors import RostroError
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 METHODS = ("whispers", "agglomerative", "reranked")
 THRESHOLDS = {"whispers": 0.5}  # agglomerative's and reranked's adapt: default_threshold
@@ -63,8 +66,11 @@ NEAR = 0.5
 ADAPTIVE_RANGE = (0.45, 0.65)
 RERANK_K, RERANK_EXPAND, RERANK_WEIGHT = 15, 6, 0.9  # k-reciprocal neighbours, query expansion, Euclidean's share
 RERANK_SHIFT = -0.02  # reranked's threshold: agglomerative's adaptive one plus this
+# Fewer faces than this and every face is in every other's neighbourhood (the Jaccard term falls to 0 for
+# strangers too): reranked runs as agglomerative, at agglomerative's threshold.
+RERANK_MIN_FACES = 4 * (RERANK_K + 1)
 DEFAULT_METHOD = "reranked"
-AGGLOMERATIVE_LIMIT = 20_000  # faces; n^2 / 2 float64 distances is 1.6 GB here
+AGGLOMERATIVE_LIMIT = 20_000  # faces; n^2 / 2 float64 distances is 1.6 GB here (about 3.3 GB at the peak)
 _BLOCK = 2048  # rows of the distance matrix computed at once
 
 
@@ -102,7 +108,8 @@ def default_threshold(vectors: np.ndarray, method: str = DEFAULT_METHOD) -> floa
     with a close neighbour and the number of faces (see the module's note); reranked's that plus
     :data:`RERANK_SHIFT`."""
     if method == "reranked":
-        return default_threshold(vectors, "agglomerative") + RERANK_SHIFT
+        shift = RERANK_SHIFT if len(vectors) >= RERANK_MIN_FACES else 0.0
+        return default_threshold(vectors, "agglomerative") + shift
     if method != "agglomerative":
         return THRESHOLDS[method]
     base, per_share, per_decade = ADAPTIVE
@@ -135,22 +142,26 @@ def chinese_whispers(
 
 
 def agglomerative(vectors: np.ndarray, threshold: float | None = None, *, reranked: bool = False) -> np.ndarray:
-    """Cluster labels (largest first) by average-linkage agglomeration up to a mean distance of ``threshold``
-    (None: :func:`default_threshold` of these vectors): Euclidean, or ``reranked`` (:func:`reranked_distances`)."""
+    """Cluster labels (largest first) by average-linkage agglomeration while the mean distance between two
+    clusters is below ``threshold`` (None: :func:`default_threshold` of these vectors): Euclidean, or ``reranked``
+    (:func:`reranked_distances`; Euclidean below :data:`RERANK_MIN_FACES` faces)."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import pdist
 
     if len(vectors) < 2:
         return np.zeros(len(vectors), np.int64)
     if len(vectors) > AGGLOMERATIVE_LIMIT:
-        raise RostroError(f"agglomerative clustering holds every pairwise distance: expected at most "
-                          f"{AGGLOMERATIVE_LIMIT:,} faces, found {len(vectors):,}; use --method whispers")  # fmt: skip
+        raise RostroError(f"{'reranked' if reranked else 'agglomerative'} clustering holds every pairwise distance: "
+                          f"expected at most {AGGLOMERATIVE_LIMIT:,} faces, found {len(vectors):,}; use --method "
+                          f"whispers")  # fmt: skip
+    reranked = reranked and len(vectors) >= RERANK_MIN_FACES
     method = "reranked" if reranked else "agglomerative"
     if threshold is None:
         threshold = default_threshold(vectors, method)
     x = np.asarray(vectors, np.float64)
     tree = linkage(reranked_distances(x) if reranked else pdist(x), "average")
-    return relabel(fcluster(tree, threshold, "distance"))
+    # fcluster keeps merges at distances <= t; scikit-learn's distance_threshold, used before, those < t
+    return relabel(fcluster(tree, np.nextafter(threshold, 0), "distance"))
 
 
 def nearest_neighbours(vectors: np.ndarray, k: int) -> np.ndarray:
@@ -167,8 +178,11 @@ def nearest_neighbours(vectors: np.ndarray, k: int) -> np.ndarray:
 
 def reciprocal_encoding(vectors: np.ndarray, k: int, expand: int) -> sparse.csr_matrix:
     """Each face's k-reciprocal neighbours (Zhong et al. 2017: faces in each other's ``k`` nearest, widened by the
-    neighbours' own ``k / 2``-reciprocal sets that mostly agree), weighted by exp(-distance) and summing to 1;
+    neighbours' own ``k // 2``-reciprocal sets that mostly agree; the authors' code rounds k / 2 instead, 8 for
+    k 15 where the validated setting has 7), weighted by exp(-distance) and summing to 1;
     then averaged over the face's ``expand`` nearest (query expansion). An N x N sparse matrix."""
+    from scipy import sparse
+
     x = np.asarray(vectors, np.float64)
     n = len(x)
     near = nearest_neighbours(x, k + 1)
@@ -195,12 +209,16 @@ def reciprocal_encoding(vectors: np.ndarray, k: int, expand: int) -> sparse.csr_
 def reranked_distances(vectors: np.ndarray, k: int = RERANK_K, expand: int = RERANK_EXPAND,
                        weight: float = RERANK_WEIGHT) -> np.ndarray:  # fmt: skip
     """Condensed pairwise distances (scipy's order): ``weight`` x Euclidean + (1 - ``weight``) x the Jaccard
-    distance of the faces' k-reciprocal encodings (1 where they share no neighbour)."""
+    distance of the faces' k-reciprocal encodings (1 where they share no neighbour). Two photos of one person
+    usually share neighbours (the person's other photos) where two close strangers do not, so the mix separates
+    what the Euclidean distance alone confuses."""
     from scipy.spatial.distance import pdist
 
     x = np.asarray(vectors, np.float64)
     n = len(x)
-    out = pdist(x) * weight + (1 - weight)
+    out = pdist(x)
+    out *= weight
+    out += 1 - weight
     v = reciprocal_encoding(x, k, expand)
     by_col = v.tocsc()
     for i in range(n):
@@ -214,7 +232,7 @@ def reranked_distances(vectors: np.ndarray, k: int = RERANK_K, expand: int = RER
         total = np.bincount(shared, mins[later], minlength=len(js))
         pos = n * i - i * (i + 1) // 2 + (js - i - 1)
         out[pos] -= (1 - weight) * total / (2 - total)
-    return out
+    return np.maximum(out, 0, out=out)  # rounding can leave -1e-17 between equal vectors
 
 
 def cluster_faces(vectors: np.ndarray, method: str = DEFAULT_METHOD, threshold: float | None = None,
@@ -228,7 +246,7 @@ def cluster_faces(vectors: np.ndarray, method: str = DEFAULT_METHOD, threshold: 
         raise RostroError(f"cluster: expected an N x D matrix of at least one face, found shape {x.shape}")
     t = default_threshold(x, method) if threshold is None else threshold
     if t <= 0:
-        raise RostroError(f"threshold: expected a Euclidean distance above 0 (e.g. 0.55), found {t}")
+        raise RostroError(f"threshold: expected a distance above 0 (e.g. 0.55), found {t}")
     if method == "whispers":
         return chinese_whispers(x, t, seed=seed)
     return agglomerative(x, t, reranked=method == "reranked")

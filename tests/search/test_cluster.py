@@ -4,6 +4,7 @@ import pytest
 from rostro.errors import RostroError
 from rostro.search.cluster import (
     ADAPTIVE_RANGE,
+    RERANK_MIN_FACES,
     RERANK_SHIFT,
     bcubed,
     chinese_whispers,
@@ -110,8 +111,65 @@ def test_reranking_parts_people_who_share_no_neighbours():
     """Two people 0.58 apart, each face's 15 nearest all of its own person: average linkage on Euclidean distance
     joins them at 0.6; the reranked distance (0.9 x 0.58 + 0.1 x a Jaccard distance of 1) keeps them apart."""
     rng = np.random.default_rng(0)
-    a = rng.normal(size=(20, 8)) * 0.02
+    a = rng.normal(size=(40, 8)) * 0.02
     x = np.concatenate([a, a[::-1] + np.eye(8)[0] * 0.58])
-    truth = np.repeat([0, 1], 20)
+    truth = np.repeat([0, 1], 40)
     assert bcubed(truth, cluster_faces(x, "agglomerative", 0.6))[0] == 0.5
     assert bcubed(truth, cluster_faces(x, "reranked", 0.6)) == (1.0, 1.0, 1.0)
+
+
+def test_few_faces_are_clustered_as_agglomerative():
+    """Below RERANK_MIN_FACES every face is in every other's neighbourhood, strangers included: reranked falls
+    back to Euclidean distances at agglomerative's threshold, so ten strangers 0.53 apart stay ten people."""
+    strangers = np.eye(10) * 0.53 / np.sqrt(2)
+    assert len(strangers) < RERANK_MIN_FACES
+    assert cluster_faces(strangers, "reranked").tolist() == list(range(10))
+    assert default_threshold(strangers, "reranked") == default_threshold(strangers, "agglomerative")
+
+
+def test_merges_stop_below_the_threshold():
+    """Two faces exactly the threshold apart stay apart (merges happen below it), as scikit-learn's did."""
+    pts = np.array([[0.0], [0.5]])
+    assert cluster_faces(pts, "agglomerative", 0.5).tolist() == [0, 1]
+    assert cluster_faces(pts, "agglomerative", 0.5001).tolist() == [0, 0]
+
+
+def test_nearest_neighbours_put_the_face_first_among_duplicates():
+    x = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [3.0, 3.0]])
+    assert nearest_neighbours(x, 1).ravel().tolist() == [0, 1, 2, 3]
+
+
+def _reference_distances(x: np.ndarray, k: int, expand: int, weight: float) -> np.ndarray:
+    """Zhong et al.'s re-ranking written out densely, step by step, as the paper states it (``k // 2`` for the
+    widening sets, as the package uses)."""
+    n = len(x)
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    order = np.argsort(d, axis=1, kind="stable")
+
+    def reciprocal(i: int, kk: int) -> list[int]:
+        return [j for j in order[i, : kk + 1] if i in order[j, : kk + 1]]
+
+    v = np.zeros((n, n))
+    for i in range(n):
+        mine = set(reciprocal(i, k))
+        members = set(mine)
+        for j in mine:
+            theirs = reciprocal(j, k // 2)
+            if len(mine.intersection(theirs)) > 2 / 3 * len(theirs):
+                members.update(theirs)
+        m = sorted(members)
+        v[i, m] = np.exp(-d[i, m]) / np.exp(-d[i, m]).sum()
+    v = np.stack([v[order[i, :expand]].mean(axis=0) for i in range(n)])
+    jaccard = np.array([[1 - np.minimum(a, b).sum() / np.maximum(a, b).sum() for b in v] for a in v])
+    return weight * d + (1 - weight) * jaccard
+
+
+def test_reranked_distances_match_the_papers_steps():
+    from scipy.spatial.distance import squareform
+
+    x = np.random.default_rng(4).normal(size=(40, 5))
+    ours = squareform(reranked_distances(x, k=6, expand=3, weight=0.7))
+    reference = _reference_distances(x, 6, 3, 0.7)
+    np.fill_diagonal(reference, 0)
+    assert ours == pytest.approx(reference, abs=1e-12)
+    assert not np.allclose(ours, squareform(reranked_distances(x, k=6, expand=1, weight=0.7)))  # expansion counts
