@@ -11,9 +11,10 @@ face, is their gallery photo, and every other photo is a probe. Identification f
 draws (seeds 0-9): one draw moves them by several points. A photo where a pipeline finds no face names
 nobody (wrong for a known person's probe).
 
-* rostro: ``rostro index`` / ``rostro identify`` with their defaults: flip-averaged vectors, cosine similarity,
-  the gallery's threshold (:data:`rostro.faces.embedding.DEFAULT_THRESHOLD`: too few pairs in a gallery of one
-  photo a person to choose one), through ``Gallery.identify``.
+* rostro: ``rostro index`` / ``rostro identify`` with their defaults: flip-averaged vectors, every probe photo
+  named at once (people ranked by k-reciprocal re-ranked distances over the gallery's and the probes' faces),
+  cosine similarity at the gallery's threshold (:data:`rostro.faces.embedding.DEFAULT_THRESHOLD`: too few pairs in
+  a gallery of one photo a person to choose one), through ``Gallery.identify_collection``.
 * face_recognition: its command's rule, the nearest known face within ``--tolerance`` 0.6 (Euclidean distance).
 * rank-1: the share of known people's probes whose best match is their person (no threshold); named right: best
   match their person and accepted; false accepts: the share of unknown people's photos given a name.
@@ -67,7 +68,8 @@ def rostro_names(vectors: np.ndarray, found: np.ndarray, names: np.ndarray, gall
         store.add(faces, vectors[g])
         threshold = store.threshold.value
         queries = np.flatnonzero(found & ~gallery)
-        for i, match in zip(queries, store.identify(vectors[queries], 1, threshold=-1.0), strict=True):
+        matches = store.identify_collection(vectors[queries], 1, threshold=-1.0)
+        for i, match in zip(queries, matches, strict=True):
             best[i] = match[0]
             named[i] = match[0] if match[1] >= threshold else ""
     shutil.rmtree(root, ignore_errors=True)

@@ -324,6 +324,7 @@ add("identify", lambda: Spec((C.IdentifyConfig,), C.identify, args=("photos",), 
     "gallery": "Gallery from `rostro index`.", "k": "Candidates per face.",
     "out": "CSV: one row per face, with name, similarity and candidates.",
     "far": "Choose the threshold for this false-accept rate; none: the gallery's.",
+    "rerank": "Rank people with the collection's other faces too (k-reciprocal re-ranking).",
     "threshold": "Cosine similarity at or above which a face is named (overrides --far).",
     "name_column": "Parquet: the column naming each face.", "progress": "Show a progress bar.",
 }), "Name every face of a collection from a gallery; a face below the threshold is unknown.")  # fmt: skip

@@ -135,6 +135,10 @@ def choose_threshold(names: np.ndarray, vectors: np.ndarray, far: float = DEFAUL
     return Threshold(value=curves.threshold_at_far(far), far=far, source="gallery", n_genuine=n_gen, n_impostor=n_imp)
 
 
+RERANK_IDENTIFY = (10, 6, 0.5)  # k, query expansion, Euclidean's share: chosen on validation (session 21)
+RERANK_IDENTIFY_LIMIT = 10_000  # gallery and query faces together: every pairwise distance is held (about 9 s)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Hit:
     """One gallery face matched by a query: its name ('' for an unlabelled photo's face), photo and similarity."""
@@ -234,6 +238,23 @@ class Gallery(ABC):
             top = cands[0] if cands else ("", float("nan"))
             out.append((top[0] if top[1] >= t else "", float(top[1]), [(n, round(float(s), 6)) for n, s in cands]))
         return out
+
+    def identify_collection(self, queries: np.ndarray, k: int = 5, *, threshold: float | None = None
+                            ) -> list[tuple[str, float, list[tuple[str, float]]]]:  # fmt: skip
+        """:meth:`identify` for a collection of faces at once, its people ranked by k-reciprocal re-ranked distances
+        over the gallery's and the collection's faces together (:func:`rostro.search.cluster.reranked_distances`):
+        a probe whose nearest gallery face is a stranger is often nearer, through its person's other photos in the
+        collection, to its own. Similarities stay cosines and a name is still given at or above the threshold.
+        Plain :meth:`identify` where that cannot run: fewer than ``RERANK_MIN_FACES`` or more than
+        ``RERANK_IDENTIFY_LIMIT`` faces in all, or unnamed gallery faces."""
+        from rostro.search.cluster import RERANK_MIN_FACES
+
+        names, vectors = self.sample(RERANK_IDENTIFY_LIMIT + 1)
+        total = len(vectors) + len(queries)
+        if len(names) < len(self) or not RERANK_MIN_FACES <= total <= RERANK_IDENTIFY_LIMIT:
+            return self.identify(queries, k, threshold=threshold)
+        return reranked_matches(names, vectors, normalise(check_vectors(queries, dim=self.dim, what="query vectors")),
+                                k, self.threshold.value if threshold is None else threshold)  # fmt: skip
 
     def update_threshold(self, far: float | None = None) -> Threshold:
         """Choose the threshold again from the gallery's faces (after an addition or removal)."""
@@ -558,3 +579,28 @@ def open_gallery(uri: str | Path, *, write: bool = False, create: dict | None = 
 
         return MilvusGallery(text, create=create)
     return FolderGallery(text, write=write, create=create)
+
+
+def reranked_matches(names: np.ndarray, gallery: np.ndarray, queries: np.ndarray, k: int, threshold: float
+                     ) -> list[tuple[str, float, list[tuple[str, float]]]]:  # fmt: skip
+    """For each query (unit vectors, as the gallery's): (name at or above ``threshold`` or ''; that person's
+    cosine; up to ``k`` people [name, cosine], nearest first by the re-ranked distance, each person by their
+    nearest face)."""
+    from rostro.search.cluster import reranked_distances
+
+    g, n = len(gallery), len(gallery) + len(queries)
+    condensed = reranked_distances(np.concatenate([gallery, queries]), *RERANK_IDENTIFY)
+    j = np.arange(g)[None]
+    i = g + np.arange(len(queries))[:, None]
+    distances = condensed[n * j - j * (j + 1) // 2 + (i - j - 1)]  # query i against gallery face j < i
+    cosines = queries @ gallery.T
+    people, person = np.unique(names, return_inverse=True)
+    out = []
+    for d, c in zip(distances, cosines, strict=True):
+        nearest = np.full(len(people), np.inf)
+        np.minimum.at(nearest, person, d)
+        order = np.argsort(nearest, kind="stable")[:k]
+        best_cos = [float(c[(person == p) & (d == nearest[p])].max()) for p in order]
+        cands = [(str(people[p]), round(s, 6)) for p, s in zip(order, best_cos, strict=True)]
+        out.append((cands[0][0] if best_cos[0] >= threshold else "", best_cos[0], cands))
+    return out

@@ -90,6 +90,11 @@ def test_identify_csv(embeddings, tmp_path):
     assert "60 faces: 60 identified, 0 unknown" in res.lines()[0]
     strict = identify(IdentifyConfig(photos=str(probes), gallery=g, out=str(out), threshold=0.9999, progress=False))
     assert (strict.frame["name"] == "").all() and strict.frame["candidates"].str.len().gt(0).all()
+    # each face alone (--no-rerank): the same people here, well apart; the choice is saved beside the CSV
+    alone = identify(IdentifyConfig(photos=str(probes), gallery=g, out=str(out), k=3, threshold=0.7, rerank=False,
+                                    progress=False))  # fmt: skip
+    assert alone.frame["name"].tolist() == res.frame["name"].tolist()
+    assert "rerank: false" in out.with_suffix(".config.yaml").read_text()
 
 
 def test_cluster_parquet_writes_csv_and_page(embeddings, tmp_path):

@@ -169,3 +169,44 @@ def test_large_gallery_goes_through_a_cached_index_rebuilt_when_stale_or_damaged
         hits = FolderGallery(root, exact_limit=10).search(q, 3)
     assert "not a readable faiss index" in caplog.text and hits[0][0].name == "person_000"
     assert len(FolderGallery(root, exact_limit=10).ivf()) == 160  # the rebuilt index was saved
+
+
+def test_reranked_matches_name_a_probe_by_its_neighbours():
+    """A probe a little nearer a stranger's gallery face by cosine, among 40 photos of its own person: ranked by
+    the re-ranked distance it goes to its own person; the similarity reported stays the cosine, and a name is
+    given only at or above the threshold."""
+    from rostro.search.index import normalise
+
+    rng = np.random.default_rng(0)
+    a, b, side = np.eye(16)[0], np.eye(16)[1], np.eye(16)[2]
+    gallery = normalise(np.stack([a + 0.35 * side, b]))
+    probe = normalise((a + 0.9 * b - 0.2 * side)[None])
+    others = normalise(np.concatenate([a + rng.normal(size=(40, 16)) * 0.08, b + rng.normal(size=(40, 16)) * 0.08]))
+    cosine = (probe @ gallery.T)[0]
+    assert cosine[1] > cosine[0]  # cosine alone names the stranger
+    names = np.array(["a", "b"], object)
+    name, sim, cands = G.reranked_matches(names, gallery, np.concatenate([probe, others]), 2, 0.6)[0]
+    assert (name, [c[0] for c in cands]) == ("a", ["a", "b"])
+    assert sim == pytest.approx(cosine[0]) and [c[1] for c in cands] == pytest.approx(list(cosine), abs=1e-6)
+    assert G.reranked_matches(names, gallery, np.concatenate([probe, others]), 2, 0.65)[0][0] == ""
+    found = G.reranked_matches(names, gallery, np.concatenate([probe, others]), 1, 0.5)[1:]
+    assert [f[0] for f in found] == ["a"] * 40 + ["b"] * 40
+
+
+def test_identify_collection_reranks_only_where_it_can(filled, monkeypatch):
+    """Between RERANK_MIN_FACES and RERANK_IDENTIFY_LIMIT faces in all (gallery and queries) it re-ranks: the same
+    names here (well-separated people), cosine similarities; outside that range it is plain identify."""
+    from rostro.search import cluster
+
+    root, vecs, names = filled
+    g = open_gallery(root)
+    many = vecs + np.random.default_rng(1).normal(size=vecs.shape) * 0.005
+    reranked, plain = g.identify_collection(many, 3), g.identify(many, 3)
+    assert [r[0] for r in reranked] == [p[0] for p in plain] == names
+    assert [r[1] for r in reranked] == pytest.approx([p[1] for p in plain], abs=1e-5)
+    assert [r[2] for r in reranked] != [p[2] for p in plain]  # the runners-up come in another order
+    monkeypatch.setattr(G, "RERANK_IDENTIFY_LIMIT", 159)  # 80 gallery faces + 80 queries
+    assert g.identify_collection(many, 3) == plain
+    monkeypatch.setattr(G, "RERANK_IDENTIFY_LIMIT", 20_000)
+    monkeypatch.setattr(cluster, "RERANK_MIN_FACES", 161)
+    assert g.identify_collection(many, 3) == plain
