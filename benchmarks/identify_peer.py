@@ -53,7 +53,7 @@ def draw_people(identities: np.ndarray, both_found: np.ndarray, seed: int = 0) -
 
 
 def rostro_names(vectors: np.ndarray, found: np.ndarray, names: np.ndarray, gallery: np.ndarray,
-                 work: Path) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
+                 work: Path, *, rerank: bool = True) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
     """(best match, accepted name or '') per photo through a gallery folder, as ``rostro identify`` names faces."""
     from rostro.search.gallery import new_meta, open_gallery
 
@@ -68,7 +68,8 @@ def rostro_names(vectors: np.ndarray, found: np.ndarray, names: np.ndarray, gall
         store.add(faces, vectors[g])
         threshold = store.threshold.value
         queries = np.flatnonzero(found & ~gallery)
-        matches = store.identify_collection(vectors[queries], 1, threshold=-1.0)
+        name = store.identify_collection if rerank else store.identify
+        matches = name(vectors[queries], 1, threshold=-1.0)
         for i, match in zip(queries, matches, strict=True):
             best[i] = match[0]
             named[i] = match[0] if match[1] >= threshold else ""
@@ -130,14 +131,16 @@ def main() -> None:
     for part, sel in (("training + validation", frame["split"] != "test"), ("test", frame["split"] == "test")):
         rows = np.flatnonzero(sel.to_numpy())
         names = frame["identity"].to_numpy(object)[rows]
-        draws_ours, draws_theirs = [], []
+        draws_ours, draws_alone, draws_theirs = [], [], []
         for seed in range(DRAWS):
             gallery, known = draw_people(names, peer_found[rows] & ours_found[rows], seed)
             best, named, t = rostro_names(flip[rows], ours_found[rows], names, gallery, args.work)
             draws_ours.append(scores(best, named, names, gallery, known))
+            alone = rostro_names(flip[rows], ours_found[rows], names, gallery, args.work, rerank=False)
+            draws_alone.append(scores(*alone[:2], names, gallery, known))
             draws_theirs.append(scores(*peer_names(peer[rows], peer_found[rows], names, gallery), names, gallery,
                                        known))  # fmt: skip
-        ours, theirs = _mean(draws_ours), _mean(draws_theirs)
+        ours, alone, theirs = _mean(draws_ours), _mean(draws_alone), _mean(draws_theirs)
         shape = (f"{len(rows):,} / {len(set(names))} ({len(set(names[known]))}, "
                  f"{len(set(names[~known]))})")  # fmt: skip
         adapted = default_threshold(plain[rows][ours_found[rows]], DEFAULT_METHOD)  # what cluster_faces would pick
@@ -146,6 +149,7 @@ def main() -> None:
         theirs_f = clusters_f(peer[rows], peer_found[rows], names, whispers)
         for label, found, s, f in (
             (f"rostro (threshold {t:.3f}; cluster {DEFAULT_METHOD} {adapted:.3f})", ours_found, ours, ours_f),
+            ("rostro identify --no-rerank (each face alone)", ours_found, alone, ours_f),
             (f"face_recognition (tolerance {TOLERANCE}; dlib Chinese whispers 0.5)", peer_found, theirs, theirs_f),
         ):  # fmt: skip
             print(f"| {part} | {shape} | {label} | {found[rows].mean():.4f} | {s['rank1']:.4f} | "

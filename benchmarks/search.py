@@ -8,7 +8,7 @@ new gallery folder (vectors and faces written) plus building its search index (n
 ``EXACT_LIMIT``); *q/s* is ``Gallery.identify`` of 2,000 query vectors for their 10 best people (the
 Parquet read and the index load, start-up, are not counted; ``rostro identify`` re-ranks a collection only
 while the gallery and the queries hold at most ``RERANK_IDENTIFY_LIMIT`` faces, 10,000, so every row here is
-that path); *recall@10* is the share of each
+the plain ``Gallery.identify`` path); *recall@10* is the share of each
 query's exact top-10 gallery faces that the gallery's search returned among its 10. *q/s from
 CPU time* is the same run's queries over its CPU seconds shared by 2 threads: what 2 idle cores would
 give, for a machine that is busy with other work (a training run) while this is measured.

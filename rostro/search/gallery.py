@@ -249,12 +249,15 @@ class Gallery(ABC):
         ``RERANK_IDENTIFY_LIMIT`` faces in all, or unnamed gallery faces."""
         from rostro.search.cluster import RERANK_MIN_FACES
 
-        names, vectors = self.sample(RERANK_IDENTIFY_LIMIT + 1)
-        total = len(vectors) + len(queries)
-        if len(names) < len(self) or not RERANK_MIN_FACES <= total <= RERANK_IDENTIFY_LIMIT:
+        queries = check_vectors(queries, dim=self.dim, what="query vectors")
+        total = len(self) + len(queries)
+        if k < 1 or not len(self) or not RERANK_MIN_FACES <= total <= RERANK_IDENTIFY_LIMIT:
+            return self.identify(queries, k, threshold=threshold)  # which also refuses an empty gallery and k < 1
+        names, vectors = self.sample(RERANK_IDENTIFY_LIMIT)
+        if len(names) < len(self):
             return self.identify(queries, k, threshold=threshold)
-        return reranked_matches(names, vectors, normalise(check_vectors(queries, dim=self.dim, what="query vectors")),
-                                k, self.threshold.value if threshold is None else threshold)  # fmt: skip
+        return reranked_matches(names, vectors, normalise(queries), k,
+                                self.threshold.value if threshold is None else threshold)  # fmt: skip
 
     def update_threshold(self, far: float | None = None) -> Threshold:
         """Choose the threshold again from the gallery's faces (after an addition or removal)."""
@@ -584,8 +587,8 @@ def open_gallery(uri: str | Path, *, write: bool = False, create: dict | None = 
 def reranked_matches(names: np.ndarray, gallery: np.ndarray, queries: np.ndarray, k: int, threshold: float
                      ) -> list[tuple[str, float, list[tuple[str, float]]]]:  # fmt: skip
     """For each query (unit vectors, as the gallery's): (name at or above ``threshold`` or ''; that person's
-    cosine; up to ``k`` people [name, cosine], nearest first by the re-ranked distance, each person by their
-    nearest face)."""
+    cosine; up to ``k`` people [name, cosine], nearest first by the re-ranked distance of their nearest face;
+    a person's cosine is their best face's, as :meth:`Gallery.identify` gives it)."""
     from rostro.search.cluster import reranked_distances
 
     g, n = len(gallery), len(gallery) + len(queries)
@@ -597,10 +600,11 @@ def reranked_matches(names: np.ndarray, gallery: np.ndarray, queries: np.ndarray
     people, person = np.unique(names, return_inverse=True)
     out = []
     for d, c in zip(distances, cosines, strict=True):
-        nearest = np.full(len(people), np.inf)
+        nearest, closest = np.full(len(people), np.inf), np.full(len(people), -np.inf)
         np.minimum.at(nearest, person, d)
+        np.maximum.at(closest, person, c)
         order = np.argsort(nearest, kind="stable")[:k]
-        best_cos = [float(c[(person == p) & (d == nearest[p])].max()) for p in order]
+        best_cos = [float(closest[p]) for p in order]
         cands = [(str(people[p]), round(s, 6)) for p, s in zip(order, best_cos, strict=True)]
         out.append((cands[0][0] if best_cos[0] >= threshold else "", best_cos[0], cands))
     return out

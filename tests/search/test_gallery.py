@@ -210,3 +210,17 @@ def test_identify_collection_reranks_only_where_it_can(filled, monkeypatch):
     monkeypatch.setattr(G, "RERANK_IDENTIFY_LIMIT", 20_000)
     monkeypatch.setattr(cluster, "RERANK_MIN_FACES", 161)
     assert g.identify_collection(many, 3) == plain
+
+
+def test_identify_collection_refuses_or_falls_back_as_identify_does(tmp_path, stamp):
+    """An empty gallery gets identify's clear error however many queries come; a gallery with unnamed faces (from
+    a folder of unlabelled photos) is searched face by face, as identify does."""
+    queries = people_vectors(20, 4, seed=5)[0]
+    with open_gallery(tmp_path / "empty", write=True, create=new_meta(stamp, 128)) as g:
+        with pytest.raises(RostroError, match="the gallery is empty"):
+            g.identify_collection(queries, 3)
+    vecs, names = people_vectors(20, 4)
+    names = ["" if i % 10 == 0 else n for i, n in enumerate(names)]
+    with open_gallery(tmp_path / "some", write=True, create=new_meta(stamp, 128)) as g:
+        g.add(faces_frame(names), vecs)
+        assert g.identify_collection(queries, 3) == g.identify(queries, 3)
