@@ -107,9 +107,9 @@ def default_threshold(vectors: np.ndarray, method: str = DEFAULT_METHOD) -> floa
     """``method``'s threshold for this collection: whispers' fixed one; agglomerative's from the share of faces
     with a close neighbour and the number of faces (see the module's note); reranked's that plus
     :data:`RERANK_SHIFT`."""
+    method = _runs_as(method, len(vectors))
     if method == "reranked":
-        shift = RERANK_SHIFT if len(vectors) >= RERANK_MIN_FACES else 0.0
-        return default_threshold(vectors, "agglomerative") + shift
+        return default_threshold(vectors, "agglomerative") + RERANK_SHIFT
     if method != "agglomerative":
         return THRESHOLDS[method]
     base, per_share, per_decade = ADAPTIVE
@@ -154,14 +154,23 @@ def agglomerative(vectors: np.ndarray, threshold: float | None = None, *, rerank
         raise RostroError(f"{'reranked' if reranked else 'agglomerative'} clustering holds every pairwise distance: "
                           f"expected at most {AGGLOMERATIVE_LIMIT:,} faces, found {len(vectors):,}; use --method "
                           f"whispers")  # fmt: skip
-    reranked = reranked and len(vectors) >= RERANK_MIN_FACES
-    method = "reranked" if reranked else "agglomerative"
+    method = _runs_as("reranked" if reranked else "agglomerative", len(vectors))
     if threshold is None:
         threshold = default_threshold(vectors, method)
     x = np.asarray(vectors, np.float64)
-    tree = linkage(reranked_distances(x) if reranked else pdist(x), "average")
+    tree = linkage(reranked_distances(x) if method == "reranked" else pdist(x), "average")
     # fcluster keeps merges at distances <= t; scikit-learn's distance_threshold, used before, those < t
     return relabel(fcluster(tree, np.nextafter(threshold, 0), "distance"))
+
+
+def _runs_as(method: str, faces: int) -> str:
+    """The method that clusters ``faces`` faces: reranked runs as agglomerative below :data:`RERANK_MIN_FACES`."""
+    return "agglomerative" if method == "reranked" and faces < RERANK_MIN_FACES else method
+
+
+def condensed_index(n: int, i: np.ndarray | int, j: np.ndarray | int) -> np.ndarray | int:
+    """Where the distance between faces ``i < j`` of ``n`` lies in scipy's condensed (``pdist``) order."""
+    return n * i - i * (i + 1) // 2 + (j - i - 1)
 
 
 def nearest_neighbours(vectors: np.ndarray, k: int) -> np.ndarray:
@@ -230,8 +239,7 @@ def reranked_distances(vectors: np.ndarray, k: int = RERANK_K, expand: int = RER
         later = js > i
         js, shared = np.unique(js[later], return_inverse=True)
         total = np.bincount(shared, mins[later], minlength=len(js))
-        pos = n * i - i * (i + 1) // 2 + (js - i - 1)
-        out[pos] -= (1 - weight) * total / (2 - total)
+        out[condensed_index(n, i, js)] -= (1 - weight) * total / (2 - total)
     return np.maximum(out, 0, out=out)  # rounding can leave -1e-17 between equal vectors
 
 

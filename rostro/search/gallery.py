@@ -589,13 +589,13 @@ def reranked_matches(names: np.ndarray, gallery: np.ndarray, queries: np.ndarray
     """For each query (unit vectors, as the gallery's): (name at or above ``threshold`` or ''; that person's
     cosine; up to ``k`` people [name, cosine], nearest first by the re-ranked distance of their nearest face;
     a person's cosine is their best face's, as :meth:`Gallery.identify` gives it)."""
-    from rostro.search.cluster import reranked_distances
+    from rostro.search.cluster import condensed_index, reranked_distances
 
     g, n = len(gallery), len(gallery) + len(queries)
     condensed = reranked_distances(np.concatenate([gallery, queries]), *RERANK_IDENTIFY)
     j = np.arange(g)[None]
     i = g + np.arange(len(queries))[:, None]
-    distances = condensed[n * j - j * (j + 1) // 2 + (i - j - 1)]  # query i against gallery face j < i
+    distances = condensed[condensed_index(n, j, i)]  # query i against gallery face j < i
     cosines = queries @ gallery.T
     people, person = np.unique(names, return_inverse=True)
     out = []
