@@ -252,7 +252,7 @@ class Gallery(ABC):
         queries = check_vectors(queries, dim=self.dim, what="query vectors")
         total = len(self) + len(queries)
         if k < 1 or not len(self) or not RERANK_MIN_FACES <= total <= RERANK_IDENTIFY_LIMIT:
-            return self.identify(queries, k, threshold=threshold)  # which also refuses an empty gallery and k < 1
+            return self.identify(queries, k, threshold=threshold)  # which refuses an empty gallery
         names, vectors = self.sample(RERANK_IDENTIFY_LIMIT)
         if len(names) < len(self):
             return self.identify(queries, k, threshold=threshold)

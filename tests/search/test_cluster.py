@@ -173,3 +173,13 @@ def test_reranked_distances_match_the_papers_steps():
     np.fill_diagonal(reference, 0)
     assert ours == pytest.approx(reference, abs=1e-12)
     assert not np.allclose(ours, squareform(reranked_distances(x, k=6, expand=1, weight=0.7)))  # expansion counts
+
+
+@pytest.mark.parametrize("method", ["agglomerative", "reranked"])
+def test_too_many_faces_for_every_pairwise_distance_is_refused(monkeypatch, method):
+    from rostro.search import cluster
+
+    monkeypatch.setattr(cluster, "AGGLOMERATIVE_LIMIT", 10)
+    with pytest.raises(RostroError, match=f"{method} clustering holds every pairwise distance: expected at most 10 "
+                                          f"faces, found 11; use --method whispers"):  # fmt: skip
+        cluster_faces(np.random.default_rng(0).normal(size=(11, 4)), method)

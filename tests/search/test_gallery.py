@@ -224,3 +224,5 @@ def test_identify_collection_refuses_or_falls_back_as_identify_does(tmp_path, st
     with open_gallery(tmp_path / "some", write=True, create=new_meta(stamp, 128)) as g:
         g.add(faces_frame(names), vecs)
         assert g.identify_collection(queries, 3) == g.identify(queries, 3)
+        # k < 1 (the commands refuse it): identify's answer, as it is: no candidates, no name
+        assert [(r[0], r[2]) for r in g.identify_collection(queries, 0)] == [("", [])] * len(queries)
