@@ -10,6 +10,7 @@ the locking of its data, so two writers are not refused here as a folder gallery
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -50,7 +51,25 @@ def parse_uri(uri: str) -> tuple[str, str]:
 
 
 def _quote(text: str) -> str:
-    return json.dumps(text)  # a Milvus filter string literal: double quotes, backslash escapes
+    # a Milvus filter string literal: double quotes and backslash escapes, but not JSON's \u escapes
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _milvus_errors(method):
+    """``method`` with Milvus's own exceptions turned into a :class:`RostroError` that names the gallery, so the
+    commands and the service report them as they report every other bad gallery."""
+
+    @functools.wraps(method)
+    def wrapped(self, *args, **kwargs):
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return method(self, *args, **kwargs)
+        except MilvusException as exc:
+            raise RostroError(f"{self.uri}: Milvus refused {method.__name__.strip('_')} ({exc.message}); is this "
+                              f"a gallery made by `rostro index`, and is the server healthy?") from None  # fmt: skip
+
+    return wrapped
 
 
 class MilvusGallery(Gallery):
@@ -72,8 +91,16 @@ class MilvusGallery(Gallery):
                 self.client.close()
                 raise RostroError(f"{uri}: no such gallery; create one with `rostro index SOURCE --gallery {uri}`")
             self._create(create)
+        self._open()
+
+    @_milvus_errors
+    def _open(self) -> None:
+        # a collection made by another process is "released" until loaded: load both before reading
+        for name in (self.meta_collection, self.collection):
+            self.client.load_collection(name)
         self.meta = self._read_meta()
 
+    @_milvus_errors
     def _create(self, meta: dict) -> None:
         from pymilvus import DataType
 
@@ -111,6 +138,7 @@ class MilvusGallery(Gallery):
                               f"{meta.get('format')!r} version {meta.get('version')}")  # fmt: skip
         return meta
 
+    @_milvus_errors
     def _write_meta(self) -> None:
         meta = {k: v for k, v in self.meta.items() if k not in ("segments", "next_segment")}
         self.client.upsert(self.meta_collection, [{"key": 0, "vector": [0.0, 0.0], "meta": json.dumps(meta)}])
@@ -118,9 +146,11 @@ class MilvusGallery(Gallery):
     def close(self) -> None:
         self.client.close()
 
+    @_milvus_errors
     def __len__(self) -> int:
         return int(self.client.query(self.collection, filter="", output_fields=["count(*)"])[0]["count(*)"])
 
+    @_milvus_errors
     def _rows(self, fields: list[str], limit: int | None = None) -> list[dict]:
         """Every row's ``fields`` (or the first ``limit``), page by page."""
         it = self.client.query_iterator(self.collection, batch_size=_PAGE, filter="", output_fields=fields,
@@ -150,6 +180,7 @@ class MilvusGallery(Gallery):
         vecs = np.asarray([r["vector"] for r in rows], np.float32).reshape(len(rows), self.dim)
         return np.asarray([r["name"] for r in rows], object), vecs
 
+    @_milvus_errors
     def add(self, faces: pd.DataFrame, vectors: np.ndarray) -> int:
         faces, vectors = check_faces(faces, vectors, self.dim)
         if faces.empty:
@@ -164,10 +195,12 @@ class MilvusGallery(Gallery):
             self.client.insert(self.collection, records[start : start + _PAGE])
         return len(records)
 
+    @_milvus_errors
     def remove(self, name: str) -> int:
         result = self.client.delete(self.collection, filter=f"name == {_quote(name)}")
         return int(result["delete_count"] if isinstance(result, dict) else len(result))
 
+    @_milvus_errors
     def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         k = min(k, 16_384)
         found = self.client.search(self.collection, data=queries.tolist(), limit=k, anns_field="vector",

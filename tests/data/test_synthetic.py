@@ -42,7 +42,7 @@ def test_a_small_cnn_learns_them():
     )  # fmt: skip
     opt = torch.optim.Adam(net.parameters(), 3e-3)
     xtr, ytr = x[~test], y[~test]
-    for _ in range(25):
+    for _ in range(12):
         perm = torch.randperm(len(xtr))
         for i in range(0, len(xtr), 32):
             idx = perm[i : i + 32]

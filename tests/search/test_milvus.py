@@ -39,3 +39,26 @@ def test_milvus_lite_round_trip(tmp_path, stamp):
         assert g.update_threshold(1e-3).source == "default"  # 21 faces: too few impostor pairs for 1e-3
         names_, sample = g.sample(100)
         assert len(names_) == 21 and np.allclose(np.linalg.norm(sample, axis=1), 1, atol=1e-5)
+
+
+def test_a_gallery_made_by_one_process_is_opened_by_the_next_and_any_name_is_removed(tmp_path):
+    """Milvus Lite leaves a collection made by another process unloaded; names are not ASCII-only. Each step
+    runs in its own process, as two commands would (Milvus Lite holds its file while a process has it open)."""
+    import subprocess
+    import sys
+
+    uri = f"milvus:{tmp_path}/g.db/faces"
+    quoted = 'say "hi" \\ bye'
+    make = ("import sys, numpy as np; from rostro.search.gallery import new_meta, open_gallery\n"
+            "from tests.search.conftest import faces_frame, people_vectors\n"
+            "vecs, _ = people_vectors(3, 2); names = np.repeat(['José', '日本', sys.argv[2]], 2)\n"
+            "with open_gallery(sys.argv[1], write=True, create=new_meta({'model': 'x'}, 128)) as g:\n"
+            "    print(g.add(faces_frame(names), vecs))")  # fmt: skip
+    remove = ("import sys; from rostro.search.gallery import open_gallery\n"
+              "with open_gallery(sys.argv[1], write=True) as g:\n"
+              "    print(len(g), g.remove('José'), g.remove('日本'), g.remove(sys.argv[2]), len(g))")  # fmt: skip
+    outs = [subprocess.run([sys.executable, "-c", code, uri, quoted], capture_output=True, text=True, timeout=120)
+            for code in (make, remove)]  # fmt: skip
+    for out in outs:
+        assert out.returncode == 0, out.stderr[-2000:]
+    assert outs[0].stdout.split() == ["6"] and outs[1].stdout.split() == ["6", "2", "2", "2", "0"]
