@@ -313,7 +313,8 @@ add("index", lambda: Spec((C.IndexConfig,), C.index, args=("source",), comma=("r
     "gallery": "Gallery: a folder, milvus://HOST:PORT/COLLECTION, or milvus:PATH.db/COLLECTION (Milvus Lite).",
     "kind": "people, photos or parquet; auto: from the source.", "name_column": "Parquet: the column naming each face.",
     "remove": "Remove this person's faces (repeat, or comma-separated).",
-    "far": "False-accept rate the identification threshold is chosen for, on the gallery's own pairs.",
+    "far": "False-accept rate the identification threshold is chosen for, on the gallery's own pairs (default: the "
+           "gallery's; 0.001 for a new gallery).",
     "chunk": "Photos per task; what is done is saved every 20 tasks or minute.",
     "flip": "Average each face with its mirror image (default: the gallery's; on for a new gallery).",
     "jitter": "Average dlib's N jittered copies of each chip (default: the gallery's; 0 for a new gallery).",

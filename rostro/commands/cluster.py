@@ -59,10 +59,12 @@ class ClusterResult:
 
 
 def cluster(cfg: ClusterConfig) -> ClusterResult:
-    from rostro.search.cluster import cluster_faces, default_threshold
+    from rostro.search.cluster import METHODS, cluster_faces, default_threshold
     from rostro.search.sources import read_faces
     from rostro.workers import default_workers
 
+    if cfg.method not in METHODS:  # before the photos are embedded
+        raise RostroError(f"method: expected one of {METHODS}, found {cfg.method!r}")
     out = check_writable(cfg.out)
     # the thresholds were measured on dlib's plain vectors (norm about 1.4), not on flip-averaged unit ones
     faces, stamp = read_faces(cfg.photos, name_column=cfg.name_column, workers=cfg.workers or default_workers(),
@@ -75,7 +77,11 @@ def cluster(cfg: ClusterConfig) -> ClusterResult:
     has = faces.has_face
     if not has.any():
         raise RostroError(f"{cfg.photos}: no face found in any photo; nothing to cluster")
-    frame = faces.rows.drop(columns=["photo_hash", "name"]).copy()
+    frame = faces.rows.drop(columns=["photo_hash"]).copy()
+    if Path(cfg.photos).suffix.lower() == ".parquet":  # the name column is copied, as the user named it
+        frame = frame.rename(columns={"name": cfg.name_column})
+    else:
+        frame = frame.drop(columns=["name"])
     frame["cluster"] = pd.array([pd.NA] * len(frame), dtype="Int64")
     threshold = default_threshold(faces.vectors, cfg.method) if cfg.threshold is None else cfg.threshold
     frame.loc[has, "cluster"] = cluster_faces(faces.vectors, cfg.method, threshold)

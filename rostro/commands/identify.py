@@ -56,12 +56,14 @@ class IdentifyResult:
 def _identify(gallery, source: str, *, k: int, far: float | None, threshold: float | None, name_column: str,
               workers: int | None, progress: bool, rerank: bool = False) -> tuple[pd.DataFrame, str]:  # fmt: skip
     """One row per face (and per photo without one) with its matches, and the threshold used."""
-    from rostro.search.gallery import PAIR_FACES, choose_threshold, photo_options, stamp_threshold
+    from rostro.search.gallery import PAIR_FACES, check_far, choose_threshold, photo_options, stamp_threshold
     from rostro.search.sources import read_faces
     from rostro.workers import default_workers
 
     if k < 1:
         raise RostroError(f"k: expected at least 1 candidate per face, found {k}")
+    if far is not None:
+        check_far(far)  # before the photos are embedded
     # photos are described as the gallery's faces were (flip, jitter), whatever rostro's defaults are now
     faces, stamp = read_faces(source, name_column=name_column, workers=workers or default_workers(), progress=progress,
                               **photo_options(gallery.stamp))  # fmt: skip

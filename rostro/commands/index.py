@@ -26,7 +26,7 @@ class IndexConfig:
     kind: str = "auto"  # people, photos or parquet; auto: from the source
     name_column: str = "image_id"  # Parquet: the column that names each face
     remove: list[str] = field(default_factory=list)  # people to remove (before adding)
-    far: float = 1e-3  # false-accept rate the identification threshold is chosen for
+    far: float | None = None  # false-accept rate the threshold is chosen for; none: the gallery's (new: 1e-3)
     workers: int | None = None
     chunk: int = 16  # photos per task; what is done is saved every 20 tasks or minute
     flip: bool | None = None  # none: the gallery's; a new gallery: True (mirror-image averaging)
@@ -58,13 +58,15 @@ class IndexResult:
 
 
 def index(cfg: IndexConfig) -> IndexResult:
-    from rostro.search.gallery import new_meta, open_gallery, photo_options, photo_stamp
+    from rostro.search.gallery import DEFAULT_FAR, check_far, new_meta, open_gallery, photo_options, photo_stamp
     from rostro.search.sources import parquet_faces, source_kind
 
     if cfg.source is None and not cfg.remove:
         raise RostroError("index: expected a SOURCE to add, or --remove NAME; found neither")
     if cfg.chunk < 1:
         raise RostroError(f"chunk: expected at least 1 photo per task, found {cfg.chunk}")
+    if cfg.far is not None:
+        check_far(cfg.far)  # before any photo is embedded, not after
     counts = {"added": 0, "known": 0, "no_face": 0, "unreadable": 0}
     kind = source_kind(cfg.source, cfg.kind) if cfg.source is not None else None
     parquet = None
@@ -75,7 +77,8 @@ def index(cfg: IndexConfig) -> IndexResult:
         parquet, stamp, dim = faces, gallery_stamp(signature), faces.vectors.shape[1] if len(faces.vectors) else 128
     else:  # a new gallery's; an existing one's faces are described as before unless --flip/--jitter are given
         stamp, dim = photo_stamp(flip=True if cfg.flip is None else cfg.flip, jitter=cfg.jitter or 0), 128
-    with open_gallery(cfg.gallery, write=True, create=new_meta(stamp, dim, cfg.far) if kind else None) as gallery:
+    create = new_meta(stamp, dim, cfg.far or DEFAULT_FAR) if kind else None
+    with open_gallery(cfg.gallery, write=True, create=create) as gallery:
         removed = {name: gallery.remove(name) for name in cfg.remove}
         if kind is not None:
             options = {}

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 FORMAT = "rostro-gallery"
 VERSION = 1
 META = "meta.json"
+META_KEYS = ("stamp", "dim", "threshold", "segments", "next_segment")  # what a folder gallery's meta.json holds
 LOCK = "gallery.lock"
 INDEX = "index.faiss"
 INDEX_KEY = "index.json"
@@ -107,6 +108,11 @@ class Threshold:
                 f"{self.far:g})")  # fmt: skip
 
 
+def check_far(far: float) -> None:
+    if not 0 < far < 1:
+        raise RostroError(f"far: expected a false-accept rate between 0 and 1 (e.g. 0.001), found {far}")
+
+
 def choose_threshold(names: np.ndarray, vectors: np.ndarray, far: float = DEFAULT_FAR, *, seed: int = 0,
                      default: float | None = None) -> Threshold:  # fmt: skip
     """The lowest cosine similarity whose false-accept rate on the gallery's own impostor pairs is at
@@ -117,8 +123,7 @@ def choose_threshold(names: np.ndarray, vectors: np.ndarray, far: float = DEFAUL
     from rostro.evaluation.verification import make_pairs, verification_curves
     from rostro.faces.embedding import DEFAULT_THRESHOLD
 
-    if not 0 < far < 1:
-        raise RostroError(f"far: expected a false-accept rate between 0 and 1 (e.g. 0.001), found {far}")
+    check_far(far)
     named = np.flatnonzero(np.asarray(names, object) != "")
     if len(named) > PAIR_FACES:
         named = np.sort(np.random.default_rng(seed).choice(named, PAIR_FACES, replace=False))
@@ -316,6 +321,9 @@ class FolderGallery(Gallery):
         self._cache: tuple[list, pd.DataFrame, np.ndarray] | None = None
         self._index: tuple[str, IvfIndex] | None = None
         meta_file = self.root / META
+        if self.root.exists() and not self.root.is_dir():
+            raise RostroError(f"{self.root}: expected a gallery folder (made by `rostro index`), found a file; give "
+                              f"the gallery's folder, or a new folder to create one")  # fmt: skip
         if not meta_file.is_file():
             if create is None:
                 self._refuse_missing()
@@ -355,6 +363,9 @@ class FolderGallery(Gallery):
         if meta.get("version") != VERSION:
             raise RostroError(f"{file}: gallery format version {meta.get('version')}, this rostro reads version "
                               f"{VERSION}; use the rostro that made it, or index again")  # fmt: skip
+        absent = [k for k in META_KEYS if k not in meta]
+        if absent:
+            raise self._damaged(file, f"no {absent} in the gallery description")
         return meta
 
     def _lock(self) -> None:
@@ -410,9 +421,9 @@ class FolderGallery(Gallery):
                     frames.append(self._read_faces(seg))
                     vectors.append(self._read_vectors(seg))
                 break
-            except FileNotFoundError:  # a writer replaced the segments after we read meta.json
+            except FileNotFoundError as exc:  # a writer replaced the segments after we read meta.json
                 if attempt == 2:
-                    raise
+                    raise self._damaged(Path(exc.filename), "missing") from None
                 time.sleep(0.2)
                 self.meta = self._read_meta()
         faces = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(FACE_COLUMNS))
@@ -430,6 +441,8 @@ class FolderGallery(Gallery):
             raise self._damaged(file, f"unreadable ({exc})") from None
         if vecs.dtype != np.float32 or vecs.ndim != 2 or vecs.shape != (seg["count"], self.dim):
             raise self._damaged(file, f"expected {seg['count']} x {self.dim} float32, found {vecs.shape} {vecs.dtype}")
+        if not np.isfinite(vecs).all():
+            raise self._damaged(file, f"{int((~np.isfinite(vecs)).any(axis=1).sum())} vector(s) hold NaN or infinity")
         return vecs
 
     def _read_faces(self, seg: dict) -> pd.DataFrame:

@@ -45,7 +45,6 @@ def parse_uri(uri: str) -> tuple[str, str]:
     if not collection.replace("_", "a").isalnum() or not collection[0].isalpha():
         raise RostroError(f"{uri}: collection {collection!r}: expected letters, digits and _ starting with a letter")
     if local:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
         return str(Path(target).resolve()), collection
     return f"http://{target}", collection
 
@@ -81,6 +80,11 @@ class MilvusGallery(Gallery):
         self.uri = uri
         target, self.collection = parse_uri(uri)
         self.meta_collection = self.collection + META_SUFFIX
+        if not target.startswith("http"):  # Milvus Lite: no file made for a mistyped path that is only read
+            if create is None and not Path(target).exists():
+                raise RostroError(f"{uri}: no such gallery ({target} does not exist); create one with `rostro index "
+                                  f"SOURCE --gallery {uri}`")  # fmt: skip
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.client = MilvusClient(target)
         except Exception as exc:  # pymilvus raises its own kinds for an unreachable server or a bad file

@@ -68,6 +68,9 @@ def source_kind(source: str | Path, kind: str = "auto") -> str:
         if kind in ("auto", "photos"):
             return "photos"
         raise RostroError(f"{p}: a single photo has no person folder; give a folder with one sub-folder per person")
+    if kind == "people" and not any(len(f.relative_to(p).parts) > 1 for f in list_images(p)):
+        raise RostroError(f"{p}: --kind people: expected one sub-folder of photos per person, found no photo in a "
+                          f"sub-folder; give such a folder, or --kind photos for unnamed photos")  # fmt: skip
     if kind != "auto":
         return kind
     top = [f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and is_image_file(f)]
@@ -167,7 +170,14 @@ def parquet_faces(path: str | Path, *, name_column: str = "image_id") -> tuple[F
         raise RostroError(f"{path}: expected the columns of `rostro embed` ({needed}), found no {absent}; columns are "
                           f"{list(frame.columns)}")  # fmt: skip
     found = frame["face_found"].to_numpy(bool)
-    vecs = np.asarray(frame.loc[found, "embedding"].tolist(), np.float32)
+    try:
+        vecs = np.asarray(frame.loc[found, "embedding"].tolist(), np.float32)
+    except (ValueError, TypeError):
+        lengths = frame.loc[found, "embedding"].map(lambda v: -1 if v is None else len(v)).value_counts()
+        lengths = {int(k): int(v) for k, v in lengths.sort_index().items()}
+        raise RostroError(f"{path}: embedding: expected one vector of one length for every face found, found "
+                          f"lengths {lengths} (-1: no vector); embed the photos again with "
+                          f"`rostro embed`") from None  # fmt: skip
     vecs = vecs.reshape(int(found.sum()), -1 if found.any() else 128)
     hashes = np.full(len(frame), "", object)
     hashes[found] = [hashlib.sha256(v.tobytes()).hexdigest()[:32] for v in vecs]

@@ -63,6 +63,21 @@ def test_index_parquet_again_adds_nothing_and_remove(embeddings, tmp_path):
         index(IndexConfig(gallery=g))
 
 
+def test_index_keeps_the_gallerys_far_and_refuses_a_bad_one_before_any_work(embeddings, tmp_path):
+    _, gallery, probes, *_ = embeddings
+    g = tmp_path / "g"
+    index(IndexConfig(source=str(gallery), gallery=str(g), far=0.05, progress=False))
+    index(IndexConfig(source=str(probes), gallery=str(g), progress=False))  # no --far: the gallery's 0.05
+    assert json.loads((g / "meta.json").read_text())["threshold"]["far"] == 0.05
+    for cfg in (
+        IndexConfig(source=str(gallery), gallery=str(tmp_path / "new"), far=5, progress=False),
+        IdentifyConfig(photos=str(probes), gallery=str(g), out=str(tmp_path / "who.csv"), far=0),
+    ):
+        with pytest.raises(RostroError, match="far: expected a false-accept rate between 0 and 1"):
+            (index if isinstance(cfg, IndexConfig) else identify)(cfg)
+    assert not (tmp_path / "new").exists() and not (tmp_path / "who.csv").exists()
+
+
 def test_index_refuses_vectors_made_otherwise(embeddings, tmp_path):
     root, gallery, _, vecs, names = embeddings
     g = str(tmp_path / "g")
@@ -108,6 +123,10 @@ def test_cluster_parquet_writes_csv_and_page(embeddings, tmp_path):
     frame = pd.read_csv(tmp_path / "c" / "clusters.csv")
     assert len(frame) == 120 and frame["cluster"].nunique() == 30
     assert frame.groupby(np.array(names))["cluster"].nunique().eq(1).all()
+    assert frame["image_id"].tolist() == list(names)  # the Parquet's name column is copied
+    with pytest.raises(RostroError, match=r"method: expected one of \('whispers'"):
+        cluster(ClusterConfig(photos=str(file), out=str(tmp_path / "k"), method="kmeans", progress=False))
+    assert not (tmp_path / "k").exists()
     page = (tmp_path / "c" / "index.html").read_text()
     assert "Cluster 0: 4 face(s)" in page and "120 faces in 30 clusters" in res.lines()[0]
     # the threshold adapted to this collection (every face has close neighbours, 120 faces: 0.657, clipped to 0.65;

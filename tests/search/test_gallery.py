@@ -149,6 +149,26 @@ def test_not_a_gallery_empty_gallery_and_damaged_files(tmp_path, filled, stamp):
         open_gallery(root)
 
 
+def test_a_file_given_as_gallery_and_files_changed_outside_rostro(tmp_path, filled):
+    (tmp_path / "a.parquet").write_bytes(b"PAR1")
+    with pytest.raises(RostroError, match="a.parquet: expected a gallery folder .*found a file"):
+        open_gallery(tmp_path / "a.parquet")
+    root, *_ = filled
+    vecs = np.load(root / "vectors-000001.npy")
+    vecs[3, 5] = np.nan
+    np.save(root / "vectors-000001.npy", vecs)
+    with pytest.raises(RostroError, match="vectors-000001.npy: 1 vector\\(s\\) hold NaN .*the gallery is damaged"):
+        open_gallery(root).search(np.ones((1, 128)), 3)
+    (root / "vectors-000001.npy").unlink()
+    with pytest.raises(RostroError, match="vectors-000001.npy: missing; the gallery is damaged"):
+        open_gallery(root).search(np.ones((1, 128)), 3)
+    meta = json.loads((root / "meta.json").read_text())
+    del meta["segments"]
+    (root / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(RostroError, match="meta.json: no \\['segments'\\] in the gallery description"):
+        open_gallery(root)
+
+
 def test_large_gallery_goes_through_a_cached_index_rebuilt_when_stale_or_damaged(filled, caplog):
     root, vecs, names = filled
     g = FolderGallery(root, exact_limit=10)

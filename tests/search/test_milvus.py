@@ -24,6 +24,7 @@ def test_milvus_lite_round_trip(tmp_path, stamp):
     uri = f"milvus:{tmp_path}/g.db/faces"
     with pytest.raises(RostroError, match="no such gallery"):
         open_gallery(uri)
+    assert not (tmp_path / "g.db").exists()  # a mistyped path that is only read leaves nothing behind
     vecs, names = people_vectors(8, 3)
     with open_gallery(uri, write=True, create=new_meta(stamp, 128)) as g:
         assert g.add(faces_frame(names), vecs) == 24 and len(g) == 24
