@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "rostro-gallery"
 VERSION = 1
+MAX_FETCH = 16_384  # most faces one search returns (Milvus's cap)
 META = "meta.json"
 META_KEYS = ("stamp", "dim", "threshold", "segments", "next_segment")  # what a folder gallery's meta.json holds
 LOCK = "gallery.lock"
@@ -234,8 +235,18 @@ class Gallery(ABC):
         """For each query: (name, or '' when the best match is below ``threshold`` (the gallery's by default);
         best similarity; up to ``k`` candidates [label, similarity], one per person, best first)."""
         t = self.threshold.value if threshold is None else threshold
+        queries = check_vectors(queries, dim=self.dim, what="query vectors")
+        fetch = max(4 * k, k + 16)
+        found = self.search(queries, fetch)
+        # one person with many photos can fill the faces fetched: fetch more until k people or every face
+        short = [i for i, hits in enumerate(found) if len({h.label for h in hits}) < k and len(hits) == fetch]
+        while short and fetch < MAX_FETCH:
+            fetch = min(4 * fetch, MAX_FETCH)
+            for i, hits in zip(short, self.search(queries[short], fetch), strict=True):
+                found[i] = hits
+            short = [i for i in short if len({h.label for h in found[i]}) < k and len(found[i]) == fetch]
         out = []
-        for hits in self.search(queries, max(4 * k, k + 16)):
+        for hits in found:
             best: dict[str, float] = {}
             for h in hits:
                 best.setdefault(h.label, h.similarity)

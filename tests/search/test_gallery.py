@@ -43,6 +43,20 @@ def test_unknown_below_the_threshold(filled):
     assert name == "" and sim < 0.5 and len(cands) == 2
 
 
+def test_one_person_with_many_faces_does_not_crowd_out_the_other_candidates(tmp_path, stamp):
+    rng = np.random.default_rng(0)
+    centre = rng.standard_normal(128)
+    vecs = centre + 0.05 * rng.standard_normal((45, 128))
+    names = ["ada"] * 40 + ["bo", "cy", "di", "ed", "fay"]
+    vecs[40:] = centre + 0.3 * rng.standard_normal((5, 128))  # the others: a little further from the query
+    with open_gallery(tmp_path / "g", write=True, create=new_meta(stamp, 128)) as g:
+        g.add(faces_frame(names), vecs)
+        _, _, cands = g.identify(centre[None], 5)[0]
+    people = [c[0] for c in cands]  # 21 faces fetched first: all ada's
+    assert people[0] == "ada" and len(set(people)) == 5 and set(people[1:]) < set(names[40:])
+    assert [c[1] for c in cands] == sorted((c[1] for c in cands), reverse=True)
+
+
 def test_threshold_from_the_gallerys_pairs_or_the_default():
     from rostro.faces.embedding import DEFAULT_THRESHOLD
 
