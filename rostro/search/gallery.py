@@ -221,6 +221,11 @@ class Gallery(ABC):
     @abstractmethod
     def _write_meta(self) -> None: ...
 
+    @abstractmethod
+    def refresh(self) -> None:
+        """Read the gallery's description again if another process changed it, so a long-lived reader (the
+        service) sees faces added or removed by `rostro index` and the threshold chosen then."""
+
     def search(self, queries: np.ndarray, k: int = 5) -> list[list[Hit]]:
         """The ``k`` most similar gallery faces of each query vector, best first."""
         if k < 1:
@@ -360,8 +365,17 @@ class FolderGallery(Gallery):
                           f"{sorted(p.name for p in self.root.iterdir())[:5] or 'an empty folder'}); give the folder "
                           f"`rostro index` made")  # fmt: skip
 
+    def _meta_version(self) -> tuple:
+        st = (self.root / META).stat()
+        return st.st_ino, st.st_mtime_ns, st.st_size  # meta.json is replaced whole (a new inode) on every write
+
+    def refresh(self) -> None:
+        if self._meta_version() != self._version:
+            self.meta = self._read_meta()
+
     def _read_meta(self) -> dict:
         file = self.root / META
+        self._version = self._meta_version()
         try:
             meta = json.loads(file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -416,6 +430,7 @@ class FolderGallery(Gallery):
     def _write_meta(self) -> None:
         self.meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         atomic_write_text(self.root / META, json.dumps(self.meta, indent=2))
+        self._version = self._meta_version()
 
     # -- reading ---------------------------------------------------------------------------------
     def _segment_files(self, seg: dict) -> tuple[Path, Path]:

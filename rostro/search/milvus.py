@@ -147,6 +147,10 @@ class MilvusGallery(Gallery):
         meta = {k: v for k, v in self.meta.items() if k not in ("segments", "next_segment")}
         self.client.upsert(self.meta_collection, [{"key": 0, "vector": [0.0, 0.0], "meta": json.dumps(meta)}])
 
+    @_milvus_errors
+    def refresh(self) -> None:
+        self.meta = self._read_meta()  # the faces are read from Milvus on every search already
+
     def close(self) -> None:
         self.client.close()
 

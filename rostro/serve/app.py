@@ -279,6 +279,8 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             raise HTTPException(404, "no gallery: start the service with --gallery G (a gallery from `rostro index`)")
         if "open" not in galleries:
             galleries["open"] = open_gallery(cfg.gallery)
+        else:
+            galleries["open"].refresh()  # `rostro index` may have changed it since
         return galleries["open"]
 
     def identify_sync(img: np.ndarray, k: int) -> dict:

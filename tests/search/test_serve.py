@@ -33,6 +33,10 @@ def test_identify_and_add_behind_the_api_key(tiny_run, photo, tmp_path, monkeypa
         body = r.json()
         assert r.status_code == 200 and body["n_faces"] == 1
         assert body["faces"][0]["name"] == "Grace" and body["faces"][0]["candidates"][0]["similarity"] > 0.999
+        with open_gallery(g, write=True) as outside:  # `rostro index --remove Grace` while the service runs
+            assert outside.remove("Grace") == 1
+        r = c.post("/identify", files={"file": ("p.jpg", photo)}, headers=key)
+        assert r.status_code == 409 and "the gallery is empty" in r.json()["detail"]
 
 
 def test_identify_without_a_gallery_is_404(tiny_run, photo):
