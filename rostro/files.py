@@ -7,6 +7,7 @@ Training, inference and the service all write through these, so none needs anoth
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -80,14 +81,30 @@ def check_writable(folder: str | Path) -> Path:
     return folder
 
 
-def check_resumable(out: Path, stored: str | None, signature: str, what: str) -> None:
+def check_resumable(out: Path, stored: str | None, signature: str, what: str, *, work: Path | None = None) -> None:
     """Refuse to add to ``out`` when ``stored`` (the signature it was written with; None when it has
-    none) is not ``signature``: rows of two models or option sets must never share a file."""
+    none) is not ``signature``: rows of two models or option sets must never share a file. The error names
+    only the options that differ, and ``work`` (what to delete to start again) where that is not ``out``."""
     if stored == signature:
         return
-    made = "unknown options (a file from before rostro recorded them)" if stored is None else stored
+    if stored is None:
+        made, wanted = "unknown options (a file from before rostro recorded them)", signature
+    else:
+        made, wanted = _options_apart(stored, signature)
     raise RostroError(f"{out} already holds {what} from another model or options: made with {made}, not "
-                      f"{signature}; delete it or choose another --out")  # fmt: skip
+                      f"{wanted}; delete {'it' if work is None else work} or choose another --out")  # fmt: skip
+
+
+def _options_apart(stored: str, signature: str) -> tuple[str, str]:
+    """The two signatures cut to the options that differ, when both are JSON objects."""
+    try:
+        a, b = json.loads(stored), json.loads(signature)
+    except ValueError:
+        return stored, signature
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return stored, signature
+    keys = sorted(k for k in a.keys() | b.keys() if k not in a or k not in b or a[k] != b[k])
+    return json.dumps({k: a.get(k) for k in keys}), json.dumps({k: b.get(k) for k in keys})
 
 
 def read_csv_text(path: Path, *, what: str, **options) -> pd.DataFrame:

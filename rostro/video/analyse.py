@@ -140,7 +140,7 @@ class VideoAnalyser:
             raise RostroError(f"{self.state_file}: a video analysis saved by another version of rostro: expected "
                               f"state version {STATE_VERSION}, found {state.get('version')}; delete {self.work} to "
                               "start again")  # fmt: skip
-        check_resumable(self.work.parent, state.get("signature"), self.signature, "a video analysis")
+        check_resumable(self.work.parent, state.get("signature"), self.signature, "a video analysis", work=self.work)
         self.tracker = Tracker().restore(state["tracker"])
         self.shots = ShotDetector().restore(state["shots"])
         self.shot, self.last_detect, self.next_frame = state["shot"], state["last_detect"], state["next_frame"]
@@ -233,6 +233,8 @@ class VideoAnalyser:
             self.cuts.append([index, round(t, 4)])
             self.last_detect = None
         if self.last_detect is None or index - self.last_detect >= self.every:
+            if self.tracker.tracks:  # a track this pass misses gets this frame's box if it is found again
+                self.between[index] = t
             self._detect(index, t, frame.image)
             self.last_detect = index
         elif self.tracker.tracks:  # its boxes come at the next detection pass, between the two detections

@@ -149,8 +149,10 @@ def test_other_options_are_not_mixed_into_a_resumed_run(clip, tmp_path, chunks_o
         run(clip, tmp_path, every=2)
     chunks_of_5(None)
     for options in ({"every": 3}, {"every": 2, "runtime": "torch"}):
-        with pytest.raises(RostroError, match="another model or options"):
+        with pytest.raises(RostroError, match="another model or options") as refused:
             run(clip, tmp_path, **options)
+    # only the options that differ, and the unfinished work to delete (not --out, which may hold a finished run)
+    assert str(refused.value).count(":") < 12 and f"delete {tmp_path / WORK} or" in str(refused.value)
     state = tmp_path / WORK / "state.json"
     state.write_text(state.read_text().replace('"version": 2', '"version": 1'))
     with pytest.raises(RostroError, match="expected state version 2, found 1; delete"):
@@ -348,6 +350,11 @@ def test_boxes_between_detections_are_interpolated_and_end_with_the_face(tmp_pat
     assert frames[frames["detected"]][["frame", "score"]].values.tolist() == [[0, 0.9], [3, 0.9], [6, 0.35]]
     assert frames["frame"][frames["Male"].notna()].tolist() == [0, 3]
     assert [(t["n_frames"], t["n_detections"]) for t in tracks] == [(9, 2)]
+    # a pass that misses the face (frame 6 here): when it is found again, that frame's box is filled in too
+    boxes = {f: [((20 + 6 * f, 50, 100 + 6 * f, 150), 0.9)] for f in (0, 3, 9)}
+    frames, tracks = analyse_with(tmp_path / "missed", monkeypatch, 10, boxes, every=3)
+    assert frames["frame"].tolist() == list(range(10)) and frames["left"].tolist() == [20 + 6 * f for f in range(10)]
+    assert [(t["n_frames"], t["n_detections"]) for t in tracks] == [(10, 3)]
     # found at the last pass before the clip's end: its boxes go on to the end at its velocity
     boxes = {f: [((20 + 6 * f, 50, 100 + 6 * f, 150), 0.9)] for f in (0, 3, 6, 9, 12)}
     frames, _ = analyse_with(tmp_path / "to-the-end", monkeypatch, 15, boxes, every=3)
