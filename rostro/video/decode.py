@@ -35,6 +35,19 @@ class DamagedVideoError(VideoError):
     """A video whose stream has no frame size or no decodable frame (the service's 422)."""
 
 
+# the first bytes of the common video containers: (offset, bytes, what the file then is)
+_SIGNATURES = ((4, b"ftyp", "an MP4 / MOV file"), (4, b"moov", "a MOV file"), (4, b"mdat", "a MOV file"),
+               (0, b"\x1aE\xdf\xa3", "a Matroska / WebM file"), (0, b"FLV", "an FLV file"),
+               (8, b"AVI ", "an AVI file"), (0, b"\x00\x00\x01\xba", "an MPEG program stream"))  # fmt: skip
+
+
+def _container_kind(path: Path) -> str | None:
+    """What the file's first bytes say it is, when they are a video container's; None otherwise."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    return next((what for at, magic, what in _SIGNATURES if head[at : at + len(magic)] == magic), None)
+
+
 class VideoTooLargeError(VideoError):
     """A clip beyond :class:`VideoLimits` (the service's 413)."""
 
@@ -156,11 +169,21 @@ class VideoReader:
 
     def _open(self):
         av = _av()
+        if self.path.is_dir():
+            raise VideoError(f"{self.path}: a folder; expected a video file")
         if not self.path.is_file():
             raise VideoError(f"{self.path}: no such file; expected a video file")
+        if self.path.stat().st_size == 0:
+            raise DamagedVideoError(f"{self.path}: an empty file (0 bytes); expected a video (was the copy cut short?)")
         try:
             container = av.open(str(self.path), metadata_errors="ignore")
         except av.FFmpegError as exc:
+            kind = _container_kind(self.path)
+            if kind:
+                raise DamagedVideoError(
+                    f"{self.path}: starts as {kind} but FFmpeg cannot read it ({_reason(exc)}); "
+                    "the file is damaged or incomplete (was the copy cut short?)"
+                ) from None
             raise NotAVideoError(f"{self.path}: not a video FFmpeg can read ({_reason(exc)})") from None
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["no stream at all"]

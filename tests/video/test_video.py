@@ -11,7 +11,7 @@ import pytest
 
 from rostro.commands.video import WORK, VideoConfig, video
 from rostro.errors import RostroError
-from rostro.video.decode import VideoError, VideoReader
+from rostro.video.decode import DamagedVideoError, VideoError, VideoReader
 from rostro.video.outputs import TRACK_FIXED
 from tests.video.conftest import SIZE, av, write_clip, write_raw_h264
 
@@ -181,6 +181,16 @@ def test_bad_input(clip, tmp_path):
     with pytest.raises(VideoError, match="not a video FFmpeg can read"):
         run(junk, tmp_path / "junk")
     assert not (tmp_path / "junk" / "tracks.csv").exists()
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(clip.read_bytes()[:600])  # its header's start, no index (written at the end)
+    for path, error, says in (
+        (tmp_path, VideoError, "a folder; expected a video file"),
+        (tmp_path / "empty.mp4", DamagedVideoError, r"an empty file \(0 bytes\)"),
+        (cut, DamagedVideoError, "starts as an MP4 / MOV file but .* damaged or incomplete"),
+    ):
+        with pytest.raises(error, match=says):
+            VideoReader(path)  # fmt: skip
     audio = tmp_path / "audio.wav"
     with av.open(str(audio), "w") as c:
         s = c.add_stream("pcm_s16le", rate=8000)
