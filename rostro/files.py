@@ -73,6 +73,8 @@ def check_writable(folder: str | Path) -> Path:
     The probe is named by the process: torchrun's ranks check the same folder at once.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RostroError(f"{folder}: expected a folder for the outputs, found a file; choose another --out")
     folder.mkdir(parents=True, exist_ok=True)
     try:
         atomic_write_bytes(folder / f".rostro-write-test.{os.getpid()}", b"").unlink()

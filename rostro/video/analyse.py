@@ -297,9 +297,18 @@ class VideoAnalyser:
 
     def _close(self, shape: tuple[int, ...]) -> None:
         """A shot cut or the clip's end: every track ends. One found at its last pass keeps its face to the end,
-        its boxes moved on at its velocity (no later pass can say it left)."""
+        its boxes moved on at its velocity (no later pass can say it left). A shot with one detection pass
+        confirms its confident faces (two passes confirm a track elsewhere)."""
         h, w = shape[:2]
+        shot_start = self.cuts[-1][0] if self.cuts else 0  # every shot's first frame is a detection pass
         for track in self.tracker.end_all():
+            s = self.sums.get(track.key)
+            if track.id is None and track.frame == shot_start and s is not None and s.n_detections:
+                # a confident face on the shot's only pass (a short clip or shot): no second pass could confirm it
+                self.tracker.confirm(track)
+                for row in self.held.pop(track.key, []):
+                    row["track"] = track.id
+                    self.pending.append(row)
             if track.misses == 0 and track.key in self.sums:
                 for frame in sorted(f for f in self.between if f > track.frame):
                     left, top, right, bottom = track.predict(frame)

@@ -110,10 +110,15 @@ class Tracker:
                 self.next_key += 1
                 self.tracks.append(out[di])
         for t in out:
-            if t is not None and t.id is None and t.hits >= self.min_hits:
-                t.id = self.next_id
-                self.next_id += 1
+            if t is not None and t.hits >= self.min_hits:
+                self.confirm(t)
         return out, ended
+
+    def confirm(self, track: Track) -> None:
+        """Give ``track`` its id now, whatever its hits (a shot too short for ``min_hits`` passes)."""
+        if track.id is None:
+            track.id = self.next_id
+            self.next_id += 1
 
     def end_all(self) -> list[Track]:
         """A shot cut: every track ends."""

@@ -365,6 +365,13 @@ def test_boxes_between_detections_are_interpolated_and_end_with_the_face(tmp_pat
     frames, tracks = analyse_with(tmp_path / "missed", monkeypatch, 10, boxes, every=3)
     assert frames["frame"].tolist() == list(range(10)) and frames["left"].tolist() == [20 + 6 * f for f in range(10)]
     assert [(t["n_frames"], t["n_detections"]) for t in tracks] == [(10, 3)]
+    # a clip with one detection pass: its confident face is a track (no second pass could confirm it); a face
+    # first found at a later shot's last pass still needs two
+    frames, tracks = analyse_with(tmp_path / "one-pass", monkeypatch, 2, {0: [((20, 50, 100, 150), 0.9)]}, every=3)
+    assert frames["frame"].tolist() == [0, 1] and [(t["n_frames"], t["n_detections"]) for t in tracks] == [(2, 1)]
+    boxes = {0: [((20, 50, 100, 150), 0.9)], 3: [((20, 50, 100, 150), 0.9), ((200, 20, 260, 90), 0.9)]}
+    frames, tracks = analyse_with(tmp_path / "late", monkeypatch, 5, boxes, every=3)
+    assert [(t["first_frame"], t["n_detections"]) for t in tracks] == [(0, 2)] and frames["left"].eq(20).all()
     # found at the last pass before the clip's end: its boxes go on to the end at its velocity
     boxes = {f: [((20 + 6 * f, 50, 100 + 6 * f, 150), 0.9)] for f in (0, 3, 6, 9, 12)}
     frames, _ = analyse_with(tmp_path / "to-the-end", monkeypatch, 15, boxes, every=3)
