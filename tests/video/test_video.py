@@ -190,7 +190,10 @@ def test_bad_input(clip, tmp_path):
         (cut, DamagedVideoError, "starts as an MP4 / MOV file but .* damaged or incomplete"),
     ):
         with pytest.raises(error, match=says):
-            VideoReader(path)  # fmt: skip
+            VideoReader(path)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(RostroError, match="afile: expected a folder for the outputs, found a file"):
+        run(clip, tmp_path / "afile")
     audio = tmp_path / "audio.wav"
     with av.open(str(audio), "w") as c:
         s = c.add_stream("pcm_s16le", rate=8000)
