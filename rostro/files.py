@@ -106,7 +106,10 @@ def _options_apart(stored: str, signature: str) -> tuple[str, str]:
     if not isinstance(a, dict) or not isinstance(b, dict):
         return stored, signature
     keys = sorted(k for k in a.keys() | b.keys() if k not in a or k not in b or a[k] != b[k])
-    return json.dumps({k: a.get(k) for k in keys}), json.dumps({k: b.get(k) for k in keys})
+    if not keys:  # the same options written otherwise
+        return stored, signature
+    absent = "(not recorded)"
+    return json.dumps({k: a.get(k, absent) for k in keys}), json.dumps({k: b.get(k, absent) for k in keys})
 
 
 def read_csv_text(path: Path, *, what: str, **options) -> pd.DataFrame:

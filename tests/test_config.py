@@ -21,3 +21,19 @@ def test_unknown_key_and_wrong_type_are_named():
         from_dict(EdaConfig, {"seed": "x"})
     with pytest.raises(ValueError, match="expected int, got True"):
         from_dict(EdaConfig, {"samples": True})
+
+
+def test_a_refused_resume_names_only_the_options_that_differ(tmp_path):
+    from rostro.errors import RostroError
+    from rostro.files import check_resumable
+
+    def refusal(stored, wanted, **kw):
+        with pytest.raises(RostroError) as info:
+            check_resumable(tmp_path, stored, wanted, "rows", **kw)
+        return str(info.value)
+
+    said = refusal('{"every": 3, "model": "v4", "old": 1}', '{"every": 2, "model": "v4"}', work=tmp_path / ".work")
+    assert 'made with {"every": 3, "old": 1}, not {"every": 2, "old": "(not recorded)"}' in said
+    assert said.endswith(f"delete {tmp_path / '.work'} or choose another --out")
+    assert '{"a": 1, "b": 2}, not {"b": 2,"a": 1}; delete it' in refusal('{"a": 1, "b": 2}', '{"b": 2,"a": 1}')
+    assert "unknown options" in refusal(None, "{}")

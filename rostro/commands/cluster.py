@@ -79,7 +79,7 @@ def cluster(cfg: ClusterConfig) -> ClusterResult:
         raise RostroError(f"{cfg.photos}: no face found in any photo; nothing to cluster")
     frame = faces.rows.drop(columns=["photo_hash"]).copy()
     if Path(cfg.photos).suffix.lower() == ".parquet":  # the name column is copied, as the user named it
-        frame = frame.rename(columns={"name": cfg.name_column})
+        frame = frame.rename(columns={} if cfg.name_column in frame.columns else {"name": cfg.name_column})
     else:
         frame = frame.drop(columns=["name"])
     frame["cluster"] = pd.array([pd.NA] * len(frame), dtype="Int64")

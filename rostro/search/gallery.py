@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "rostro-gallery"
 VERSION = 1
-MAX_FETCH = 16_384  # most faces one search returns (Milvus's cap)
+MAX_FETCH = 16_384  # the most faces identify fetches for one query (Milvus answers no more)
 META = "meta.json"
 META_KEYS = ("stamp", "dim", "threshold", "segments", "next_segment")  # what a folder gallery's meta.json holds
 LOCK = "gallery.lock"
@@ -160,6 +160,14 @@ class Hit:
         return self.name or f"{self.path}#{self.face}"
 
 
+def _best_per_person(hits: list[Hit]) -> dict[str, float]:
+    """Each person's (or unnamed face's) best similarity among ``hits``."""
+    best: dict[str, float] = {}
+    for h in hits:
+        best[h.label] = max(best.get(h.label, -np.inf), h.similarity)
+    return best
+
+
 class Gallery(ABC):
     """What every gallery back-end does; a writer opens it with :func:`open_gallery` (``write=True``)."""
 
@@ -242,19 +250,26 @@ class Gallery(ABC):
         t = self.threshold.value if threshold is None else threshold
         queries = check_vectors(queries, dim=self.dim, what="query vectors")
         fetch = max(4 * k, k + 16)
-        found = self.search(queries, fetch)
-        # one person with many photos can fill the faces fetched: fetch more until k people or every face
-        short = [i for i, hits in enumerate(found) if len({h.label for h in hits}) < k and len(hits) == fetch]
+        found, short = [], []
+        for i, hits in enumerate(self.search(queries, fetch)):
+            found.append(_best_per_person(hits))
+            if len(found[-1]) < k and len(hits) == fetch:
+                short.append(i)
+        if short:  # one person with many photos filled the faces fetched: fetch more, up to the people there are
+            names = self.names()
+            k = min(k, int(names[names != ""].nunique() + (names == "").sum()))
+            short = [i for i in short if len(found[i]) < k]
         while short and fetch < MAX_FETCH:
-            fetch = min(4 * fetch, MAX_FETCH)
-            for i, hits in zip(short, self.search(queries[short], fetch), strict=True):
-                found[i] = hits
-            short = [i for i in short if len({h.label for h in found[i]}) < k and len(found[i]) == fetch]
+            fetch, still = min(4 * fetch, MAX_FETCH), []
+            for start in range(0, len(short), 64):  # a few queries at a time: each may bring MAX_FETCH hits
+                part = short[start : start + 64]
+                for i, hits in zip(part, self.search(queries[part], fetch), strict=True):
+                    found[i] = _best_per_person(hits)
+                    if len(found[i]) < k and len(hits) == fetch:
+                        still.append(i)
+            short = still
         out = []
-        for hits in found:
-            best: dict[str, float] = {}
-            for h in hits:
-                best.setdefault(h.label, h.similarity)
+        for best in found:
             cands = sorted(best.items(), key=lambda c: -c[1])[:k]
             top = cands[0] if cands else ("", float("nan"))
             out.append((top[0] if top[1] >= t else "", float(top[1]), [(n, round(float(s), 6)) for n, s in cands]))
@@ -370,7 +385,12 @@ class FolderGallery(Gallery):
         return st.st_ino, st.st_mtime_ns, st.st_size  # meta.json is replaced whole (a new inode) on every write
 
     def refresh(self) -> None:
-        if self._meta_version() != self._version:
+        try:
+            changed = self._meta_version() != self._version
+        except FileNotFoundError:
+            raise RostroError(f"{self.root}: the gallery's {META} is gone (the folder was moved or deleted while "
+                              f"open); give the gallery's new place, or index again") from None  # fmt: skip
+        if changed:
             self.meta = self._read_meta()
 
     def _read_meta(self) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rostro.errors import RostroError
-from rostro.search.gallery import FACE_COLUMNS, FORMAT, VERSION, Gallery, Hit, check_faces
+from rostro.search.gallery import FACE_COLUMNS, FORMAT, MAX_FETCH, VERSION, Gallery, Hit, check_faces
 
 log = logging.getLogger(__name__)
 logging.getLogger("pymilvus").setLevel(logging.ERROR)  # Milvus Lite's iterator warns on every query of its own
@@ -210,7 +210,7 @@ class MilvusGallery(Gallery):
 
     @_milvus_errors
     def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        k = min(k, 16_384)
+        k = min(k, MAX_FETCH)
         found = self.client.search(self.collection, data=queries.tolist(), limit=k, anns_field="vector",
                                    search_params={"metric_type": "IP"},
                                    output_fields=["name", "path", "face"])  # fmt: skip

@@ -214,7 +214,7 @@ class VideoAnalyser:
                     if self.next_frame % self.chunk == 0:
                         self._save()
             self.error = reader.error
-            self._close((reader.info.height, reader.info.width))
+            self._close((reader.info.height, reader.info.width), end=True)
             self.done = True
             self._save()
         return Analysis(
@@ -295,16 +295,14 @@ class VideoAnalyser:
                 s.embedding = [a + float(b) for a, b in zip(s.embedding or [0.0] * len(v), v, strict=True)]
                 s.n_embedded += 1
 
-    def _close(self, shape: tuple[int, ...]) -> None:
-        """A shot cut or the clip's end: every track ends. One found at its last pass keeps its face to the end,
-        its boxes moved on at its velocity (no later pass can say it left). A shot with one detection pass
-        confirms its confident faces (two passes confirm a track elsewhere)."""
+    def _close(self, shape: tuple[int, ...], *, end: bool = False) -> None:
+        """A shot cut or the clip's ``end``: every track ends. One found at its last pass keeps its face to the end,
+        its boxes moved on at its velocity (no later pass can say it left). A clip with one detection pass in all
+        (shorter than ``every`` frames) confirms its confident faces, which no second pass could."""
         h, w = shape[:2]
-        shot_start = self.cuts[-1][0] if self.cuts else 0  # every shot's first frame is a detection pass
         for track in self.tracker.end_all():
             s = self.sums.get(track.key)
-            if track.id is None and track.frame == shot_start and s is not None and s.n_detections:
-                # a confident face on the shot's only pass (a short clip or shot): no second pass could confirm it
+            if end and self.n_detection_frames == 1 and track.id is None and s is not None and s.n_detections:
                 self.tracker.confirm(track)
                 for row in self.held.pop(track.key, []):
                     row["track"] = track.id

@@ -4,8 +4,9 @@ Detection runs on every n-th frame. On a detection frame, each track's box is pr
 velocity measured between its last detections (constant velocity), and detections are matched
 to the tracks' predicted boxes by IoU with the Hungarian assignment, then, for what is left, by
 centre distance relative to the face's size (IoU alone fails on small, fast faces). A track is
-confirmed after ``min_hits`` detections (one-off false detections never become tracks) and ends
-after ``max_misses`` detection passes without a match, or at a shot cut.
+confirmed after ``min_hits`` detections (one-off false detections never become tracks; only a clip
+with a single detection pass in all confirms its confident faces at once) and ends after
+``max_misses`` detection passes without a match, or at a shot cut.
 
 As in ByteTrack, detections below the ``high`` score are kept: after the confident ones are
 matched, they go to the confirmed tracks still unmatched (IoU only), so a face that blurs or turns
@@ -115,7 +116,7 @@ class Tracker:
         return out, ended
 
     def confirm(self, track: Track) -> None:
-        """Give ``track`` its id now, whatever its hits (a shot too short for ``min_hits`` passes)."""
+        """Give ``track`` its id now, whatever its hits (a clip too short for ``min_hits`` passes)."""
         if track.id is None:
             track.id = self.next_id
             self.next_id += 1

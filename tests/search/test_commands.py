@@ -63,12 +63,15 @@ def test_index_parquet_again_adds_nothing_and_remove(embeddings, tmp_path):
         index(IndexConfig(gallery=g))
 
 
-def test_index_keeps_the_gallerys_far_and_refuses_a_bad_one_before_any_work(embeddings, tmp_path):
+def test_index_keeps_the_gallerys_far_and_refuses_a_bad_one_before_any_work(embeddings, tmp_path, monkeypatch):
     _, gallery, probes, *_ = embeddings
     g = tmp_path / "g"
     index(IndexConfig(source=str(gallery), gallery=str(g), far=0.05, progress=False))
     index(IndexConfig(source=str(probes), gallery=str(g), progress=False))  # no --far: the gallery's 0.05
     assert json.loads((g / "meta.json").read_text())["threshold"]["far"] == 0.05
+    import rostro.search.sources as sources
+
+    monkeypatch.setattr(sources, "read_faces", lambda *a, **k: pytest.fail("embedded before --far was checked"))
     for cfg in (
         IndexConfig(source=str(gallery), gallery=str(tmp_path / "new"), far=5, progress=False),
         IdentifyConfig(photos=str(probes), gallery=str(g), out=str(tmp_path / "who.csv"), far=0),

@@ -55,6 +55,14 @@ def test_one_person_with_many_faces_does_not_crowd_out_the_other_candidates(tmp_
     people = [c[0] for c in cands]  # 21 faces fetched first: all ada's
     assert people[0] == "ada" and len(set(people)) == 5 and set(people[1:]) < set(names[40:])
     assert [c[1] for c in cands] == sorted((c[1] for c in cands), reverse=True)
+    # a gallery of fewer people than k: more is fetched only until every person is there
+    calls = []
+    with open_gallery(tmp_path / "few", write=True, create=new_meta(stamp, 128)) as g:
+        g.add(faces_frame(names[:40] + ["bo"] * 5, prefix="f"), vecs)
+        search = g._search
+        g._search = lambda q, k: calls.append(k) or search(q, k)
+        assert [c[0] for c in g.identify(centre[None], 5)[0][2]] == ["ada", "bo"]
+    assert calls == [21, 84]
 
 
 def test_threshold_from_the_gallerys_pairs_or_the_default():
@@ -260,3 +268,16 @@ def test_identify_collection_refuses_or_falls_back_as_identify_does(tmp_path, st
         assert g.identify_collection(queries, 3) == g.identify(queries, 3)
         # k < 1 (the commands refuse it): identify's answer, as it is: no candidates, no name
         assert [(r[0], r[2]) for r in g.identify_collection(queries, 0)] == [("", [])] * len(queries)
+
+
+def test_a_reader_sees_another_writers_changes_and_a_gallery_moved_away(filled):
+    root, vecs, _ = filled
+    reader = open_gallery(root)
+    assert reader.identify(vecs[:1], 1)[0][0] == "person_000"
+    with open_gallery(root, write=True) as writer:
+        writer.remove("person_000")
+    reader.refresh()
+    assert reader.identify(vecs[:1], 1)[0][0] != "person_000"
+    root.rename(root.with_name("moved"))
+    with pytest.raises(RostroError, match="meta.json is gone"):
+        reader.refresh()
