@@ -219,6 +219,11 @@ class Gallery(ABC):
     def names(self) -> pd.Series:
         """The name of every face in the gallery."""
 
+    def people(self) -> int:
+        """How many people (and unnamed faces) the gallery holds: the most candidates a search can give."""
+        names = self.names()
+        return int(names[names != ""].nunique() + (names == "").sum())
+
     @abstractmethod
     def sample(self, n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(names, unit vectors) of up to ``n`` named faces, for the threshold."""
@@ -256,8 +261,7 @@ class Gallery(ABC):
             if len(found[-1]) < k and len(hits) == fetch:
                 short.append(i)
         if short:  # one person with many photos filled the faces fetched: fetch more, up to the people there are
-            names = self.names()
-            k = min(k, int(names[names != ""].nunique() + (names == "").sum()))
+            k = min(k, self.people())
             short = [i for i in short if len(found[i]) < k]
         while short and fetch < MAX_FETCH:
             fetch, still = min(4 * fetch, MAX_FETCH), []
@@ -351,6 +355,7 @@ class FolderGallery(Gallery):
         self._lock_fh = None
         self._cache: tuple[list, pd.DataFrame, np.ndarray] | None = None
         self._index: tuple[str, IvfIndex] | None = None
+        self._people: tuple[list, int] | None = None
         meta_file = self.root / META
         if self.root.exists() and not self.root.is_dir():
             raise RostroError(f"{self.root}: expected a gallery folder (made by `rostro index`), found a file; give "
@@ -516,6 +521,12 @@ class FolderGallery(Gallery):
 
     def names(self) -> pd.Series:
         return self._load()[0]["name"]
+
+    def people(self) -> int:
+        key = list(self.meta["segments"])  # counted once per version of the gallery, not once per search
+        if self._people is None or self._people[0] != key:
+            self._people = (key, super().people())
+        return self._people[1]
 
     def photo_hashes(self) -> set[str]:
         return set(self._load()[0]["photo_hash"])
