@@ -183,10 +183,18 @@ def parquet_faces(path: str | Path, *, name_column: str = "image_id") -> tuple[F
     hashes[found] = [hashlib.sha256(v.tobytes()).hexdigest()[:32] for v in vecs]
     rows = pd.DataFrame({"path": frame["path"].astype(str), "face": np.where(found, 0, -1), "left": -1, "top": -1,
                          "right": -1, "bottom": -1, "photo_hash": hashes,
-                         "name": frame[name_column].fillna("").astype(str),
+                         "name": frame[name_column].map(_name),
                          "error": frame.get("error", pd.Series([""] * len(frame))).fillna("").astype(str)})  # fmt: skip
     rows.loc[~found & (rows["error"] == ""), "error"] = NO_FACE
     return Faces(rows=rows, vectors=vecs), stamp
+
+
+def _name(value) -> str:
+    """A name from a Parquet cell: '' for a missing one; a whole number without '.0' (pandas reads an integer
+    column with a gap as floats)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def read_faces(

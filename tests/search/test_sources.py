@@ -22,6 +22,8 @@ def test_embeddings_of_two_lengths_are_refused_naming_the_file(tmp_path):
     file = write_embeddings(tmp_path / "e.parquet", vecs, names)
     faces, _ = parquet_faces(file)
     assert faces.vectors.shape == (4, 128) and faces.rows["name"].tolist() == names
+    ids = write_embeddings(tmp_path / "ids.parquet", vecs, [7, None, 12, 7.5])  # whole numbers, a gap, a fraction
+    assert parquet_faces(ids)[0].rows["name"].tolist() == ["7", "", "12", "7.5"]
     ragged = write_embeddings(tmp_path / "r.parquet", [v[: 64 if i else 128] for i, v in enumerate(vecs)], names)
     with pytest.raises(RostroError, match=r"r.parquet: embedding: expected one vector of one length .*64: 3, 128: 1"):
         parquet_faces(ragged)
