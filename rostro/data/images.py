@@ -8,6 +8,7 @@ that names the file and the reason.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -17,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from rostro.errors import ImageDecodeError
 
+log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 DEFAULT_MAX_PIXELS = 50_000_000  # ~7000 x 7000: far above any camera face photo
 WHOLE_READ_BYTES = 4 << 20  # files up to this size are read in one piece before decoding
@@ -135,7 +137,12 @@ def load_image(
                 if draft_size is not None and img.format == "JPEG":
                     img.draft("RGB", draft_size)
                 img.load()
-                ImageOps.exif_transpose(img, in_place=True)
+                try:
+                    ImageOps.exif_transpose(img, in_place=True)
+                except Exception as exc:  # noqa: BLE001 - a damaged EXIF block: the pixels are still the photo
+                    # PIL turns the pixels first and fails rewriting the EXIF; a block it cannot parse turns nothing
+                    log.warning("%s: damaged EXIF block (%s: %s); its orientation applied only if it could be read",
+                                name, type(exc).__name__, exc)  # fmt: skip
                 return _to_rgb(img)
     except ImageDecodeError:
         raise
@@ -157,3 +164,5 @@ def load_image(
         if "truncated" in reason.lower():
             reason = "truncated file: " + reason
         raise ImageDecodeError(name, f"corrupt or unreadable image ({reason})") from None
+    except Exception as exc:  # noqa: BLE001 - PIL's format plugins raise other kinds on damaged files
+        raise ImageDecodeError(name, f"corrupt or unreadable image ({type(exc).__name__}: {exc})") from None

@@ -121,3 +121,16 @@ def test_files_above_the_whole_read_size_decode_from_the_path_and_junk_is_refuse
     junk.write_bytes(b"not an image " * 200)
     with pytest.raises(ImageDecodeError, match="not a recognised image format"):
         load_image(junk)
+
+
+def test_a_damaged_exif_block_keeps_the_photo_and_any_decoder_failure_is_a_decode_error(tmp_path, caplog, monkeypatch):
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "cam"  # orientation 6, Make "cam"
+    buf = io.BytesIO()
+    Image.new("RGB", (24, 16)).save(buf, "JPEG", exif=exif.tobytes())
+    damaged = buf.getvalue().replace(b"\x01\x0f\x00\x02", b"\x01\x15\x00\x02", 1)  # Make becomes SamplesPerPixel
+    assert load_image(damaged).shape == (24, 16, 3)  # the orientation was read and applied; rewriting the EXIF failed
+    assert "damaged EXIF block" in caplog.text
+    monkeypatch.setattr(Image.Image, "load", lambda self: (_ for _ in ()).throw(NotImplementedError("odd format")))
+    with pytest.raises(ImageDecodeError, match=r"corrupt or unreadable image \(NotImplementedError: odd format\)"):
+        load_image(buf.getvalue())
