@@ -146,6 +146,20 @@ def _box(box) -> dict | None:
     return None if box is None else dict(zip(("left", "top", "right", "bottom"), map(int, box), strict=True))
 
 
+def check_settings(cfg: ServeConfig, api_key: str | None) -> None:
+    """Refuse settings that would make every request fail or every verdict empty."""
+    for name, value, low in (("max_upload_mb", cfg.max_upload_mb, 0), ("max_pixels", cfg.max_pixels, 0),
+                             ("max_queue", cfg.max_queue, 0)):  # fmt: skip
+        if not value > low:
+            raise RostroError(f"{name}: expected a number above {low}, found {value}")
+    t = cfg.verify_threshold
+    if t is not None and not -1 <= t <= 1:  # NaN fails too
+        raise RostroError(f"verify_threshold: expected a cosine similarity in [-1, 1] (e.g. 0.93), found {t}")
+    if api_key is not None and not api_key.isascii():
+        raise RostroError("api key: expected ASCII characters only (HTTP headers carry no others reliably), found "
+                          "other characters; choose another key")  # fmt: skip
+
+
 def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     """The FastAPI app with the model loaded once; used by ``rostro serve`` and by tests."""
     from rostro.faces.embedding import default_threshold, embed_image, verify_faces
@@ -153,6 +167,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
 
     cfg = cfg or ServeConfig()
     api_key = cfg.api_key or os.environ.get(API_KEY_ENV) or None
+    check_settings(cfg, api_key)  # before the model loads
     predictor = AttributePredictor(cfg.model)
     threshold = cfg.verify_threshold if cfg.verify_threshold is not None else default_threshold(cfg.flip)
     card = predictor.run / "MODEL_CARD.md"
@@ -266,8 +281,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         v = verify_faces(await queue.run(embed_sync, img_a), await queue.run(embed_sync, img_b), threshold=threshold)
         body = {"score": None if v.score is None else round(v.score, 6), "threshold": v.threshold, "same": v.same,
                 "faces_a": len(v.faces_a), "faces_b": len(v.faces_b)}  # fmt: skip
-        if v.score is not None:
-            body |= {"box_a": _box(v.faces_a[0].box), "box_b": _box(v.faces_b[0].box)}
+        body |= {f"box_{k}": _box(faces[0].box) if faces else None for k, faces in (("a", v.faces_a), ("b", v.faces_b))}
         return body | {"message": v.message}
 
     galleries: dict = {}
@@ -334,6 +348,9 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         if api_key is None:
             raise HTTPException(403, "gallery additions need an API key: start the service with --api-key "
                                      f"(or {API_KEY_ENV}) and send it as X-API-Key")  # fmt: skip
+        name = name.strip()
+        if not name or not name.isprintable():
+            raise HTTPException(422, f"name: expected a person's name in printable characters, found {name!r}")
         try:
             return await queue.run(add_sync, await read(file, "file"), name)
         except RostroError as exc:

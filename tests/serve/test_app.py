@@ -98,7 +98,8 @@ def test_embed_and_verify(client, photo):
     blank = _png(np.full((200, 200, 3), 128, np.uint8))
     v = client.post("/verify", files={"a": ("a.jpg", photo), "b": ("b.png", blank)}).json()
     assert v["same"] is None and v["message"] == "no face found in b"
-    assert list(v) == ["score", "threshold", "same", "faces_a", "faces_b", "message"]
+    assert list(v) == ["score", "threshold", "same", "faces_a", "faces_b", "box_a", "box_b", "message"]
+    assert v["box_a"] is not None and v["box_b"] is None  # one shape, whichever photo has a face
 
 
 def test_embed_and_verify_are_flip_averaged_unless_the_service_runs_with_no_flip(client, tiny_run, photo):
@@ -162,7 +163,9 @@ def test_upload_size_limit_with_and_without_content_length(tiny_run):
 
 
 def test_full_queue_answers_503_with_retry_after(tiny_run, photo):
-    with TestClient(create_app(ServeConfig(model=str(tiny_run), max_queue=0))) as c:
+    app = create_app(ServeConfig(model=str(tiny_run), max_queue=1))
+    app.state.queue.pending = 1  # one job waiting already: the queue is full
+    with TestClient(app) as c:
         r = c.post("/analyze", files={"file": ("p.jpg", photo)})
         assert r.status_code == 503 and r.headers["retry-after"] == "1" and "busy" in r.json()["detail"]
         assert c.get("/health").status_code == 200
@@ -208,6 +211,20 @@ def test_cors_is_off_unless_origins_are_given(tiny_run, client):
     assert "access-control-allow-origin" not in client.get("/health", headers={"Origin": pre["Origin"]}).headers
     with TestClient(create_app(ServeConfig(model=str(tiny_run), cors_origins=["http://elsewhere.example"]))) as c:
         assert c.options("/analyze", headers=pre).headers["access-control-allow-origin"] == pre["Origin"]
+
+
+@pytest.mark.parametrize(
+    "setting,says",
+    [
+        ({"max_upload_mb": -1}, "max_upload_mb: expected a number above 0"),
+        ({"max_queue": 0}, "max_queue: expected a number above 0"),
+        ({"verify_threshold": float("nan")}, "verify_threshold: expected a cosine"),
+        ({"api_key": "clé"}, "api key: expected ASCII characters only"),
+    ],
+)
+def test_settings_that_would_fail_every_request_are_refused_at_start(setting, says):
+    with pytest.raises(RostroError, match=says):
+        create_app(ServeConfig(model="no-such-model", **setting))  # refused before the model loads
 
 
 def test_non_loopback_bind_needs_a_key(monkeypatch):
