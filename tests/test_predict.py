@@ -234,3 +234,23 @@ def test_an_int8_export_is_what_predict_then_runs_and_stays_close_to_float(run, 
     predict_table(float_pred, paths, float_table, aligned=True, progress=False)
     with pytest.raises(RostroError, match="another model"):  # float rows are not resumed with int8 ones
         predict_table(int8_pred, paths, float_table, aligned=True, progress=False)
+
+
+def test_predict_into_a_csv_keeps_earlier_rows_and_knows_a_path_however_spelled(run, folder, tmp_path, monkeypatch):
+    from rostro.commands import PredictConfig, predict
+
+    out = tmp_path / "p.csv"
+    paths = collect_paths(folder)
+    predict(PredictConfig(target=str(folder), out=str(out), model=str(run), aligned=True, workers=1))
+    seen = []
+    original = AttributePredictor._predict_batch
+    monkeypatch.setattr(AttributePredictor, "_predict_batch", lambda self, chunk, aligned: seen.extend(chunk)
+                        or original(self, chunk, aligned))  # fmt: skip
+    one = predict(PredictConfig(target=str(paths[2]), out=str(out), model=str(run), aligned=True, workers=1))
+    assert one.frame["path"].tolist() == [str(paths[2])] and seen == []
+    held = pd.read_csv(out)["path"].tolist()
+    assert held[0] == str(paths[2]) and sorted(held) == sorted(str(p) for p in paths)  # nothing lost
+    monkeypatch.chdir(folder.parent)
+    again = predict(PredictConfig(target=folder.name, out=str(out), model=str(run), aligned=True, workers=1))
+    assert seen == [] and len(again.frame) == len(paths) and len(pd.read_csv(out)) == len(paths)
+    assert again.frame["path"].tolist() == [str(p) for p in collect_paths(folder.name)]

@@ -68,7 +68,7 @@ def predict(cfg: PredictConfig) -> PredictResult | None:
     if out is not None and out.suffix.lower() == ".csv" and cfg.annotate is None:
         # resumable: a re-run after a kill skips the images already in the file
         frame = P.predict_table(predictor, paths, out, **options)
-        atomic_write_text(out, frame.to_csv(index=False))
+        atomic_write_text(out, P.with_earlier_rows(frame, out).to_csv(index=False))
     else:
         results = predictor.predict_paths(paths, **options)
         frame = P.results_frame(results, predictor.labels, predictor.values)

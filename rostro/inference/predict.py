@@ -429,8 +429,8 @@ def predict_table(
         atomic_write_text(sidecar, json.dumps(signature))
         atomic_write_text(out, ",".join(columns) + "\n")
         done = pd.DataFrame(columns=columns)
-    have = set(done["path"].astype(str))
-    todo = [str(p) for p in paths if str(p) not in have]
+    have = set(done["path"].astype(str).map(_same_file))  # ./a.jpg, a.jpg and /abs/a.jpg are one image
+    todo = [str(p) for p in paths if _same_file(p) not in have]
     parts = [done]
     options = {"aligned": aligned, "batch_size": batch_size, "workers": workers, "progress": progress}
     with open(out, "ab", buffering=0) as fh:
@@ -440,7 +440,22 @@ def predict_table(
             parts.append(rows)
     filled = [p for p in parts if len(p)]
     frame = pd.concat(filled, ignore_index=True) if filled else done
-    return sort_by_paths(frame[frame["path"].astype(str).isin({str(p) for p in paths})], paths)
+    asked = {_same_file(p): str(p) for p in paths}
+    keys = frame["path"].astype(str).map(_same_file)
+    frame = frame[keys.isin(asked)].assign(path=keys[keys.isin(asked)].map(asked))  # as this run names them
+    return sort_by_paths(frame.drop_duplicates("path", keep="last"), paths)
+
+
+def with_earlier_rows(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """``frame`` (this run's rows, in its order) and then the rows ``out`` holds for other images, from earlier
+    runs into the same file, which a rewrite must not lose."""
+    held = pd.read_csv(out)
+    mine = set(frame["path"].astype(str).map(_same_file))
+    return pd.concat([frame, held[~held["path"].astype(str).map(_same_file).isin(mine)]], ignore_index=True)
+
+
+def _same_file(path: str | Path) -> str:
+    return os.path.realpath(str(path))
 
 
 def _append(fh: BinaryIO, data: bytes, out: Path) -> None:
