@@ -83,6 +83,24 @@ def check_writable(folder: str | Path) -> Path:
     return folder
 
 
+def output_names(paths: list[Path], root: Path) -> list[str]:
+    """A file name (no extension) for each input's output: its stem; where stems clash, its path below ``root``
+    joined by '_'; where that clashes too (``p.jpg`` beside ``p.png``), with its extension; then numbered."""
+    stems = [p.stem for p in paths]
+    names = []
+    for p, s in zip(paths, stems, strict=True):
+        if stems.count(s) > 1:
+            below = p.relative_to(root) if p.is_relative_to(root) else Path(p.name)
+            s = "_".join(below.with_suffix("").parts) + "_" + p.suffix.lstrip(".").lower()
+        names.append(s)
+    seen: dict[str, int] = {}
+    for i, s in enumerate(names):
+        seen[s] = seen.get(s, 0) + 1
+        if seen[s] > 1:
+            names[i] = f"{s}_{seen[s]}"
+    return names
+
+
 def check_resumable(out: Path, stored: str | None, signature: str, what: str, *, work: Path | None = None) -> None:
     """Refuse to add to ``out`` when ``stored`` (the signature it was written with; None when it has
     none) is not ``signature``: rows of two models or option sets must never share a file. The error names

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from rostro.cli import app
 from rostro.commands import AuditConfig, TsneConfig, VerifyEvalConfig, audit, tsne, verify_eval
+from rostro.errors import RostroError
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +127,12 @@ def test_audit_model_names_a_missing_group(celeba_dir, tiny_run, tmp_path):
     with pytest.raises(RostroError, match=r"no column\(s\) \['race'\]"):
         audit_model(ModelAuditConfig(data=str(celeba_dir), model=str(tiny_run), groups=["race"],
                                      out=str(tmp_path)))  # fmt: skip
+
+
+def test_audit_refuses_a_label_that_is_not_0_1_and_an_out_that_is_a_file(embeddings, tmp_path):
+    with pytest.raises(RostroError, match=r"label 'group': expected 0/1 values, found \['a', 'b'\]; 0/1 columns: "
+                                          r"\['Male'"):  # fmt: skip
+        audit(AuditConfig(embeddings=str(embeddings), label="group", groups=["Male"], out=str(tmp_path / "r")))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(RostroError, match="afile: expected a folder for the outputs, found a file"):
+        audit(AuditConfig(embeddings=str(embeddings), label="Male", groups=["group"], out=str(tmp_path / "afile")))

@@ -37,3 +37,11 @@ def test_a_refused_resume_names_only_the_options_that_differ(tmp_path):
     assert said.endswith(f"delete {tmp_path / '.work'} or choose another --out")
     assert '{"a": 1, "b": 2}, not {"b": 2,"a": 1}; delete it' in refusal('{"a": 1, "b": 2}', '{"b": 2,"a": 1}')
     assert "unknown options" in refusal(None, "{}")
+
+
+def test_output_names_are_unique_and_short_where_they_can_be(tmp_path):
+    from rostro.files import output_names
+
+    paths = [tmp_path / p for p in ("a.jpg", "s1/p.jpg", "s1/p.png", "s2/p.jpg", "b.PNG")]
+    assert output_names(paths, tmp_path) == ["a", "s1_p_jpg", "s1_p_png", "s2_p_jpg", "b"]
+    assert output_names([tmp_path / "x.jpg", tmp_path / "x.jpg"], tmp_path) == ["x_jpg", "x_jpg_2"]

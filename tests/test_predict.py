@@ -1,9 +1,11 @@
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from rostro.cli import app
@@ -254,3 +256,24 @@ def test_predict_into_a_csv_keeps_earlier_rows_and_knows_a_path_however_spelled(
     again = predict(PredictConfig(target=folder.name, out=str(out), model=str(run), aligned=True, workers=1))
     assert seen == [] and len(again.frame) == len(paths) and len(pd.read_csv(out)) == len(paths)
     assert again.frame["path"].tolist() == [str(p) for p in collect_paths(folder.name)]
+
+
+def test_predict_refuses_no_images_and_a_bad_batch_and_annotates_every_image(run, folder, tmp_path):
+    from rostro.commands import PredictConfig, predict
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RostroError, match="empty: no images found"):
+        predict(PredictConfig(target=str(tmp_path / "empty"), out=str(tmp_path / "e.csv"), model=str(run)))
+    for size in (0, -1):
+        with pytest.raises(RostroError, match=f"batch_size: expected at least 1 image a batch, found {size}"):
+            predict(PredictConfig(target=str(folder), out=str(tmp_path / "b.csv"), model=str(run), batch_size=size))
+    assert not (tmp_path / "e.csv").exists() and not (tmp_path / "b.csv").exists()
+    twins = tmp_path / "twins"
+    for sub in ("s1", "s2"):
+        (twins / sub).mkdir(parents=True)
+        shutil.copy(sample_photo(), twins / sub / "p.jpg")
+    Image.open(sample_photo()).save(twins / "s1" / "p.png")
+    res = predict(PredictConfig(target=str(twins), out=str(tmp_path / "t.json"), model=str(run), workers=1,
+                                annotate=str(tmp_path / "ann")))  # fmt: skip
+    assert len(res.results) == 3 and sorted(p.name for p in (tmp_path / "ann").iterdir()) == [
+        "s1_p_jpg.png", "s1_p_png.png", "s2_p_jpg.png"]  # fmt: skip

@@ -24,6 +24,7 @@ from rostro.evaluation.fairness import (
 )
 from rostro.evaluation.mitigation import MitigationResult, mitigate_thresholds
 from rostro.faces.status import status_counts
+from rostro.files import check_writable
 from rostro.models.heads import EmbeddingClassifier
 from rostro.reports.audit import write_audit_report, write_model_audit_report
 
@@ -63,13 +64,25 @@ class EmbeddingAuditResult:
         ]
 
 
+def binary_label(frame: pd.DataFrame, label: str, source: str | None) -> np.ndarray:
+    """``frame[label]`` as 0/1 integers, or an error naming the column and the ones that are 0/1."""
+    values = pd.to_numeric(frame[label], errors="coerce")
+    if values.isna().any() or not values.isin([0, 1]).all():
+        found = sorted(map(str, frame[label].drop_duplicates().head(5)))
+        binary = [c for c in frame.columns
+                  if c != label and pd.to_numeric(frame[c], errors="coerce").isin([0, 1]).all()]  # fmt: skip
+        raise RostroError(f"{source}: label {label!r}: expected 0/1 values, found {found}; 0/1 columns: {binary[:12]}")
+    return values.to_numpy(int)
+
+
 def audit(cfg: AuditConfig) -> EmbeddingAuditResult:
     """Per-group metrics of a head trained on all groups (held-out, identity-disjoint test part)
     and the cross-group matrix; writes ``audit.json`` and ``report.html``."""
     from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
+    check_writable(cfg.out)  # before the heads are fitted
     frame, X = read_embeddings(cfg.embeddings, [cfg.label, *cfg.groups])
-    y = frame[cfg.label].to_numpy(int)
+    y = binary_label(frame, cfg.label, cfg.embeddings)
     ids = frame["identity"].to_numpy() if "identity" in frame.columns else None
     idx = np.arange(len(frame))
     if ids is not None:
@@ -163,8 +176,7 @@ def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
     predictor = AttributePredictor(cfg.model)
     if cfg.label not in predictor.labels:
         raise RostroError(f"model {predictor.run} does not predict {cfg.label!r}; it predicts {predictor.labels}")
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable(cfg.out)
     save_config(cfg, out / "config.yaml")
     frame = ds.frame.reset_index(drop=True)
     preds = predict_table(predictor, frame["path"].tolist(), out / "predictions.csv", aligned=cfg.aligned,
@@ -177,7 +189,7 @@ def audit_model(cfg: ModelAuditConfig) -> ModelAuditResult:
         raise RostroError(f"{cfg.data}: no face found in any of {len(frame):,} images")
     scores = preds.loc[kept["path"], cfg.label].to_numpy(float)
     threshold = float(predictor.thresholds[predictor.labels.index(cfg.label)])
-    y = kept[cfg.label].to_numpy(int)
+    y = binary_label(kept, cfg.label, cfg.data)
     g = kept[cfg.groups].astype(str)
     result = audit_predictions(y, (scores >= threshold).astype(int), g if len(cfg.groups) > 1 else g.iloc[:, 0],
                                n_boot=cfg.n_boot, seed=cfg.seed)  # fmt: skip

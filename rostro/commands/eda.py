@@ -9,6 +9,7 @@ from pathlib import Path
 from rostro.config import save_config
 from rostro.data.loading import DataConfig, open_data
 from rostro.data.stats import DatasetSummary, describe_dataset
+from rostro.files import check_writable
 from rostro.reports.eda import write_eda_report
 
 
@@ -50,6 +51,7 @@ class EdaResult:
 
 def eda(cfg: EdaConfig) -> EdaResult:
     """Describe a dataset's training split and write the HTML report and the config beside it."""
+    check_writable(cfg.out)  # before the dataset is read
     target = cfg.target
     ds = open_data(cfg, stratify=target or "Male")
     if target is None and "Male" in ds.labels:

@@ -11,8 +11,9 @@ import pandas as pd
 from rostro.commands._base import found_line
 from rostro.config import save_config
 from rostro.data.images import ImageDecodeError, load_image
+from rostro.errors import RostroError
 from rostro.faces.status import NO_FACE
-from rostro.files import atomic_write_text
+from rostro.files import atomic_write_text, check_writable, output_names
 from rostro.inference.explain import FaceMaps
 from rostro.inference.predict import collect_paths
 from rostro.progress import progress_bar
@@ -57,26 +58,19 @@ def write_maps(img: np.ndarray, face: FaceMaps, out: Path, stem: str) -> list[Pa
     return written
 
 
-def _names(paths: list[Path], target: Path) -> list[str]:
-    """Each image's file stem, or its path below ``target`` joined by '_' where two stems clash."""
-    stems = [p.stem for p in paths]
-    clash = {s for s in stems if stems.count(s) > 1}
-    return [
-        "_".join(p.relative_to(target).with_suffix("").parts) if s in clash and p.is_relative_to(target) else s
-        for p, s in zip(paths, stems, strict=True)
-    ]
-
-
 def explain(cfg: ExplainConfig) -> ExplainResult:
     """Maps for every image, a batch at a time; unreadable images and faces not found are rows."""
     from rostro.inference.explain import Explainer
 
+    if cfg.batch_size < 1:
+        raise RostroError(f"batch_size: expected at least 1 image a batch, found {cfg.batch_size}")
+    out = check_writable(cfg.out)  # before the model loads
     explainer = Explainer(cfg.model, layer=cfg.layer)
     attrs = explainer.check(cfg.attrs)
     paths = collect_paths(cfg.target)
-    names = dict(zip(map(str, paths), _names(paths, Path(cfg.target)), strict=True))
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if not paths:
+        raise RostroError(f"{cfg.target}: no images found (expected image files in it or below it)")
+    names = dict(zip(map(str, paths), output_names(paths, Path(cfg.target)), strict=True))
     rows = []
     with progress_bar("explain") as bar:
         task = bar.add_task("explain", total=len(paths))

@@ -17,7 +17,7 @@ from rostro.data.images import load_image
 from rostro.distributed import finish as finish_distributed
 from rostro.distributed import init_world, launched
 from rostro.errors import RostroError
-from rostro.files import atomic_write_text
+from rostro.files import atomic_write_text, check_writable, output_names
 from rostro.inference import predict as P
 from rostro.workers import default_workers
 
@@ -58,10 +58,15 @@ def predict(cfg: PredictConfig) -> PredictResult | None:
     """Predict, write ``cfg.out`` (resumable for a CSV) and the config beside it. Under torchrun each
     rank takes a shard and rank 0 merges the one CSV; other ranks return None."""
     out = Path(cfg.out) if cfg.out else None
+    if cfg.batch_size < 1:
+        raise RostroError(f"batch_size: expected at least 1 image a batch, found {cfg.batch_size}")
     if launched():
         return _predict_sharded(cfg, out)
+    annotated = check_writable(cfg.annotate) if cfg.annotate is not None else None  # before any work
     predictor = P.AttributePredictor(cfg.model, runtime=cfg.runtime)
     paths = P.collect_paths(cfg.target)
+    if not paths:
+        raise RostroError(f"{cfg.target}: no images found (expected image files in it or below it)")
     workers = cfg.workers or default_workers()
     options = {"aligned": cfg.aligned, "batch_size": cfg.batch_size, "workers": workers}
     results: list[P.ImageResult] = []
@@ -78,12 +83,11 @@ def predict(cfg: PredictConfig) -> PredictResult | None:
                 atomic_write_text(out, json.dumps([dataclasses.asdict(r) for r in results], indent=1))
             else:
                 atomic_write_text(out, frame.to_csv(index=False))
-    if cfg.annotate is not None:
-        folder = Path(cfg.annotate)
-        folder.mkdir(parents=True, exist_ok=True)
-        for r in results:
+    if annotated is not None:
+        names = output_names([Path(r.path) for r in results], Path(cfg.target))
+        for r, name in zip(results, names, strict=True):
             if r.faces and not cfg.aligned:
-                P.annotate(load_image(r.path), r, folder / (Path(r.path).stem + ".png"))
+                P.annotate(load_image(r.path), r, annotated / f"{name}.png")
     if out is not None:
         save_config(cfg, out.with_suffix(".config.yaml"))
     return PredictResult(frame=frame, out=out, results=results)
@@ -143,11 +147,10 @@ class AnalyzeResult:
 def analyze(cfg: AnalyzeConfig) -> AnalyzeResult:
     """Detect every face in one photo and give its attributes; writes ``result.json`` and an annotated PNG."""
     path = Path(cfg.photo) if cfg.photo else P.sample_photo()
+    out = check_writable(cfg.out)
     predictor = P.AttributePredictor(cfg.model)
     img = load_image(path)
     result = predictor.analyze_image(img, name=str(path))
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "result.json", json.dumps(dataclasses.asdict(result), indent=1))
     P.annotate(img, result, out / (path.stem + ".png"))
     maps = []
