@@ -231,10 +231,20 @@ def verify(cfg: VerifyConfig) -> VerifyResult:
 
     threshold = cfg.threshold
     if threshold is None and cfg.threshold_file is not None:
-        stored = json.loads(Path(cfg.threshold_file).read_text())
-        if "threshold_at_target_far" not in stored:
-            raise RostroError(f"{cfg.threshold_file}: no 'threshold_at_target_far'; expected the threshold.json "
-                              "that rostro verify-eval writes")  # fmt: skip
-        threshold = stored["threshold_at_target_far"]
+        file = cfg.threshold_file
+        try:
+            stored = json.loads(Path(file).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RostroError(f"{file}: not JSON ({exc}); expected the threshold.json that rostro verify-eval "
+                              "writes") from None  # fmt: skip
+        threshold = stored.get("threshold_at_target_far") if isinstance(stored, dict) else None
+        if threshold is None:
+            raise RostroError(f"{file}: no 'threshold_at_target_far'; expected the threshold.json that rostro "
+                              "verify-eval writes")  # fmt: skip
+        where = f"{file}: threshold_at_target_far"
+    else:
+        where = "threshold"
+    if threshold is not None and (not isinstance(threshold, int | float) or not -1 <= threshold <= 1):
+        raise RostroError(f"{where}: expected a cosine similarity between -1 and 1 (e.g. 0.93), found {threshold!r}")
     result = compare_photos(load_image(cfg.image_a), load_image(cfg.image_b), threshold=threshold, flip=cfg.flip)
     return VerifyResult(score=result["score"], threshold=result["threshold"], same=bool(result["same"]))

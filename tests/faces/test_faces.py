@@ -193,3 +193,24 @@ def test_hog_scans_the_luma_and_finds_the_same_face(portrait, monkeypatch):
     rects, _, _ = hog.run(np.ascontiguousarray(portrait), 0, 0.0)
     colour = (rects[0].left(), rects[0].top(), rects[0].right(), rects[0].bottom())
     assert np.abs(np.array(face.box) - colour).max() <= 2
+
+
+@pytest.mark.parametrize(
+    "text,says",
+    [
+        ("0.5", "no 'threshold_at_target_far'"),
+        ("nope", "not JSON"),
+        ('{"threshold_at_target_far": "0.9"}', "threshold_at_target_far: expected a cosine similarity"),
+        ('{"threshold_at_target_far": 5}', "threshold_at_target_far: .*between -1 and 1 .*found 5"),
+    ],
+)
+def test_verify_names_a_bad_threshold_file_before_embedding(tmp_path, text, says):
+    from rostro.commands.verify import VerifyConfig, verify
+    from rostro.errors import RostroError
+
+    file = tmp_path / "threshold.json"
+    file.write_text(text)
+    with pytest.raises(RostroError, match=f"threshold.json: {says}"):
+        verify(VerifyConfig(image_a="absent-a.jpg", image_b="absent-b.jpg", threshold_file=str(file)))
+    with pytest.raises(RostroError, match="threshold: expected a cosine similarity between -1 and 1"):
+        verify(VerifyConfig(image_a="absent-a.jpg", image_b="absent-b.jpg", threshold=float("nan")))
