@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,12 @@ def read_manifest(
     check_unique_ids(ids, file=path, first_line=2)
     frame = pd.DataFrame({"image_id": ids.to_numpy()})
     frame["path"] = [str(safe_join(base, r, file=path, line=i + 2)) for i, r in enumerate(ids)]
+    same = frame["path"].map(os.path.normpath)  # a.jpg and ./a.jpg: one image, whose rows would be confused
+    twice = same.duplicated(keep=False).to_numpy()
+    if twice.any():
+        a, b = np.flatnonzero((same == same[twice].iloc[0]).to_numpy())[:2]
+        raise DataFormatError(f"one image listed twice, as {ids.iloc[a]!r} (line {a + 2}) and {ids.iloc[b]!r}; "
+                              "list each image once", file=path, line=int(b) + 2)  # fmt: skip
     if split_column is not None:
         split = raw[split_column].map(normalise_split)
         if split.isna().any():

@@ -85,6 +85,11 @@ def test_missing_images_and_duplicates(manifest):
     df.to_csv(manifest, index=False)
     with pytest.raises(DataFormatError, match="duplicate image id 'imgs/4.jpg' on lines"):
         read_manifest(manifest, path_column="file", missing="drop")
+    df.loc[5, "file"] = "./imgs/../imgs/4.jpg"  # the same image, spelled otherwise
+    df.to_csv(manifest, index=False)
+    with pytest.raises(DataFormatError, match=r"csv:7: one image listed twice, as 'imgs/4.jpg' \(line 6\) and "
+                                              r"'./imgs/../imgs/4.jpg'; list each image once"):  # fmt: skip
+        read_manifest(manifest, path_column="file", missing="drop")
 
 
 def test_empty_and_absent_manifest(tmp_path):
