@@ -67,8 +67,11 @@ def read_folders(
             for path in list_images(cls):
                 rows.append((str(path.relative_to(root)), str(path), split or "train", cls.name))
     if not rows:
+        loose = len(list_images(root))  # images there, but not in class folders
+        found = f"{loose} image(s) outside class folders" if loose else "no images"
         raise DataFormatError(
-            "no images found; expected ROOT/{train,validate,test}/CLASS/*.jpg or ROOT/CLASS/*.jpg",
+            f"found {found}; expected ROOT/{{train,validate,test}}/CLASS/*.jpg or ROOT/CLASS/*.jpg (one folder of "
+            "images a class)",
             file=root,
         )
     frame = pd.DataFrame(rows, columns=["image_id", "path", "split", "class"])

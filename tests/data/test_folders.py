@@ -71,8 +71,12 @@ def test_errors_name_the_problem(tmp_path, rgb, folders_dir):
     with pytest.raises(DataFormatError, match="does not exist"):
         read_folders(tmp_path / "nope")
     (tmp_path / "empty" / "a").mkdir(parents=True)
-    with pytest.raises(DataFormatError, match="no images found"):
+    with pytest.raises(DataFormatError, match="found no images; expected ROOT/"):
         read_folders(tmp_path / "empty")
+    (tmp_path / "flat").mkdir()
+    save(rgb, tmp_path / "flat" / "a.jpg")
+    with pytest.raises(DataFormatError, match=r"found 1 image\(s\) outside class folders; expected ROOT/"):
+        read_folders(tmp_path / "flat")
     mixed = tmp_path / "mixed"
     shutil.copytree(folders_dir, mixed)
     (mixed / "extras").mkdir()
