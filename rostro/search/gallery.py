@@ -161,10 +161,10 @@ class Hit:
 
 
 def _best_per_person(hits: list[Hit]) -> dict[str, float]:
-    """Each person's (or unnamed face's) best similarity among ``hits``."""
+    """Each person's (or unnamed face's) best similarity among ``hits`` (best first, as every search gives them)."""
     best: dict[str, float] = {}
     for h in hits:
-        best[h.label] = max(best.get(h.label, -np.inf), h.similarity)
+        best.setdefault(h.label, h.similarity)
     return best
 
 
