@@ -84,20 +84,21 @@ def check_writable(folder: str | Path) -> Path:
 
 
 def output_names(paths: list[Path], root: Path) -> list[str]:
-    """A file name (no extension) for each input's output: its stem; where stems clash, its path below ``root``
-    joined by '_'; where that clashes too (``p.jpg`` beside ``p.png``), with its extension; then numbered."""
+    """A distinct file name (no extension) for each input's output: its stem where no other input has it, else its
+    path below ``root`` and its extension joined by '_' (``s1/p.jpg`` -> ``s1_p_jpg``), numbered if still taken."""
     stems = [p.stem for p in paths]
-    names = []
+    names: list[str] = []
+    taken: set[str] = set()
     for p, s in zip(paths, stems, strict=True):
         if stems.count(s) > 1:
             below = p.relative_to(root) if p.is_relative_to(root) else Path(p.name)
             s = "_".join(below.with_suffix("").parts) + "_" + p.suffix.lstrip(".").lower()
-        names.append(s)
-    seen: dict[str, int] = {}
-    for i, s in enumerate(names):
-        seen[s] = seen.get(s, 0) + 1
-        if seen[s] > 1:
-            names[i] = f"{s}_{seen[s]}"
+        name, n = s, 1
+        while name in taken or (name != p.stem and name in stems):
+            n += 1
+            name = f"{s}_{n}"
+        taken.add(name)
+        names.append(name)
     return names
 
 

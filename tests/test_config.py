@@ -45,3 +45,5 @@ def test_output_names_are_unique_and_short_where_they_can_be(tmp_path):
     paths = [tmp_path / p for p in ("a.jpg", "s1/p.jpg", "s1/p.png", "s2/p.jpg", "b.PNG")]
     assert output_names(paths, tmp_path) == ["a", "s1_p_jpg", "s1_p_png", "s2_p_jpg", "b"]
     assert output_names([tmp_path / "x.jpg", tmp_path / "x.jpg"], tmp_path) == ["x_jpg", "x_jpg_2"]
+    taken = [tmp_path / p for p in ("a/b/c.jpg", "a_b/c.jpg", "a_b_c_jpg_2.jpg")]  # a file named as a numbered one
+    assert output_names(taken, tmp_path) == ["a_b_c_jpg", "a_b_c_jpg_3", "a_b_c_jpg_2"]

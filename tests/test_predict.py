@@ -277,3 +277,13 @@ def test_predict_refuses_no_images_and_a_bad_batch_and_annotates_every_image(run
                                 annotate=str(tmp_path / "ann")))  # fmt: skip
     assert len(res.results) == 3 and sorted(p.name for p in (tmp_path / "ann").iterdir()) == [
         "s1_p_jpg.png", "s1_p_png.png", "s2_p_jpg.png"]  # fmt: skip
+
+
+def test_two_links_to_one_image_are_two_rows(run, folder, tmp_path):
+    (tmp_path / "links").mkdir()
+    target = collect_paths(folder)[0]
+    for name in ("a.jpg", "b.jpg"):
+        (tmp_path / "links" / name).symlink_to(target)
+    paths = collect_paths(tmp_path / "links")
+    frame = predict_table(AttributePredictor(run), paths, tmp_path / "l.csv", aligned=True, progress=False)
+    assert frame["path"].tolist() == [str(p) for p in paths] and len(pd.read_csv(tmp_path / "l.csv")) == 2

@@ -62,11 +62,11 @@ def predict(cfg: PredictConfig) -> PredictResult | None:
         raise RostroError(f"batch_size: expected at least 1 image a batch, found {cfg.batch_size}")
     if launched():
         return _predict_sharded(cfg, out)
-    annotated = check_writable(cfg.annotate) if cfg.annotate is not None else None  # before any work
-    predictor = P.AttributePredictor(cfg.model, runtime=cfg.runtime)
     paths = P.collect_paths(cfg.target)
     if not paths:
         raise RostroError(f"{cfg.target}: no images found (expected image files in it or below it)")
+    annotated = check_writable(cfg.annotate) if cfg.annotate is not None else None  # before any work
+    predictor = P.AttributePredictor(cfg.model, runtime=cfg.runtime)
     workers = cfg.workers or default_workers()
     options = {"aligned": cfg.aligned, "batch_size": cfg.batch_size, "workers": workers}
     results: list[P.ImageResult] = []

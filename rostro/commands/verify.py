@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,7 +245,8 @@ def verify(cfg: VerifyConfig) -> VerifyResult:
         where = f"{file}: threshold_at_target_far"
     else:
         where = "threshold"
-    if threshold is not None and (not isinstance(threshold, int | float) or not -1 <= threshold <= 1):
+    usable = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and -1 <= threshold <= 1
+    if threshold is not None and not usable:
         raise RostroError(f"{where}: expected a cosine similarity between -1 and 1 (e.g. 0.93), found {threshold!r}")
     result = compare_photos(load_image(cfg.image_a), load_image(cfg.image_b), threshold=threshold, flip=cfg.flip)
     return VerifyResult(score=result["score"], threshold=result["threshold"], same=bool(result["same"]))

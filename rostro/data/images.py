@@ -139,6 +139,8 @@ def load_image(
                 img.load()
                 try:
                     ImageOps.exif_transpose(img, in_place=True)
+                except MemoryError:
+                    raise
                 except Exception as exc:  # noqa: BLE001 - a damaged EXIF block: the pixels are still the photo
                     # PIL turns the pixels first and fails rewriting the EXIF; a block it cannot parse turns nothing
                     log.warning("%s: damaged EXIF block (%s: %s); its orientation applied only if it could be read",
@@ -164,5 +166,7 @@ def load_image(
         if "truncated" in reason.lower():
             reason = "truncated file: " + reason
         raise ImageDecodeError(name, f"corrupt or unreadable image ({reason})") from None
+    except MemoryError:
+        raise  # a photo too big for this moment's memory is not a corrupt one: a resumed run tries it again
     except Exception as exc:  # noqa: BLE001 - PIL's format plugins raise other kinds on damaged files
         raise ImageDecodeError(name, f"corrupt or unreadable image ({type(exc).__name__}: {exc})") from None

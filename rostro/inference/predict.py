@@ -439,10 +439,15 @@ def predict_table(
             _append(fh, rows.to_csv(index=False, header=False).encode("utf-8"), out)
             parts.append(rows)
     filled = [p for p in parts if len(p)]
-    frame = pd.concat(filled, ignore_index=True) if filled else done
+    return _as_asked(pd.concat(filled, ignore_index=True) if filled else done, paths)
+
+
+def _as_asked(frame: pd.DataFrame, paths: Sequence[str | Path]) -> pd.DataFrame:
+    """The rows of ``paths``, in their order and spelled as they are (a file may hold them spelled otherwise)."""
     asked = {_same_file(p): str(p) for p in paths}
     keys = frame["path"].astype(str).map(_same_file)
-    frame = frame[keys.isin(asked)].assign(path=keys[keys.isin(asked)].map(asked))  # as this run names them
+    mine = keys.isin(asked)
+    frame = frame[mine].assign(path=keys[mine].map(asked))
     return sort_by_paths(frame.drop_duplicates("path", keep="last"), paths)
 
 
@@ -455,7 +460,8 @@ def with_earlier_rows(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
 
 
 def _same_file(path: str | Path) -> str:
-    return os.path.realpath(str(path))
+    # links are not followed: two files that link to one image are two rows, as the user listed them
+    return os.path.abspath(str(path))
 
 
 def _append(fh: BinaryIO, data: bytes, out: Path) -> None:
@@ -500,7 +506,7 @@ def predict_sharded(
                       progress=world.main)  # fmt: skip
 
     def merge(parts: list[Path]) -> pd.DataFrame:
-        frame = sort_by_paths(pd.concat([pd.read_csv(p) for p in parts], ignore_index=True), paths)
+        frame = _as_asked(pd.concat([pd.read_csv(p) for p in parts], ignore_index=True), paths)
         atomic_write_text(out, frame.to_csv(index=False))
         return frame
 

@@ -192,7 +192,7 @@ def parquet_faces(path: str | Path, *, name_column: str = "image_id") -> tuple[F
 def _name(value) -> str:
     """A name from a Parquet cell: '' for a missing one; a whole number without '.0' (pandas reads an integer
     column with a gap as floats)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if pd.api.types.is_scalar(value) and pd.isna(value):  # None, NaN, pd.NA
         return ""
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 

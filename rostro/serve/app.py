@@ -14,6 +14,7 @@ import io
 import os
 import threading
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -349,8 +350,8 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             raise HTTPException(403, "gallery additions need an API key: start the service with --api-key "
                                      f"(or {API_KEY_ENV}) and send it as X-API-Key")  # fmt: skip
         name = name.strip()
-        if not name or not name.isprintable():
-            raise HTTPException(422, f"name: expected a person's name in printable characters, found {name!r}")
+        if not name or any(unicodedata.category(c) == "Cc" for c in name):  # ZWNJ and the like stay allowed
+            raise HTTPException(422, f"name: expected a person's name without control characters, found {name!r}")
         try:
             return await queue.run(add_sync, await read(file, "file"), name)
         except RostroError as exc:

@@ -134,3 +134,12 @@ def test_a_damaged_exif_block_keeps_the_photo_and_any_decoder_failure_is_a_decod
     monkeypatch.setattr(Image.Image, "load", lambda self: (_ for _ in ()).throw(NotImplementedError("odd format")))
     with pytest.raises(ImageDecodeError, match=r"corrupt or unreadable image \(NotImplementedError: odd format\)"):
         load_image(buf.getvalue())
+
+
+def test_memory_running_out_is_not_called_a_corrupt_image(rgb, monkeypatch):
+    """A resumed run must try such a photo again, so it is not written as an error row."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    monkeypatch.setattr(Image.Image, "load", lambda self: (_ for _ in ()).throw(MemoryError()))
+    with pytest.raises(MemoryError):
+        load_image(buf.getvalue())

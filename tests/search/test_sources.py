@@ -24,6 +24,12 @@ def test_embeddings_of_two_lengths_are_refused_naming_the_file(tmp_path):
     assert faces.vectors.shape == (4, 128) and faces.rows["name"].tolist() == names
     ids = write_embeddings(tmp_path / "ids.parquet", vecs, [7, None, 12, 7.5])  # whole numbers, a gap, a fraction
     assert parquet_faces(ids)[0].rows["name"].tolist() == ["7", "", "12", "7.5"]
+    import pandas as pd
+
+    frame = pd.read_parquet(ids)
+    frame["image_id"] = pd.array([7, None, 12, 8], "Int64")  # pandas' own missing value survives Parquet
+    frame.to_parquet(tmp_path / "na.parquet")
+    assert parquet_faces(tmp_path / "na.parquet")[0].rows["name"].tolist() == ["7", "", "12", "8"]
     ragged = write_embeddings(tmp_path / "r.parquet", [v[: 64 if i else 128] for i, v in enumerate(vecs)], names)
     with pytest.raises(RostroError, match=r"r.parquet: embedding: expected one vector of one length .*64: 3, 128: 1"):
         parquet_faces(ragged)
