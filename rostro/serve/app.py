@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
 import numpy as np
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import APIKeyHeader
 
 from rostro._version import __version__
 from rostro.data.images import ImageDecodeError, load_image
@@ -53,6 +54,8 @@ class ServeConfig:
     gallery: str | None = None  # a gallery from `rostro index`, for /identify and /gallery
 
 
+# open without the API key: the health check, and the API's description and its docs page (no data in them)
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 EXPLAIN_SIDE = 1600  # /explain's overlays are at most this many pixels a side
 MAX_EXPLAIN = 8  # attributes per /explain request
 MAX_VIDEO_SECONDS = 30.0  # /video's longest clip
@@ -179,13 +182,15 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         yield
         queue.shutdown()
 
+    # with a key, the schema declares it, so the docs page's "Authorize" sends it on every call it tries
+    declared = [Depends(APIKeyHeader(name="X-API-Key", auto_error=False))] if api_key is not None else []
     app = FastAPI(title="rostro", version=__version__, description="Face attributes, verification and embeddings.",
-                  lifespan=lifespan)  # fmt: skip
+                  lifespan=lifespan, dependencies=declared)  # fmt: skip
     app.state.queue = queue
 
     @app.middleware("http")
     async def check_key(request: Request, call_next):
-        if api_key is not None and request.url.path != "/health":
+        if api_key is not None and request.url.path not in PUBLIC_PATHS:
             given = request.headers.get("x-api-key", "")
             if request.method == "GET" and not given:
                 given = request.query_params.get("key", "")

@@ -189,10 +189,13 @@ def test_queue_is_bounded_and_serial():
     q.shutdown()
 
 
-def test_api_key_on_every_route_but_health(tiny_run, photo, monkeypatch):
+def test_api_key_on_every_route_but_health_and_the_docs(tiny_run, photo, monkeypatch):
     monkeypatch.delenv("ROSTRO_API_KEY", raising=False)
     with TestClient(create_app(ServeConfig(model=str(tiny_run), api_key="s3cret"))) as c:
-        assert c.get("/health").status_code == 200
+        assert c.get("/health").status_code == 200 and c.get("/docs").status_code == 200
+        schema = c.get("/openapi.json").json()  # the docs page reads it without the key, and declares the key
+        assert schema["components"]["securitySchemes"]["APIKeyHeader"] == {"type": "apiKey", "in": "header",
+                                                                            "name": "X-API-Key"}  # fmt: skip
         assert c.get("/model").status_code == 401 and c.get("/").status_code == 401
         r = c.post("/analyze", files={"file": ("p.jpg", photo)}, headers={"X-API-Key": "wrong"})
         assert r.status_code == 401 and "API key" in r.json()["detail"]
