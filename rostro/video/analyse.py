@@ -257,10 +257,8 @@ class VideoAnalyser:
         self.n_detection_frames += 1
         self.n_faces += len(faces)
         for track in tracks:
-            if track.id is not None and track.key in self.held:  # confirmed now: release its rows
-                for row in self.held.pop(track.key, []):
-                    row["track"] = track.id
-                    self.pending.append(row)
+            if track.id is not None:  # confirmed now: release its rows
+                self._release(track)
         sampled = []
         for i, (face, track) in enumerate(zip(faces, tracks, strict=True)):
             s = self.sums.get(track.key)
@@ -304,9 +302,7 @@ class VideoAnalyser:
             s = self.sums.get(track.key)
             if end and self.n_detection_frames == 1 and track.id is None and s is not None and s.n_detections:
                 self.tracker.confirm(track)
-                for row in self.held.pop(track.key, []):
-                    row["track"] = track.id
-                    self.pending.append(row)
+                self._release(track)
             if track.misses == 0 and track.key in self.sums:
                 for frame in sorted(f for f in self.between if f > track.frame):
                     left, top, right, bottom = track.predict(frame)
@@ -339,6 +335,12 @@ class VideoAnalyser:
             row |= {n: round(float(p), 6) for n, p in zip(self.labels, r["probabilities"], strict=True)}
             row |= {n: round(float(v), 2) for n, v in zip(self.values, r["values"], strict=True)}
         (self.pending if track.id is not None else self.held[track.key]).append(row)
+
+    def _release(self, track: Track) -> None:
+        """A track just confirmed: the rows held while it was not are written under its id."""
+        for row in self.held.pop(track.key, []):
+            row["track"] = track.id
+            self.pending.append(row)
 
     def _end(self, track: Track) -> None:
         """A track ended: a confirmed one joins the finished tracks; an unconfirmed one is forgotten."""
