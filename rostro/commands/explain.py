@@ -65,8 +65,6 @@ def explain(cfg: ExplainConfig) -> ExplainResult:
     if cfg.batch_size < 1:
         raise RostroError(f"batch_size: expected at least 1 image a batch, found {cfg.batch_size}")
     paths = collect_paths(cfg.target)
-    if not paths:
-        raise RostroError(f"{cfg.target}: no images found (expected image files in it or below it)")
     out = check_writable(cfg.out)  # before the model loads
     explainer = Explainer(cfg.model, layer=cfg.layer)
     attrs = explainer.check(cfg.attrs)

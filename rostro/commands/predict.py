@@ -63,8 +63,6 @@ def predict(cfg: PredictConfig) -> PredictResult | None:
     if launched():
         return _predict_sharded(cfg, out)
     paths = P.collect_paths(cfg.target)
-    if not paths:
-        raise RostroError(f"{cfg.target}: no images found (expected image files in it or below it)")
     annotated = check_writable(cfg.annotate) if cfg.annotate is not None else None  # before any work
     predictor = P.AttributePredictor(cfg.model, runtime=cfg.runtime)
     workers = cfg.workers or default_workers()
@@ -72,8 +70,7 @@ def predict(cfg: PredictConfig) -> PredictResult | None:
     results: list[P.ImageResult] = []
     if out is not None and out.suffix.lower() == ".csv" and cfg.annotate is None:
         # resumable: a re-run after a kill skips the images already in the file
-        frame = P.predict_table(predictor, paths, out, **options)
-        atomic_write_text(out, P.with_earlier_rows(frame, out).to_csv(index=False))
+        frame = P.predict_table(predictor, paths, out, rewrite=True, **options)
     else:
         results = predictor.predict_paths(paths, **options)
         frame = P.results_frame(results, predictor.labels, predictor.values)

@@ -378,7 +378,10 @@ def collect_paths(target: str | Path) -> list[Path]:
     """A single image, or every image below a folder (by extension or content)."""
     target = Path(target)
     if target.is_dir():
-        return list_images(target)
+        paths = list_images(target)
+        if not paths:
+            raise RostroError(f"{target}: no images found (expected image files in it or below it)")
+        return paths
     if not target.exists():
         raise RostroError(f"{target}: no such file or folder")
     return [target]
@@ -399,13 +402,15 @@ def predict_table(
     batch_size: int = 64,
     progress: bool = True,
     workers: int = 1,
+    rewrite: bool = False,
 ) -> pd.DataFrame:
     """``results_frame`` for ``paths``, kept in the CSV ``out`` and resumed from it.
 
     Each batch is appended and fsynced, so a killed run over a large folder keeps what it
     finished; a re-run drops a torn last line and predicts only the paths not in the file.
     A sidecar ``.OUT.json`` records the model and options: a file written by another model
-    is refused rather than mixed.
+    is refused rather than mixed. ``rewrite`` leaves ``out`` in the order of ``paths``, the rows
+    it held for other images (earlier runs into the same file) after them.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -439,7 +444,13 @@ def predict_table(
             _append(fh, rows.to_csv(index=False, header=False).encode("utf-8"), out)
             parts.append(rows)
     filled = [p for p in parts if len(p)]
-    return _as_asked(pd.concat(filled, ignore_index=True) if filled else done, paths)
+    held = pd.concat(filled, ignore_index=True) if filled else done
+    frame = _as_asked(held, paths)
+    if rewrite:  # this run's rows in its order, then those the file holds for other images, which it keeps
+        mine = set(frame["path"].astype(str).map(_same_file))
+        others = held[~held["path"].astype(str).map(_same_file).isin(mine)]
+        atomic_write_text(out, pd.concat([frame, others], ignore_index=True).to_csv(index=False))
+    return frame
 
 
 def _as_asked(frame: pd.DataFrame, paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -449,14 +460,6 @@ def _as_asked(frame: pd.DataFrame, paths: Sequence[str | Path]) -> pd.DataFrame:
     mine = keys.isin(asked)
     frame = frame[mine].assign(path=keys[mine].map(asked))
     return sort_by_paths(frame.drop_duplicates("path", keep="last"), paths)
-
-
-def with_earlier_rows(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
-    """``frame`` (this run's rows, in its order) and then the rows ``out`` holds for other images, from earlier
-    runs into the same file, which a rewrite must not lose."""
-    held = pd.read_csv(out)
-    mine = set(frame["path"].astype(str).map(_same_file))
-    return pd.concat([frame, held[~held["path"].astype(str).map(_same_file).isin(mine)]], ignore_index=True)
 
 
 def _same_file(path: str | Path) -> str:
